@@ -1,0 +1,156 @@
+"""The `journey` command line: one entry point, `--help` everywhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+from journey.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="journey",
+    help="Journey Telemetry: customer touchpoints in, journeys, friction signals and CX metrics out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stack_app = typer.Typer(help="The local stack: a real single-node Kafka broker on loopback.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+app.add_typer(config_app, name="config")
+
+console = Console(stderr=True)
+PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files of 1 MiB and more
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+# -- stack -------------------------------------------------------------------------------------
+def _local_kafka():  # noqa: ANN202 - imported lazily: keeps `journey --help` fast
+    from journey.localstack.kafka import LocalKafka
+
+    return LocalKafka(settings().stack)
+
+
+def _stack_failed(error: Exception) -> typer.Exit:
+    console.print(f"[red]{error}[/red]")
+    return typer.Exit(1)
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the local Kafka broker (fetching its jars on first use) and wait until it answers."""
+    from journey.localstack.kafka import StackError
+
+    try:
+        print(_local_kafka().up().describe())
+    except StackError as error:
+        raise _stack_failed(error) from None
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local Kafka broker; its data stays for the next `stack up`."""
+    _local_kafka().down()
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Say whether the local broker runs and answers (exit 1 if not)."""
+    status = _local_kafka().status()
+    print(status.describe())
+    if not (status.running and status.answering):
+        raise typer.Exit(1)
+
+
+# -- topics ------------------------------------------------------------------------------------
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the pipeline's topics (idempotent; existing topics are left as they are)."""
+    from journey.topics import create_topics
+
+    report = create_topics(settings())
+    for name in report.created:
+        print(f"created  {name}")
+    for name in report.existing:
+        print(f"exists   {name}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
+
+
+# -- config ------------------------------------------------------------------------------------
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration as JSON (secrets masked)."""
+    print(settings().model_dump_json(indent=2))
+
+
+# -- publish -----------------------------------------------------------------------------------
+@app.command("publish")
+def publish(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON Lines file")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="also write invalid lines (with reasons) here as JSON Lines")
+    ] = None,
+) -> None:
+    """Validate a JSON Lines file of touchpoints, publish the valid lines, report the invalid ones.
+
+    Exits 1 when any line was invalid (the valid ones are published all the same).
+    """
+    from journey.jsonl import publish_file
+    from journey.publisher import PublishError, TouchpointPublisher
+
+    config = settings()
+    size = file.stat().st_size
+    started = time.monotonic()
+    try:
+        with TouchpointPublisher(config) as publisher:
+            if size >= PROGRESS_MIN_BYTES:
+                columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
+                with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+                    task = progress.add_task(f"publishing {file.name}", total=size)
+                    summary = publish_file(file, publisher, lambda n: progress.advance(task, n))
+            else:
+                summary = publish_file(file, publisher)
+    except PublishError as error:
+        console.print(f"[red]delivery failed: {error}[/red]")
+        raise typer.Exit(1) from None
+    elapsed = time.monotonic() - started
+    for rejected in summary.rejected:
+        console.print(f"{file}:{rejected.line_number}: [red]{rejected.reason}[/red]: {rejected.message}")
+    if rejects is not None:
+        rejects.write_bytes(b"".join(r.as_json() + b"\n" for r in summary.rejected))
+    console.print(
+        f"{summary.published} published to {publisher.topic}, {len(summary.rejected)} invalid, "
+        f"{summary.blank} blank of {summary.lines} lines in {elapsed:.1f}s"
+    )
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+# -- demo --------------------------------------------------------------------------------------
+@app.command("demo")
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="scripted journeys to publish")] = 20,
+) -> None:
+    """Start the local stack, create topics, publish sample journeys and read them back."""
+    from journey.demo import run_demo
+
+    sys.exit(run_demo(settings(), customers=customers, console=console))
+
+
+def main() -> None:  # pragma: no cover - console-script convenience
+    app()

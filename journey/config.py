@@ -1,0 +1,210 @@
+"""One typed configuration for every part of the pipeline.
+
+Sources, later ones winning: defaults below < `journey.toml` (or the file named by
+`JOURNEY_CONFIG`) < `JOURNEY_*` environment variables, nested with `__`
+(e.g. `JOURNEY_KAFKA__BOOTSTRAP_SERVERS=broker:9092`).
+
+A wrong setting fails at start with `ConfigError`, whose message names the setting both as
+a TOML path (`kafka.bootstrap_servers`) and as its environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
+
+ENV_PREFIX = "JOURNEY_"
+ENV_NESTED_DELIMITER = "__"
+DEFAULT_CONFIG_FILE = "journey.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Connection and security of every Kafka client (SDK, admin, Faust, sink)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "journey-telemetry"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    # Passed through verbatim to librdkafka (confluent-kafka clients), for tuning not modelled here.
+    librdkafka_overrides: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("expected host:port[,host:port...]")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port")
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        uses_sasl = self.security_protocol.startswith("SASL")
+        if uses_sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        if not uses_sasl and self.sasl_mechanism:
+            raise ValueError("sasl_mechanism is set but security_protocol does not use SASL")
+        return self
+
+    def confluent_config(self) -> dict[str, Any]:
+        """librdkafka settings shared by every confluent-kafka client."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        for key, path in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if path is not None:
+                config[key] = str(path)
+        if self.ssl_key_password is not None:
+            config["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        config.update(self.librdkafka_overrides)
+        return config
+
+
+class TopicSettings(_Section):
+    """Names, partitioning and retention of the pipeline's topics."""
+
+    prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    partitions: int = Field(default=6, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    retention_hours: int = Field(default=7 * 24, ge=1)
+    dlq_retention_hours: int = Field(default=30 * 24, ge=1)
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+
+class ClickHouseSettings(_Section):
+    """Where results go: `chdb:///abs/or/relative/path` (in-process engine) or `http(s)://host:port`."""
+
+    dsn: str = "chdb://.journey/clickhouse"
+    database: str = Field(default="journey", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    raw_ttl_days: int = Field(default=180, ge=1)
+
+    @field_validator("dsn")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("expected chdb://PATH (embedded engine) or http(s)://HOST:PORT (server)")
+        return value
+
+
+class LocalStackSettings(_Section):
+    """The single-node Kafka broker that `journey stack up` runs on loopback."""
+
+    kafka_version: str = Field(default="4.3.1", pattern=r"^4\.\d+\.\d+$")
+    host: str = "127.0.0.1"
+    broker_port: int = Field(default=9092, gt=0, lt=65536)
+    controller_port: int = Field(default=9093, gt=0, lt=65536)
+    data_dir: Path = Path(".journey/kafka")
+    jar_cache_dir: Path = Path(".journey/cache/kafka-jars")
+    heap: str = Field(default="768m", pattern=r"^\d+[mg]$")
+    start_timeout_s: float = Field(default=90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> LocalStackSettings:
+        if self.broker_port == self.controller_port:
+            raise ValueError("broker_port and controller_port must differ")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.broker_port}"
+
+
+class StageCatalogSettings(_Section):
+    """Additions to / overrides of the built-in stage catalog (schemas/stages.py)."""
+
+    touchpoints: dict[str, Stage] = Field(default_factory=dict, description="touchpoint name -> stage")
+    domains: dict[str, Stage] = Field(default_factory=dict, description="touchpoint domain -> stage")
+
+    def catalog(self) -> StageCatalog:
+        return StageCatalog(
+            touchpoints={**DEFAULT_TOUCHPOINT_STAGES, **self.touchpoints},
+            domains={**DEFAULT_DOMAIN_STAGES, **self.domains},
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    stack: LocalStackSettings = LocalStackSettings()
+    stages: StageCatalogSettings = StageCatalogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in location if not isinstance(p, int)]
+    dotted = ".".join(parts)
+    env = ENV_PREFIX + ENV_NESTED_DELIMITER.join(p.upper() for p in parts)
+    return f"{dotted} ({env})" if parts else "(top level)"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the configuration; raise ConfigError naming each wrong setting."""
+    config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{ENV_PREFIX}CONFIG names {config_file!r}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = [f"invalid configuration ({error.error_count()} problem(s)):"]
+        for problem in error.errors():
+            message = problem["msg"]
+            if problem["type"] == "extra_forbidden":
+                message = "unknown setting (check the spelling; `journey config show` lists all settings)"
+            lines.append(f"  - {_setting_name(problem['loc'])}: {message}")
+        raise ConfigError("\n".join(lines)) from None

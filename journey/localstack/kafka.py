@@ -1,0 +1,280 @@
+"""A real single-node Apache Kafka (KRaft, broker + controller) on loopback, for the demo,
+the tests and CI.
+
+The broker's jars come from Maven Central through `mvn dependency:copy-dependencies` on the
+pom beside this file, cached in `stack.jar_cache_dir` (a second run reuses them). The broker
+runs detached with the machine's Java (17+), writes its log to `<data_dir>/broker.log` and its
+pid to `<data_dir>/broker.pid`, so `journey stack down|status` work from another process.
+
+Also runnable as a script: `python -m journey.localstack.kafka up|down|status`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from journey.config import LocalStackSettings
+
+POM_FILE = Path(__file__).with_name("pom.xml")
+LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
+BROKER_MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+MINIMUM_JAVA = 17
+STOP_TIMEOUT_S = 30.0
+
+
+class StackError(RuntimeError):
+    """The local stack could not be set up, started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap_servers: str
+    answering: bool
+    log_file: Path
+
+    def describe(self) -> str:
+        if not self.running:
+            return f"kafka: stopped (log: {self.log_file})"
+        state = "answering" if self.answering else "NOT answering"
+        return f"kafka: running pid {self.pid} on {self.bootstrap_servers}, {state} (log: {self.log_file})"
+
+
+def _progress(message: str) -> None:
+    print(f"[stack] {message}", file=sys.stderr, flush=True)
+
+
+class LocalKafka:
+    """Fetch, format, start, probe and stop the local broker described by `settings`."""
+
+    def __init__(self, settings: LocalStackSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.jar_dir = (settings.jar_cache_dir / settings.kafka_version).resolve()
+        self.log_file = self.data_dir / "broker.log"
+        self.pid_file = self.data_dir / "broker.pid"
+        self.properties_file = self.data_dir / "server.properties"
+        self.log_dirs = self.data_dir / "logs"
+
+    # -- jars ---------------------------------------------------------------------------------
+    def ensure_jars(self) -> Path:
+        """Download the broker's jars once; later calls return the cache."""
+        marker = self.jar_dir / ".complete"
+        if marker.exists():
+            return self.jar_dir
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError("Maven (mvn) is not installed: `apt-get install maven` (or run `make test`, which does)")
+        _progress(f"fetching Apache Kafka {self.settings.kafka_version} jars from Maven Central into {self.jar_dir}")
+        partial = self.jar_dir.with_name(self.jar_dir.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        command = [
+            mvn, "-q", "-B", "-f", str(POM_FILE), "dependency:copy-dependencies",
+            f"-Dkafka.version={self.settings.kafka_version}",
+            f"-DoutputDirectory={partial}", "-DincludeScope=runtime",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0 or not any(partial.glob("kafka_2.13-*.jar")):
+            raise StackError(f"fetching Kafka jars failed (mvn exit {result.returncode}):\n{result.stdout[-3000:]}")
+        shutil.rmtree(self.jar_dir, ignore_errors=True)
+        partial.rename(self.jar_dir)
+        marker.write_text(self.settings.kafka_version)
+        _progress(f"{len(list(self.jar_dir.glob('*.jar')))} jars cached")
+        return self.jar_dir
+
+    # -- java ---------------------------------------------------------------------------------
+    @staticmethod
+    def java_executable() -> str:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+        if not java or not Path(java).exists():
+            raise StackError("Java 17+ is not installed: `apt-get install openjdk-17-jre-headless`")
+        version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+        try:
+            major = int(version.split('"')[1].split(".")[0])
+        except (IndexError, ValueError):
+            raise StackError(f"cannot read the Java version from: {version!r}") from None
+        if major < MINIMUM_JAVA:
+            raise StackError(f"Kafka 4 needs Java {MINIMUM_JAVA}+, found {major} at {java}")
+        return java
+
+    def _java_command(self, main_class: str, *args: str) -> list[str]:
+        return [
+            self.java_executable(),
+            f"-Xms{self.settings.heap}", f"-Xmx{self.settings.heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J_FILE}",
+            "-cp", f"{self.jar_dir}/*", main_class, *args,
+        ]  # fmt: skip
+
+    # -- storage ------------------------------------------------------------------------------
+    def _write_properties(self) -> None:
+        s = self.settings
+        self.properties_file.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
+                    f"listeners=PLAINTEXT://{s.host}:{s.broker_port},CONTROLLER://{s.host}:{s.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.broker_port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.log_dirs}",
+                    # One node: internal topics cannot be replicated.
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    # Groups start at once instead of waiting 3 s for more members (tests, demo).
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "num.partitions=1",
+                ]
+            )
+            + "\n"
+        )
+
+    def _format_storage(self) -> None:
+        if (self.log_dirs / "meta.properties").exists():
+            return
+        _progress(f"formatting KRaft storage in {self.log_dirs}")
+        cluster_id = _kafka_cluster_id()
+        command = self._java_command(STORAGE_TOOL_CLASS, "format", "-t", cluster_id, "-c", str(self.properties_file))
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and BROKER_MAIN_CLASS.encode() not in cmdline.read_bytes():
+            return None  # the pid was reused by another program
+        return pid
+
+    def _port_answers(self) -> bool:
+        try:
+            with socket.create_connection((self.settings.host, self.settings.broker_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def _metadata_answers(self, timeout_s: float = 5.0) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=timeout_s)
+            return bool(metadata.brokers)
+        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+            return False
+
+    def up(self) -> BrokerStatus:
+        """Start the broker unless it runs; return once it answers metadata requests."""
+        if self._pid() is not None:
+            _progress(f"kafka already running on {self.settings.bootstrap_servers}")
+            return self.status()
+        if self._port_answers():
+            raise StackError(
+                f"port {self.settings.broker_port} on {self.settings.host} is taken by another program; "
+                "set stack.broker_port (JOURNEY_STACK__BROKER_PORT) to a free port"
+            )
+        self.ensure_jars()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_properties()
+        self._format_storage()
+        _progress(f"starting kafka {self.settings.kafka_version} on {self.settings.bootstrap_servers}")
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                self._java_command(BROKER_MAIN_CLASS, str(self.properties_file)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI that started it; `stack down` stops it
+            )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(f"kafka exited with code {process.returncode} at start:\n{self._log_tail()}")
+            if self._port_answers() and self._metadata_answers():
+                _progress(f"kafka answering on {self.settings.bootstrap_servers}")
+                return self.status()
+            time.sleep(0.5)
+        self.down()
+        raise StackError(f"kafka did not answer within {self.settings.start_timeout_s:.0f}s:\n{self._log_tail()}")
+
+    def down(self) -> None:
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after a timeout)."""
+        pid = self._pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        _progress(f"stopping kafka (pid {pid})")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < deadline and self._pid() is not None:
+            time.sleep(0.2)
+        if self._pid() is not None:
+            _progress("kafka did not stop in time; killing it")
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> BrokerStatus:
+        pid = self._pid()
+        return BrokerStatus(
+            running=pid is not None,
+            pid=pid,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            answering=pid is not None and self._metadata_answers(timeout_s=3),
+            log_file=self.log_file,
+        )
+
+    def _log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no broker log)"
+
+
+def _kafka_cluster_id() -> str:
+    """A random cluster id in Kafka's format: 16 bytes, URL-safe base64 without padding."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+if __name__ == "__main__":
+    from journey.config import load_settings
+
+    action = sys.argv[1] if len(sys.argv) > 1 else "status"
+    stack = LocalKafka(load_settings().stack)
+    if action == "up":
+        print(stack.up().describe())
+    elif action == "down":
+        stack.down()
+    elif action == "status":
+        print(stack.status().describe())
+    else:
+        sys.exit("usage: python -m journey.localstack.kafka up|down|status")

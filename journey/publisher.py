@@ -1,0 +1,114 @@
+"""Publisher SDK: how services send touchpoints to the pipeline.
+
+    with TouchpointPublisher(load_settings()) as publisher:
+        publisher.publish({"event_id": ..., "occurred_at": ..., ...})
+
+Events are validated before they leave the service (an invalid one raises InvalidTouchpoint
+at once, naming the field), keyed by anonymous_id when present (else customer_id) so one
+person's events keep their order, and produced by an idempotent producer (acks=all, lz4).
+Delivery failures are collected and raised as PublishError by flush()/close().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from journey.config import Settings
+from journey.topics import TOUCHPOINTS
+from schemas.touchpoint import Touchpoint, validate_touchpoint
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "enable.idempotence": True,  # implies acks=all and ordered retries without duplicates
+    "acks": "all",
+    "compression.type": "lz4",
+    "linger.ms": 20,
+    "delivery.timeout.ms": 120_000,
+}
+QUEUE_FULL_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    key: bytes | None
+    error: str
+
+
+class PublishError(RuntimeError):
+    """Some events were not delivered; `failures` says which keys and why."""
+
+    def __init__(self, failures: list[DeliveryFailure], undelivered: int = 0) -> None:
+        self.failures = failures
+        self.undelivered = undelivered
+        parts = []
+        if failures:
+            parts.append(f"{len(failures)} event(s) failed delivery, first: {failures[0].error}")
+        if undelivered:
+            parts.append(f"{undelivered} event(s) still queued when flush timed out")
+        super().__init__("; ".join(parts))
+
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class TouchpointPublisher:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        topic: str | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        self.topic = topic or settings.topics.name(TOUCHPOINTS)
+        config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {})}
+        self._producer = Producer(config)
+        self._on_delivery = on_delivery
+        self._failures: list[DeliveryFailure] = []
+        self.delivered = 0
+
+    def publish(self, event: Touchpoint | Mapping[str, Any]) -> None:
+        """Validate and enqueue one event (raises InvalidTouchpoint before sending anything)."""
+        touchpoint = event if isinstance(event, Touchpoint) else validate_touchpoint(dict(event))
+        self.publish_raw(touchpoint.to_json_bytes(), touchpoint.partition_key.encode())
+
+    def publish_raw(self, value: bytes, key: bytes | None) -> None:
+        """Enqueue bytes as they are (no validation): replays and tests of the dead-letter path."""
+        while True:
+            try:
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
+                break
+            except BufferError:
+                # Local queue full: serve delivery reports until there is room (backpressure).
+                self._producer.poll(QUEUE_FULL_POLL_S)
+        self._producer.poll(0)
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+        else:
+            self._failures.append(DeliveryFailure(message.key(), str(error)))
+        if self._on_delivery is not None:
+            self._on_delivery(error, message)
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every queued event; raise PublishError if any failed or did not finish."""
+        remaining = self._producer.flush(timeout_s)
+        if self._failures or remaining:
+            failures, self._failures = self._failures, []
+            raise PublishError(failures, remaining)
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        self.flush(timeout_s)
+
+    def __enter__(self) -> TouchpointPublisher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,98 @@
+"""The pipeline's topics (names, partitioning, retention) and their idempotent creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from journey.config import Settings
+
+TOUCHPOINTS = "touchpoints"
+DEAD_LETTER = "touchpoints.dlq"
+STITCHED = "touchpoints.stitched"
+JOURNEY_TOUCHPOINTS = "journey.touchpoints"
+JOURNEY_SESSIONS = "journey.sessions"
+JOURNEY_FRICTION = "journey.friction"
+JOURNEY_STAGES = "journey.stages"
+JOURNEY_IDENTITIES = "journey.identities"
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the pipeline needs, fully named and configured."""
+    t = settings.topics
+    retained = {"cleanup.policy": "delete", "retention.ms": str(t.retention_hours * HOUR_MS)}
+    dead_letters = {"cleanup.policy": "delete", "retention.ms": str(t.dlq_retention_hours * HOUR_MS)}
+    # Identity links are facts keyed by anonymous_id: keep the latest per key forever.
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(HOUR_MS)}
+    specs = {
+        TOUCHPOINTS: retained,
+        DEAD_LETTER: dead_letters,
+        STITCHED: retained,
+        JOURNEY_TOUCHPOINTS: retained,
+        JOURNEY_SESSIONS: retained,
+        JOURNEY_FRICTION: retained,
+        JOURNEY_STAGES: retained,
+        JOURNEY_IDENTITIES: compacted,
+    }
+    return [TopicSpec(t.name(base), t.partitions, config) for base, config in specs.items()]
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    created: list[str]
+    existing: list[str]
+    warnings: list[str]
+
+
+def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
+    """Create missing topics; leave existing ones, warning where they differ from the spec.
+
+    Partition counts are never changed on an existing topic: keys would move to other
+    partitions and break per-key order and co-partitioned state.
+    """
+    admin = AdminClient(settings.kafka.confluent_config())
+    specs = topic_specs(settings)
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [s for s in specs if s.name not in existing]
+    created: list[str] = []
+    if missing:
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, settings.topics.replication_factor, config=s.config) for s in missing],
+            operation_timeout=timeout_s,
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+                created.append(name)
+            except KafkaException as error:
+                if error.args[0].name() != "TOPIC_ALREADY_EXISTS":  # raced with another creator
+                    raise
+    warnings = []
+    present = [s for s in specs if s.name in existing]
+    for spec in present:
+        actual = len(existing[spec.name].partitions)
+        if actual != spec.partitions:
+            warnings.append(
+                f"{spec.name} has {actual} partitions, configured {spec.partitions}; left as is "
+                "(changing it would re-key the journeys)"
+            )
+    if present:
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in present]
+        for resource, future in admin.describe_configs(resources).items():
+            actual_config = future.result(timeout=timeout_s)
+            spec = next(s for s in present if s.name == resource.name)
+            policy = actual_config["cleanup.policy"].value
+            if policy != spec.config["cleanup.policy"]:
+                warnings.append(f"{spec.name} has cleanup.policy={policy}, expected {spec.config['cleanup.policy']}")
+    return TopicReport(created=created, existing=[s.name for s in present], warnings=warnings)
