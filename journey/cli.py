@@ -130,7 +130,8 @@ def publish(
         raise typer.Exit(1) from None
     elapsed = time.monotonic() - started
     for rejected in summary.rejected:
-        console.print(f"{file}:{rejected.line_number}: [red]{rejected.reason}[/red]: {rejected.message}")
+        # Plain, unwrapped `file:line: reason: message` lines: editors and grep understand them.
+        print(f"{file}:{rejected.line_number}: {rejected.reason}: {rejected.message}", file=sys.stderr)
     if rejects is not None:
         rejects.write_bytes(b"".join(r.as_json() + b"\n" for r in summary.rejected))
     console.print(

@@ -75,6 +75,14 @@ class Touchpoint(BaseModel):
     source: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$", description="publishing service")
     schema_version: Literal[1] = SCHEMA_VERSION
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        # pydantic would read a number as Unix time; the contract is ISO-8601 text with an offset.
+        if isinstance(value, str | datetime):
+            return value
+        raise ValueError(f"expected ISO-8601 text with an offset, e.g. 2026-11-22T10:00:00Z, got {value!r}")
+
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
@@ -88,7 +96,10 @@ class Touchpoint(BaseModel):
             raise ValueError(f"nested {depth} levels deep; at most {MAX_PROPERTIES_DEPTH} allowed")
         if keys > MAX_PROPERTIES_KEYS:
             raise ValueError(f"has {keys} keys in all; at most {MAX_PROPERTIES_KEYS} allowed")
-        size = len(orjson.dumps(value))
+        try:
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError as error:  # e.g. an integer beyond 64 bits, a NaN, a set
+            raise ValueError(f"is not representable as JSON: {error}") from None
         if size > MAX_PROPERTIES_BYTES:
             raise ValueError(f"is {size} bytes as JSON; at most {MAX_PROPERTIES_BYTES} allowed")
         return value

@@ -115,6 +115,8 @@ class LocalKafka:
             f"-Xms{self.settings.heap}", f"-Xmx{self.settings.heap}",
             "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J_FILE}",
+            # Log4j's own shutdown hook would stop logging before Kafka's shutdown finishes.
+            "-Dlog4j2.shutdownHookEnabled=false",
             "-cp", f"{self.jar_dir}/*", main_class, *args,
         ]  # fmt: skip
 
@@ -225,21 +227,23 @@ class LocalKafka:
         self.down()
         raise StackError(f"kafka did not answer within {self.settings.start_timeout_s:.0f}s:\n{self._log_tail()}")
 
-    def down(self) -> None:
-        """Stop the broker cleanly (SIGTERM, then SIGKILL after a timeout)."""
+    def down(self) -> bool:
+        """Stop the broker (SIGTERM, then SIGKILL after a timeout); True if it stopped cleanly."""
         pid = self._pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return
+            return True
         _progress(f"stopping kafka (pid {pid})")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while time.monotonic() < deadline and self._pid() is not None:
             time.sleep(0.2)
-        if self._pid() is not None:
+        clean = self._pid() is None
+        if not clean:
             _progress("kafka did not stop in time; killing it")
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        return clean
 
     def status(self) -> BrokerStatus:
         pid = self._pid()

@@ -1,0 +1,48 @@
+"""Shared fixtures: one real Kafka broker per test session, on free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
+from journey.localstack.kafka import LocalKafka
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+JAR_CACHE = REPO_ROOT / ".journey" / "cache" / "kafka-jars"
+TEST_PARTITIONS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_stack_settings(data_dir: Path) -> LocalStackSettings:
+    return LocalStackSettings(
+        broker_port=free_port(), controller_port=free_port(), data_dir=data_dir, jar_cache_dir=JAR_CACHE, heap="512m"
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A real Apache Kafka broker (KRaft) for the whole session; stopped at the end."""
+    broker = LocalKafka(local_stack_settings(tmp_path_factory.mktemp("kafka")))
+    broker.up()
+    yield broker
+    broker.down()
+
+
+@pytest.fixture
+def settings(kafka_broker: LocalKafka) -> Settings:
+    """Settings pointing at the session broker, with a topic prefix of this test's own."""
+    return Settings(
+        kafka=KafkaSettings(bootstrap_servers=kafka_broker.settings.bootstrap_servers),
+        topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=TEST_PARTITIONS),
+        stack=kafka_broker.settings,
+    )

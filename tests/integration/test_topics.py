@@ -1,0 +1,44 @@
+"""`journey topics create` against a real broker."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from journey.config import Settings
+from journey.topics import JOURNEY_IDENTITIES, TOUCHPOINTS, create_topics, topic_specs
+
+pytestmark = pytest.mark.integration
+
+
+def describe(settings: Settings, name: str) -> tuple[int, str, str]:
+    admin = AdminClient(settings.kafka.confluent_config())
+    partitions = len(admin.list_topics(name, timeout=10).topics[name].partitions)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    config = admin.describe_configs([resource])[resource].result(timeout=10)
+    return partitions, config["cleanup.policy"].value, config["retention.ms"].value
+
+
+def test_topics_are_created_with_partitions_and_policies_then_left_alone(settings: Settings) -> None:
+    first = create_topics(settings)
+    expected = sorted(spec.name for spec in topic_specs(settings))
+    assert sorted(first.created) == expected and first.existing == [] and first.warnings == []
+    assert len(expected) == 8
+
+    partitions, policy, retention = describe(settings, settings.topics.name(TOUCHPOINTS))
+    assert (partitions, policy) == (settings.topics.partitions, "delete")
+    assert int(retention) == settings.topics.retention_hours * 3_600_000
+    assert describe(settings, settings.topics.name(JOURNEY_IDENTITIES))[1] == "compact"
+
+    second = create_topics(settings)
+    assert second.created == [] and sorted(second.existing) == expected and second.warnings == []
+
+
+def test_existing_topic_with_other_partitions_is_reported_not_changed(settings: Settings) -> None:
+    name = settings.topics.name(TOUCHPOINTS)
+    admin = AdminClient(settings.kafka.confluent_config())
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=10)
+    report = create_topics(settings)
+    assert name in report.existing
+    assert any(name in w and "1 partitions" in w for w in report.warnings)
+    assert describe(settings, name)[0] == 1
