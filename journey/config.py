@@ -146,6 +146,54 @@ class LocalStackSettings(_Section):
         return f"{self.host}:{self.broker_port}"
 
 
+class IdentitySettings(_Section):
+    """Stage 1: identity stitching and duplicate suppression."""
+
+    lookback_days: float = Field(default=7, gt=0, description="older anonymous events are not re-attributed")
+    dedupe_window_hours: float = Field(default=24, gt=0, description="event ids remembered this long per key")
+    dedupe_max_ids: int = Field(default=512, ge=16, le=100_000, description="and at most this many per key")
+
+
+class SessionSettings(_Section):
+    """Stage 2: event-time sessions per journey."""
+
+    gap_minutes: float = Field(default=30, gt=0, description="inactivity that ends a session")
+    max_length_hours: float = Field(default=24, gt=0, description="a longer session is cut (as PostHog, Mixpanel)")
+    grace_minutes: float = Field(default=5, ge=0, description="how late an event may be and still be placed")
+    max_path: int = Field(default=50, ge=1, le=1000, description="touchpoints kept in a session's ordered path")
+
+    @model_validator(mode="after")
+    def _gap_fits_in_length(self) -> SessionSettings:
+        if self.gap_minutes >= self.max_length_hours * 60:
+            raise ValueError("gap_minutes must be shorter than max_length_hours")
+        return self
+
+
+class JourneySettings(_Section):
+    """Stage 2: journey-level figures."""
+
+    value_start_touchpoints: list[str] = Field(
+        default_factory=lambda: ["signup.completed", "checkout.completed", "trial.started"],
+        description="time to first value starts at the first of these",
+    )
+    activation_touchpoints: list[str] = Field(
+        default_factory=lambda: ["activation.reached"], description="the first of these is the first value"
+    )
+
+
+class WorkerSettings(_Section):
+    """The Faust worker process."""
+
+    app_id: str = Field(default="journey-telemetry", pattern=r"^[A-Za-z0-9._-]+$")
+    store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://")
+    data_dir: Path = Path(".journey/worker")
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_within_s: float = Field(default=0.5, gt=0)
+    tick_interval_s: float = Field(default=5.0, gt=0, description="how often idle partitions are checked")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, gt=0, lt=65536)
+
+
 class StageCatalogSettings(_Section):
     """Additions to / overrides of the built-in stage catalog (schemas/stages.py)."""
 
@@ -172,6 +220,10 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     stack: LocalStackSettings = LocalStackSettings()
     stages: StageCatalogSettings = StageCatalogSettings()
+    identity: IdentitySettings = IdentitySettings()
+    sessions: SessionSettings = SessionSettings()
+    journeys: JourneySettings = JourneySettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -21,7 +21,7 @@ _SCRIPT: list[tuple[float, str, str, dict[str, Any], bool]] = [
     (60 * 24 + 4, "in_app", "onboarding.step_completed", {"flow": "onboarding", "step": "invite_team"}, False),
     (60 * 24 + 6, "in_app", "help.searched", {"properties": {"query": "import csv", "results": 0}}, False),
     (60 * 24 + 9, "support", "support.ticket_opened", {"properties": {"topic": "import"}}, False),
-    (60 * 24 + 40, "survey", "survey.csat", {"score": 2}, False),
+    (60 * 24 + 25, "survey", "survey.csat", {"score": 2}, False),
 ]
 
 

@@ -1,0 +1,253 @@
+"""Stage 2 logic for one journey_key: the composition of duplicate filter, sessions and stages,
+plus the handoff that merges an anonymous journey into its customer's. Pure: state and input
+in, state (mutated) and a list of outputs out; the Faust agent only routes the outputs.
+
+Retroactive stitching is a two-message protocol on the key-partitioned stitched topic, so each
+journey's state is only ever touched by its own partition's owner:
+1. stage 1 learns anonymous id A belongs to customer C and sends `absorb(C)` to key `anon:A`;
+2. `anon:A` answers with a `Handoff` (its open sessions and stage history) sent to key C, and
+   forwards any event still addressed to it to C from then on;
+3. C merges the handoff: open sessions re-keyed under C (merged with C's own where they touch),
+   first-reached stage times folded in.
+Sessions of `anon:A` that closed before the link stay in ClickHouse under `anon:A`; the
+identity link (journey.identities) makes them attributable to C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from journey.config import IdentitySettings, JourneySettings
+from schemas.stages import StageCatalog
+from schemas.touchpoint import Touchpoint
+from streams.recent_ids import RecentIds
+from streams.sessions import (
+    ClosedSession,
+    Placement,
+    Session,
+    SessionLimits,
+    SessionState,
+    close_expired,
+    place_event,
+)
+from streams.stage_tracker import StageState, StageTransition, merge_stages, track_stage
+from streams.timeutil import DAY_MS, HOUR_MS, to_ms
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyRules:
+    """Everything stage 2 decides by, from the one typed config."""
+
+    limits: SessionLimits
+    journeys: JourneySettings
+    identity: IdentitySettings
+    catalog: StageCatalog
+
+
+@dataclass(slots=True)
+class JourneyState:
+    journey_key: str
+    customer_id: str | None = None
+    account_id: str | None = None
+    sessions: SessionState = field(default_factory=SessionState)
+    stages: StageState = field(default_factory=StageState)
+    recent: RecentIds = field(default_factory=RecentIds)
+    absorbed_into: str | None = None  # set once an anonymous journey was handed to its customer
+    absorbed_from: list[str] = field(default_factory=list)  # anonymous journeys merged in (replay guard)
+    # anonymous journey key -> watermark when its link was seen. Until its handoff arrives, the
+    # journey's events are held (with the watermark each arrived at) and replayed right after the
+    # merge: the outputs are those of a handoff that arrived at once, however late it really is.
+    pending_handoffs: dict[str, int] = field(default_factory=dict)
+    held: list[tuple[Touchpoint, str | None, int]] = field(default_factory=list)
+    event_count: int = 0
+    first_seen_ms: int | None = None
+    last_seen_ms: int | None = None
+
+
+# -- outputs ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EnrichedTouchpoint:
+    journey_key: str
+    customer_id: str | None
+    session_id: str | None
+    stage: str | None
+    late: bool
+    event: Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    journey_key: str
+    customer_id: str | None
+    account_id: str | None
+    session: Session
+    close_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyStageTransition:
+    journey_key: str
+    customer_id: str | None
+    transition: StageTransition
+    time_to_first_value_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateEvent:
+    journey_key: str
+    event: Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """An event that reached an absorbed anonymous journey: resend it to the customer's key."""
+
+    journey_key: str
+    customer_id: str
+    event: Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    to_journey_key: str
+    from_journey_key: str
+    open_sessions: list[Session]
+    stages: StageState
+    first_seen_ms: int | None
+
+
+JourneyOutput = EnrichedTouchpoint | SessionRecord | JourneyStageTransition | DuplicateEvent | Forward | Handoff
+
+
+def _session_records(state: JourneyState, closed: list[ClosedSession]) -> list[JourneyOutput]:
+    return [SessionRecord(state.journey_key, state.customer_id, state.account_id, c.session, c.reason) for c in closed]
+
+
+MAX_HELD_EVENTS = 10_000  # safety valve: past this a journey stops waiting for a handoff
+
+
+def _still_waiting(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> bool:
+    """Whether to keep holding events for a handoff; the handoff always comes, so the limits
+    (lookback of watermark progress, MAX_HELD_EVENTS) only bound a broken deployment."""
+    if not state.pending_handoffs:
+        return False
+    expiry_ms = int(rules.identity.lookback_days * DAY_MS)
+    if len(state.held) < MAX_HELD_EVENTS and watermark_ms < min(state.pending_handoffs.values()) + expiry_ms:
+        return True
+    state.pending_handoffs.clear()
+    return False
+
+
+def _release_held(state: JourneyState, rules: JourneyRules) -> list[JourneyOutput]:
+    held, state.held = state.held, []
+    outputs: list[JourneyOutput] = []
+    for event, customer_id, watermark_ms in held:
+        outputs.extend(_apply(state, event, customer_id, watermark_ms, rules))
+    return outputs
+
+
+def apply_touchpoint(
+    state: JourneyState,
+    event: Touchpoint,
+    customer_id: str | None,
+    watermark_ms: int,
+    rules: JourneyRules,
+    awaits_handoff: str | None = None,
+) -> list[JourneyOutput]:
+    if state.absorbed_into is not None:
+        return [Forward(state.absorbed_into, state.absorbed_into, event)]
+    if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
+        state.pending_handoffs.setdefault(awaits_handoff, watermark_ms)
+    if _still_waiting(state, watermark_ms, rules):
+        state.held.append((event, customer_id, watermark_ms))
+        return []
+    return [*_release_held(state, rules), *_apply(state, event, customer_id, watermark_ms, rules)]
+
+
+def _apply(
+    state: JourneyState, event: Touchpoint, customer_id: str | None, watermark_ms: int, rules: JourneyRules
+) -> list[JourneyOutput]:
+    occurred_ms = to_ms(event.occurred_at)
+    event_id = str(event.event_id)
+    window_ms = int(rules.identity.dedupe_window_hours * HOUR_MS)
+    if state.recent.check_and_add(event_id, occurred_ms, window_ms, rules.identity.dedupe_max_ids):
+        return [DuplicateEvent(state.journey_key, event)]
+
+    state.customer_id = state.customer_id or customer_id
+    state.account_id = event.account_id or state.account_id
+    state.event_count += 1
+    state.first_seen_ms = occurred_ms if state.first_seen_ms is None else min(state.first_seen_ms, occurred_ms)
+    state.last_seen_ms = occurred_ms if state.last_seen_ms is None else max(state.last_seen_ms, occurred_ms)
+    stage = event.stage.value if event.stage is not None else _catalog_stage(rules, event.touchpoint)
+
+    placement, closed = place_event(
+        state.sessions, state.journey_key, occurred_ms, event_id, event.channel.value, event.touchpoint,
+        stage, watermark_ms, rules.limits,
+    )  # fmt: skip
+    outputs: list[JourneyOutput] = _session_records(state, closed)
+    outputs.append(_enriched(state, placement, stage, event))
+    if not placement.late:
+        for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
+            outputs.append(
+                JourneyStageTransition(
+                    state.journey_key, state.customer_id, transition, state.stages.time_to_first_value_ms
+                )
+            )
+    return outputs
+
+
+def _catalog_stage(rules: JourneyRules, touchpoint: str) -> str | None:
+    stage = rules.catalog.stage_of(touchpoint)
+    return None if stage is None else stage.value
+
+
+def _enriched(state: JourneyState, placement: Placement, stage: str | None, event: Touchpoint) -> EnrichedTouchpoint:
+    return EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event)
+
+
+def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    """Close the sessions the watermark has passed (tick messages on idle partitions)."""
+    if _still_waiting(state, watermark_ms, rules):
+        return []
+    released = _release_held(state, rules)
+    return [*released, *_session_records(state, close_expired(state.sessions, watermark_ms, rules.limits))]
+
+
+def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    """Hand this anonymous journey over to its customer; from now on forward its events."""
+    if state.absorbed_into is not None:
+        # A replayed absorb: answer with an empty handoff so the customer never waits for one.
+        return [Handoff(customer_id, state.journey_key, [], StageState(), None)]
+    lookback_start = linked_at_ms - int(rules.identity.lookback_days * DAY_MS)
+    handed = [s for s in state.sessions.open if s.end_ms >= lookback_start]
+    state.absorbed_into = customer_id
+    state.sessions.open = [s for s in state.sessions.open if s.end_ms < lookback_start]
+    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms)]
+
+
+def receive_handoff(state: JourneyState, handoff: Handoff, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    """Merge an anonymous journey's open sessions and stage history into this customer's."""
+    state.pending_handoffs.pop(handoff.from_journey_key, None)
+    if handoff.from_journey_key in state.absorbed_from:
+        return advance_watermark(state, watermark_ms, rules)  # a replayed handoff: already merged
+    state.absorbed_from.append(handoff.from_journey_key)
+    state.customer_id = state.customer_id or handoff.to_journey_key
+    merge_stages(state.stages, handoff.stages)
+    if handoff.first_seen_ms is not None:
+        state.first_seen_ms = min(state.first_seen_ms or handoff.first_seen_ms, handoff.first_seen_ms)
+    gap = rules.limits.gap_ms
+    for incoming in handoff.open_sessions:
+        touching = [s for s in state.sessions.open if s.start_ms - gap < incoming.end_ms and incoming.start_ms < s.end_ms + gap]
+        if touching:
+            target = min(touching + [incoming], key=lambda s: (s.start_ms, s.session_id))
+            others = [s for s in touching + [incoming] if s is not target]
+            for other in others:
+                target.absorb(other, rules.limits.max_path)
+            absorbed = {id(s) for s in others}
+            state.sessions.open = [s for s in state.sessions.open if id(s) not in absorbed]
+            if target is incoming:
+                state.sessions.open.append(incoming)
+        else:
+            state.sessions.open.append(incoming)
+        state.sessions.open.sort(key=lambda s: s.start_ms)
+    return advance_watermark(state, watermark_ms, rules)

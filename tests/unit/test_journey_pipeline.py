@@ -1,0 +1,168 @@
+"""Stages 1+2 pure logic on scripted journeys: sessions, stages, stitching, batch invariance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey.samples import sample_journey
+from schemas.touchpoint import Touchpoint
+from streams.codec import decode_state, encode_state
+from streams.journey import DuplicateEvent, EnrichedTouchpoint, JourneyStageTransition, SessionRecord
+from streams.sessions import new_session_id
+from streams.timeutil import DAY_MS, to_ms
+from tests.unit.builders import T0, rules, touchpoint
+from tests.unit.pure_pipeline import PurePipeline
+
+FAR_FUTURE = to_ms(T0) + 30 * DAY_MS
+
+
+def scripted() -> list[Touchpoint]:
+    return [Touchpoint.model_validate(e) for e in sample_journey(seed=1, start=T0)]
+
+
+def of(outputs: list, kind: type) -> list:
+    return [o for o in outputs if isinstance(o, kind)]
+
+
+def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> None:
+    outputs = PurePipeline(rules()).run(scripted(), tick_ms=FAR_FUTURE)
+
+    touchpoints = of(outputs, EnrichedTouchpoint)
+    assert len(touchpoints) == 11
+    assert {t.journey_key for t in touchpoints[:4]} == {"anon:anon-000001"}  # before identify
+    assert {t.journey_key for t in touchpoints[4:]} == {"cust-000001"}
+    assert not any(t.late for t in touchpoints)
+
+    sessions = of(outputs, SessionRecord)
+    # Day 1 (ad click .. identify) is one session, handed from the anonymous journey to the
+    # customer and merged with the customer's own events; day 2 (onboarding .. survey) another.
+    assert [(s.journey_key, s.session.event_count, s.close_reason) for s in sessions] == [
+        ("cust-000001", 6, "inactivity"),
+        ("cust-000001", 5, "inactivity"),
+    ]
+    first = sessions[0].session
+    assert first.session_id == new_session_id("anon:anon-000001", scripted()[0].event_id.__str__())
+    assert first.channels == ["ads", "web"]
+    assert [p[2] for p in first.path][:3] == ["ad.click", "web.landing_viewed", "web.pricing_viewed"]
+    assert first.stages == ["awareness", "consideration", "decision"]
+    assert sessions[1].session.duration_ms == 25 * 60_000
+
+    transitions = [(t.journey_key, t.transition.from_stage, t.transition.to_stage) for t in of(outputs, JourneyStageTransition)]
+    assert transitions == [
+        ("anon:anon-000001", None, "awareness"),
+        ("anon:anon-000001", "awareness", "consideration"),
+        ("anon:anon-000001", "consideration", "decision"),
+        # The customer's events waited for the handoff, so its journey continues the anonymous one.
+        ("cust-000001", "decision", "onboarding"),
+    ]
+
+
+def test_duplicates_reaching_stage_two_change_nothing() -> None:
+    pipeline = PurePipeline(rules())
+    events = scripted()
+    pipeline.run(events)
+    before = dict(pipeline.table)
+    replayed = [m for e in events[6:] for m in pipeline.stage1(e)]
+    assert replayed == []  # stage 1 already knows them
+    from streams.messages import TouchpointMessage
+
+    pipeline.stage2([TouchpointMessage("cust-000001", "cust-000001", events[7])])  # a re-sent stitched message
+    assert of(pipeline.outputs, DuplicateEvent)
+    assert pipeline.table == before
+
+
+def test_state_codec_round_trips() -> None:
+    pipeline = PurePipeline(rules())
+    pipeline.run(scripted())
+    for raw in pipeline.table.values():
+        assert encode_state(decode_state(raw)) == raw
+
+
+def canonical(outputs: list) -> list:
+    """What consumers see, as a sorted list: closed sessions by content, and each touchpoint's
+    session resolved through `merged_from` (a touchpoint emitted before its session merged with
+    another carries the absorbed session's id, which the final session lists as an alias)."""
+    alias = {}
+    for o in of(outputs, SessionRecord):
+        for old in [o.session.session_id, *o.session.merged_from]:
+            alias[old] = o.session.session_id
+    rows = []
+    for o in outputs:
+        if isinstance(o, SessionRecord):
+            s = o.session
+            rows.append(("session", o.journey_key, s.session_id, s.start_ms, s.end_ms, s.event_count, o.close_reason,
+                         tuple(s.path), tuple(s.channels), tuple(s.stages)))  # fmt: skip
+        elif isinstance(o, EnrichedTouchpoint):
+            rows.append(("touchpoint", o.journey_key, alias.get(o.session_id, o.session_id), o.late, str(o.event.event_id)))
+    return sorted(rows, key=repr)
+
+
+journeys = st.lists(
+    st.tuples(st.integers(0, 3), st.floats(0, 600, allow_nan=False), st.sampled_from(["ad.click", "feature.used", "signup.completed", "identity.identified"])),
+    min_size=1,
+    max_size=40,
+)
+
+
+def build(spec: list[tuple[int, float, str]]) -> list[Touchpoint]:
+    events = []
+    for i, (person, minute, name) in enumerate(spec):
+        identified = name in ("identity.identified", "signup.completed")
+        events.append(
+            touchpoint(minute, name, n=i, anonymous=f"a{person}", customer=f"c{person}" if identified else None)
+        )
+    return events
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=journeys, cuts=st.lists(st.integers(1, 7), max_size=40))
+def test_outputs_do_not_depend_on_batch_boundaries(spec: list, cuts: list[int]) -> None:
+    events = build(spec)
+    whole = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    split = PurePipeline(rules()).run(events, batch_sizes=cuts, tick_ms=FAR_FUTURE)
+    assert canonical(split) == canonical(whole)
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=journeys, seed=st.randoms(use_true_random=False))
+def test_every_event_is_stored_exactly_once_whatever_the_order(spec: list, seed) -> None:
+    events = build(spec)
+    shuffled = events[:]
+    seed.shuffle(shuffled)
+    outputs = PurePipeline(rules()).run(shuffled + shuffled[:3], tick_ms=FAR_FUTURE)  # with duplicates
+    stored = [str(o.event.event_id) for o in of(outputs, EnrichedTouchpoint)]
+    assert sorted(stored) == sorted(str(e.event_id) for e in events)
+    sessions = of(outputs, SessionRecord)
+    on_time = [o for o in of(outputs, EnrichedTouchpoint) if not o.late]
+    assert sum(s.session.event_count for s in sessions) == len(on_time)  # every on-time event in one closed session
+
+
+def test_in_order_events_are_never_late_and_sessions_follow_the_gap() -> None:
+    events = [touchpoint(m, n=i) for i, m in enumerate([0, 10, 20, 100, 105, 300])]
+    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    assert not any(o.late for o in of(outputs, EnrichedTouchpoint))
+    assert [s.session.event_count for s in of(outputs, SessionRecord)] == [3, 2, 1]
+
+
+def test_late_event_beyond_grace_is_stored_and_counted() -> None:
+    events = [touchpoint(0, n=1), touchpoint(60, n=2), touchpoint(5, n=3)]  # third: 55 min late, grace 5
+    pipeline = PurePipeline(rules())
+    outputs = pipeline.run(events, tick_ms=FAR_FUTURE)
+    late = [o for o in of(outputs, EnrichedTouchpoint) if o.late]
+    assert len(late) == 1 and late[0].session_id == new_session_id("cust-1", str(events[0].event_id))
+    assert decode_state(pipeline.table["cust-1"]).sessions.late_events == 1
+
+
+def test_events_after_link_go_straight_to_the_customer() -> None:
+    events = [
+        touchpoint(0, "ad.click", n=1, customer=None, anonymous="a"),
+        touchpoint(5, "identity.identified", n=2, customer="c", anonymous="a"),
+        touchpoint(6, "feature.used", n=3, customer=None, anonymous="a"),
+    ]
+    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    assert [o.journey_key for o in of(outputs, EnrichedTouchpoint)] == ["anon:a", "c", "c"]
+    assert [s.journey_key for s in of(outputs, SessionRecord)] == ["c"]
+    assert of(outputs, SessionRecord)[0].session.event_count == 3
