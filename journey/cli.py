@@ -142,6 +142,17 @@ def publish(
         raise typer.Exit(1)
 
 
+# -- worker ------------------------------------------------------------------------------------
+@app.command("worker")
+def worker(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
+) -> None:
+    """Run the stream stages (ingest, journeys) as a Faust worker; scale out by running more."""
+    from streams.worker import JourneyWorker
+
+    JourneyWorker(settings()).run(loglevel=loglevel)
+
+
 # -- demo --------------------------------------------------------------------------------------
 @app.command("demo")
 def demo(

@@ -150,7 +150,9 @@ class IdentitySettings(_Section):
     """Stage 1: identity stitching and duplicate suppression."""
 
     lookback_days: float = Field(default=7, gt=0, description="older anonymous events are not re-attributed")
-    dedupe_window_hours: float = Field(default=24, gt=0, description="event ids remembered this long per key")
+    dedupe_window_hours: float = Field(
+        default=7 * 24, gt=0, description="event ids remembered this long (event time) per key"
+    )
     dedupe_max_ids: int = Field(default=512, ge=16, le=100_000, description="and at most this many per key")
 
 
@@ -190,6 +192,9 @@ class WorkerSettings(_Section):
     batch_size: int = Field(default=500, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.5, gt=0)
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often idle partitions are checked")
+    source_idle_s: float = Field(
+        default=30.0, gt=0, description="a touchpoints partition silent this long stops holding watermarks back"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, gt=0, lt=65536)
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from schemas.touchpoint import Touchpoint
+from streams.identity import IngestState
 from streams.journey import Handoff, JourneyState
 from streams.recent_ids import RecentIds
 from streams.sessions import Session, SessionState
@@ -48,7 +49,8 @@ def encode_state(state: JourneyState) -> bytes:
             state.absorbed_into,
             state.absorbed_from,
             state.pending_handoffs,
-            [[e.model_dump(mode="json", exclude_none=True), c, w] for e, c, w in state.held],
+            [[None if e is None else e.model_dump(mode="json", exclude_none=True), c, w] for e, c, w in state.held],
+            state.watermark_ms,
             state.event_count,
             state.first_seen_ms,
             state.last_seen_ms,
@@ -70,10 +72,11 @@ def decode_state(raw: bytes) -> JourneyState:
         absorbed_into=v[9],
         absorbed_from=list(v[10]),
         pending_handoffs=dict(v[11]),
-        held=[(Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
-        event_count=v[13],
-        first_seen_ms=v[14],
-        last_seen_ms=v[15],
+        held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
+        watermark_ms=v[13],
+        event_count=v[14],
+        first_seen_ms=v[15],
+        last_seen_ms=v[16],
     )
 
 
@@ -95,3 +98,14 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
         stages_from_list(d["stages"]),
         d["first_seen_ms"],
     )
+
+
+def encode_ingest_state(state: IngestState) -> bytes:
+    return orjson.dumps([STATE_FORMAT, state.customer_id, state.linked_at_ms, state.conflicts, state.recent.seen])
+
+
+def decode_ingest_state(raw: bytes) -> IngestState:
+    v = orjson.loads(raw)
+    if v[0] != STATE_FORMAT:
+        raise ValueError(f"ingest state format {v[0]} is not {STATE_FORMAT}")
+    return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=RecentIds(dict(v[4])))

@@ -44,6 +44,9 @@ class JourneyRules:
     catalog: StageCatalog
 
 
+NO_WATERMARK = -(2**62)
+
+
 @dataclass(slots=True)
 class JourneyState:
     journey_key: str
@@ -58,7 +61,12 @@ class JourneyState:
     # journey's events are held (with the watermark each arrived at) and replayed right after the
     # merge: the outputs are those of a handoff that arrived at once, however late it really is.
     pending_handoffs: dict[str, int] = field(default_factory=dict)
-    held: list[tuple[Touchpoint, str | None, int]] = field(default_factory=list)
+    # (event, customer_id, watermark it arrived at); event None: a tick's watermark to apply
+    held: list[tuple[Touchpoint | None, str | None, int]] = field(default_factory=list)
+    # This journey's own event-time progress: its newest event minus grace, or a tick's watermark.
+    # Lateness is judged against it, so other journeys (or source partitions) running ahead in
+    # event time never make this journey's events late.
+    watermark_ms: int = NO_WATERMARK
     event_count: int = 0
     first_seen_ms: int | None = None
     last_seen_ms: int | None = None
@@ -142,20 +150,33 @@ def _release_held(state: JourneyState, rules: JourneyRules) -> list[JourneyOutpu
     held, state.held = state.held, []
     outputs: list[JourneyOutput] = []
     for event, customer_id, watermark_ms in held:
-        outputs.extend(_apply(state, event, customer_id, watermark_ms, rules))
+        if event is None:
+            outputs.extend(_close_due(state, watermark_ms, rules))
+        else:
+            outputs.extend(_apply(state, event, customer_id, watermark_ms, rules))
     return outputs
+
+
+def _arrival_watermark(state: JourneyState, occurred_ms: int, rules: JourneyRules) -> int:
+    """The journey's watermark once this event is counted (held events keep their own)."""
+    current = state.held[-1][2] if state.held else state.watermark_ms
+    return max(current, occurred_ms - rules.limits.grace_ms)
 
 
 def apply_touchpoint(
     state: JourneyState,
     event: Touchpoint,
     customer_id: str | None,
-    watermark_ms: int,
     rules: JourneyRules,
     awaits_handoff: str | None = None,
 ) -> list[JourneyOutput]:
     if state.absorbed_into is not None:
+        # Dedupe before forwarding: a replay of an event this journey already handed over must not
+        # reach the customer, whose duplicate memory has never seen it.
+        if _seen_before(state, event, rules):
+            return [DuplicateEvent(state.journey_key, event)]
         return [Forward(state.absorbed_into, state.absorbed_into, event)]
+    watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), rules)
     if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
         state.pending_handoffs.setdefault(awaits_handoff, watermark_ms)
     if _still_waiting(state, watermark_ms, rules):
@@ -167,10 +188,11 @@ def apply_touchpoint(
 def _apply(
     state: JourneyState, event: Touchpoint, customer_id: str | None, watermark_ms: int, rules: JourneyRules
 ) -> list[JourneyOutput]:
+    state.watermark_ms = max(state.watermark_ms, watermark_ms)
+    watermark_ms = state.watermark_ms
     occurred_ms = to_ms(event.occurred_at)
     event_id = str(event.event_id)
-    window_ms = int(rules.identity.dedupe_window_hours * HOUR_MS)
-    if state.recent.check_and_add(event_id, occurred_ms, window_ms, rules.identity.dedupe_max_ids):
+    if _seen_before(state, event, rules):
         return [DuplicateEvent(state.journey_key, event)]
 
     state.customer_id = state.customer_id or customer_id
@@ -196,6 +218,13 @@ def _apply(
     return outputs
 
 
+def _seen_before(state: JourneyState, event: Touchpoint, rules: JourneyRules) -> bool:
+    window_ms = int(rules.identity.dedupe_window_hours * HOUR_MS)
+    return state.recent.check_and_add(
+        str(event.event_id), to_ms(event.occurred_at), window_ms, rules.identity.dedupe_max_ids
+    )
+
+
 def _catalog_stage(rules: JourneyRules, touchpoint: str) -> str | None:
     stage = rules.catalog.stage_of(touchpoint)
     return None if stage is None else stage.value
@@ -206,11 +235,16 @@ def _enriched(state: JourneyState, placement: Placement, stage: str | None, even
 
 
 def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
-    """Close the sessions the watermark has passed (tick messages on idle partitions)."""
+    """A tick: event time moved on without this journey; close the sessions it has passed."""
     if _still_waiting(state, watermark_ms, rules):
+        state.held.append((None, None, max(watermark_ms, _arrival_watermark(state, NO_WATERMARK, rules))))
         return []
-    released = _release_held(state, rules)
-    return [*released, *_session_records(state, close_expired(state.sessions, watermark_ms, rules.limits))]
+    return [*_release_held(state, rules), *_close_due(state, watermark_ms, rules)]
+
+
+def _close_due(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    state.watermark_ms = max(state.watermark_ms, watermark_ms)
+    return _session_records(state, close_expired(state.sessions, state.watermark_ms, rules.limits))
 
 
 def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
@@ -225,11 +259,12 @@ def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules:
     return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms)]
 
 
-def receive_handoff(state: JourneyState, handoff: Handoff, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
-    """Merge an anonymous journey's open sessions and stage history into this customer's."""
+def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) -> list[JourneyOutput]:
+    """Merge an anonymous journey's open sessions and stage history into this customer's, then
+    replay what the journey held while waiting for it."""
     state.pending_handoffs.pop(handoff.from_journey_key, None)
     if handoff.from_journey_key in state.absorbed_from:
-        return advance_watermark(state, watermark_ms, rules)  # a replayed handoff: already merged
+        return [] if state.pending_handoffs else _release_held(state, rules)  # a replayed handoff
     state.absorbed_from.append(handoff.from_journey_key)
     state.customer_id = state.customer_id or handoff.to_journey_key
     merge_stages(state.stages, handoff.stages)
@@ -250,4 +285,4 @@ def receive_handoff(state: JourneyState, handoff: Handoff, watermark_ms: int, ru
         else:
             state.sessions.open.append(incoming)
         state.sessions.open.sort(key=lambda s: s.start_ms)
-    return advance_watermark(state, watermark_ms, rules)
+    return [] if state.pending_handoffs else _release_held(state, rules)

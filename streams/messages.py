@@ -2,8 +2,14 @@
 
 Besides stitched touchpoints the topic carries the control messages that must be ordered with
 them in their journey's partition: `absorb` (an anonymous journey learns its customer),
-`handoff` (its state arriving at the customer) and `tick` (sent to every partition so idle
-partitions' watermarks still move and their sessions close).
+`handoff` (its state arriving at the customer), `tick` (sent to one partition so an idle
+partition's watermark still moves and its sessions close) and `source_idle` (stage 1 saying a
+source partition went quiet, so it no longer holds watermarks back).
+
+Messages from stage 1 carry a `SourceStamp`: the `touchpoints` partition they came from and the
+newest event time seen there so far. A stitched partition mixes journeys from every source
+partition, each at its own pace; its watermark is the slowest active source's progress, so a
+lagging source's events are not late just because another source ran ahead (as Flink does).
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ from streams.journey import Handoff
 
 
 @dataclass(frozen=True, slots=True)
+class SourceStamp:
+    partition: int
+    watermark_ms: int  # newest event time seen in that source partition up to this message
+
+
+@dataclass(frozen=True, slots=True)
 class TouchpointMessage:
     journey_key: str
     customer_id: str | None
     event: Touchpoint
     awaits_handoff: str | None = None
+    source: SourceStamp | None = None  # None when stage 2 forwards it
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +44,12 @@ class AbsorbMessage:
     journey_key: str  # the anonymous journey
     customer_id: str
     linked_at_ms: int
+    source: SourceStamp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceIdleMessage:
+    source_partition: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +66,30 @@ class TickMessage:
     watermark_ms: int  # no key: sent to one partition explicitly
 
 
-StitchedMessage = TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage
+StitchedMessage = TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage | SourceIdleMessage
+
+
+def _stamp(source: SourceStamp | None) -> list[int] | None:
+    return None if source is None else [source.partition, source.watermark_ms]
+
+
+def _unstamp(value: list[int] | None) -> SourceStamp | None:
+    return None if value is None else SourceStamp(value[0], value[1])
 
 
 def encode_message(message: StitchedMessage) -> bytes:
     body: dict[str, Any]
     match message:
-        case TouchpointMessage(journey_key, customer_id, event, awaits_handoff):
+        case TouchpointMessage(journey_key, customer_id, event, awaits_handoff, source):
             body = {"type": "touchpoint", "journey_key": journey_key, "customer_id": customer_id,
-                    "event": event.model_dump(mode="json", exclude_none=True)}  # fmt: skip
+                    "event": event.model_dump(mode="json", exclude_none=True), "source": _stamp(source)}  # fmt: skip
             if awaits_handoff is not None:
                 body["awaits_handoff"] = awaits_handoff
-        case AbsorbMessage(journey_key, customer_id, linked_at_ms):
-            body = {"type": "absorb", "journey_key": journey_key, "customer_id": customer_id, "linked_at_ms": linked_at_ms}
+        case AbsorbMessage(journey_key, customer_id, linked_at_ms, source):
+            body = {"type": "absorb", "journey_key": journey_key, "customer_id": customer_id,
+                    "linked_at_ms": linked_at_ms, "source": _stamp(source)}  # fmt: skip
+        case SourceIdleMessage(source_partition):
+            body = {"type": "source_idle", "source_partition": source_partition}
         case HandoffMessage(handoff):
             body = {"type": "handoff", **handoff_to_dict(handoff)}
         case TickMessage(watermark_ms):
@@ -72,9 +102,12 @@ def decode_message(raw: bytes) -> StitchedMessage:
     kind = body.pop("type")
     if kind == "touchpoint":
         event = Touchpoint.model_validate(body["event"])
-        return TouchpointMessage(body["journey_key"], body["customer_id"], event, body.get("awaits_handoff"))
+        stamp = _unstamp(body.get("source"))
+        return TouchpointMessage(body["journey_key"], body["customer_id"], event, body.get("awaits_handoff"), stamp)
     if kind == "absorb":
-        return AbsorbMessage(body["journey_key"], body["customer_id"], body["linked_at_ms"])
+        return AbsorbMessage(body["journey_key"], body["customer_id"], body["linked_at_ms"], _unstamp(body.get("source")))
+    if kind == "source_idle":
+        return SourceIdleMessage(body["source_partition"])
     if kind == "handoff":
         return HandoffMessage(handoff_from_dict(body))
     if kind == "tick":

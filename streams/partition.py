@@ -4,6 +4,11 @@ The agent hands over a batch of decoded messages in partition order and a loader
 journey states; it gets back the outputs in order and the states to store (each once per batch,
 the point of batching). The watermark is advanced message by message, before grouping by key
 could reorder anything, so the outputs do not depend on where batches are cut.
+
+Watermark: the slowest *active* source partition's newest event time (from the stamps stage 1
+puts on its messages) minus grace; a source announced idle does not count until it sends again.
+Until every source partition has reported or been announced idle there is no watermark.
+Tick messages move it further by the idle wall time stage 2 measured (see the worker).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.journey import (
+    NO_WATERMARK,
     JourneyOutput,
     JourneyRules,
     JourneyState,
@@ -20,10 +26,15 @@ from streams.journey import (
     apply_touchpoint,
     receive_handoff,
 )
-from streams.messages import AbsorbMessage, HandoffMessage, StitchedMessage, TickMessage, TouchpointMessage
-from streams.timeutil import to_ms
-
-NO_WATERMARK = -(2**62)
+from streams.messages import (
+    AbsorbMessage,
+    HandoffMessage,
+    SourceIdleMessage,
+    SourceStamp,
+    StitchedMessage,
+    TickMessage,
+    TouchpointMessage,
+)
 
 StateLoader = Callable[[str], JourneyState | None]
 
@@ -37,13 +48,16 @@ class BatchResult:
 @dataclass
 class JourneyPartition:
     rules: JourneyRules
+    source_partitions: int
     watermark_ms: int = NO_WATERMARK
+    event_watermark_ms: int = NO_WATERMARK  # from source stamps only: what ticks add idle time to
+    source_watermarks: dict[int, int] = field(default_factory=dict)
+    idle_sources: set[int] = field(default_factory=set)
     # journey_key -> earliest moment one of its open sessions can close (end + gap): what ticks check
     close_deadlines: dict[str, int] = field(default_factory=dict)
 
     def process(self, messages: list[StitchedMessage], load: StateLoader) -> BatchResult:
         result = BatchResult()
-        grace_ms = self.rules.limits.grace_ms
 
         def state_of(key: str) -> JourneyState:
             state = result.changed.get(key)
@@ -54,20 +68,24 @@ class JourneyPartition:
 
         for message in messages:
             match message:
-                case TouchpointMessage(key, customer_id, event, awaits_handoff):
-                    self.watermark_ms = max(self.watermark_ms, to_ms(event.occurred_at) - grace_ms)
+                case TouchpointMessage(key, customer_id, event, awaits_handoff, source):
+                    self._observe(source)
                     state = state_of(key)
-                    outputs = apply_touchpoint(state, event, customer_id, self.watermark_ms, self.rules, awaits_handoff)
+                    outputs = apply_touchpoint(state, event, customer_id, self.rules, awaits_handoff)
                     result.outputs.extend(outputs)
                     self._index(state)
-                case AbsorbMessage(key, customer_id, linked_at_ms):
+                case AbsorbMessage(key, customer_id, linked_at_ms, source):
+                    self._observe(source)
                     state = state_of(key)
                     result.outputs.extend(absorb_into(state, customer_id, linked_at_ms, self.rules))
                     self._index(state)
                 case HandoffMessage(handoff):
                     state = state_of(handoff.to_journey_key)
-                    result.outputs.extend(receive_handoff(state, handoff, self.watermark_ms, self.rules))
+                    result.outputs.extend(receive_handoff(state, handoff, self.rules))
                     self._index(state)
+                case SourceIdleMessage(source_partition):
+                    self.idle_sources.add(source_partition)
+                    self._recompute()
                 case TickMessage(watermark_ms):
                     self.watermark_ms = max(self.watermark_ms, watermark_ms)
                     due = [k for k, deadline in self.close_deadlines.items() if deadline <= self.watermark_ms]
@@ -76,6 +94,25 @@ class JourneyPartition:
                         result.outputs.extend(advance_watermark(state, self.watermark_ms, self.rules))
                         self._index(state)
         return result
+
+    def _observe(self, source: SourceStamp | None) -> None:
+        if source is None:
+            return  # forwarded by stage 2 itself: says nothing about source progress
+        previous = self.source_watermarks.get(source.partition, NO_WATERMARK)
+        self.source_watermarks[source.partition] = max(previous, source.watermark_ms)
+        self.idle_sources.discard(source.partition)
+        self._recompute()
+
+    def _recompute(self) -> None:
+        known = set(self.source_watermarks) | self.idle_sources
+        if len(known) < self.source_partitions:
+            return  # some source has neither reported nor been announced idle
+        active = [wm for p, wm in self.source_watermarks.items() if p not in self.idle_sources]
+        slowest = min(active) if active else max(self.source_watermarks.values(), default=NO_WATERMARK)
+        if slowest == NO_WATERMARK:
+            return
+        self.event_watermark_ms = max(self.event_watermark_ms, slowest - self.rules.limits.grace_ms)
+        self.watermark_ms = max(self.watermark_ms, self.event_watermark_ms)
 
     def _index(self, state: JourneyState) -> None:
         if state.sessions.open:
@@ -88,6 +125,9 @@ class JourneyPartition:
         """After a restart or rebalance: which stored journeys have sessions still open."""
         for state in states:
             self._index(state)
+
+    def has_sessions_due(self, watermark_ms: int) -> bool:
+        return any(deadline <= watermark_ms for deadline in self.close_deadlines.values())
 
     @property
     def open_sessions(self) -> int:

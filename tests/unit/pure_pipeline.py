@@ -12,6 +12,7 @@ from streams.journey import Forward, Handoff, JourneyRules
 from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
+    SourceStamp,
     StitchedMessage,
     TickMessage,
     TouchpointMessage,
@@ -19,6 +20,7 @@ from streams.messages import (
     encode_message,
 )
 from streams.partition import JourneyPartition
+from streams.timeutil import to_ms
 
 
 class PurePipeline:
@@ -29,19 +31,22 @@ class PurePipeline:
         self.identity = identity or rules.identity
         self.ingest_states: dict[str, IngestState] = defaultdict(IngestState)
         self.table: dict[str, bytes] = {}
-        self.partition = JourneyPartition(rules)
+        self.partition = JourneyPartition(rules, source_partitions=1)
+        self.source_watermark_ms = -(2**62)  # one source partition, stamped as stage 1 does
         self.outputs: list = []
 
     def stage1(self, event: Touchpoint) -> list[StitchedMessage]:
+        self.source_watermark_ms = max(self.source_watermark_ms, to_ms(event.occurred_at))
+        stamp = SourceStamp(0, self.source_watermark_ms)
         messages: list[StitchedMessage] = []
         for output in ingest(self.ingest_states[event.partition_key], event, self.identity):
             if isinstance(output, Stitched):
                 messages.append(
-                    TouchpointMessage(output.journey_key, output.customer_id, output.event, output.awaits_handoff)
+                    TouchpointMessage(output.journey_key, output.customer_id, output.event, output.awaits_handoff, stamp)
                 )
             elif isinstance(output, Linked) and output.new:
                 key = anonymous_journey_key(output.anonymous_id)
-                messages.append(AbsorbMessage(key, output.customer_id, output.linked_at_ms))
+                messages.append(AbsorbMessage(key, output.customer_id, output.linked_at_ms, stamp))
         return messages
 
     def stage2(self, batch: list[StitchedMessage]) -> None:

@@ -166,3 +166,21 @@ def test_events_after_link_go_straight_to_the_customer() -> None:
     assert [o.journey_key for o in of(outputs, EnrichedTouchpoint)] == ["anon:a", "c", "c"]
     assert [s.journey_key for s in of(outputs, SessionRecord)] == ["c"]
     assert of(outputs, SessionRecord)[0].session.event_count == 3
+
+
+def test_replayed_anonymous_event_after_handoff_is_not_counted_again() -> None:
+    """After a crash stage 1 may re-send stitched events; one that reaches an absorbed anonymous
+    journey must be dropped there, not forwarded into the customer's merged session."""
+    from streams.messages import SourceStamp, TouchpointMessage
+
+    events = [
+        touchpoint(0, "ad.click", n=1, customer=None, anonymous="a"),
+        touchpoint(5, "identity.identified", n=2, customer="c", anonymous="a"),
+    ]
+    pipeline = PurePipeline(rules())
+    pipeline.run(events)
+    pipeline.stage2([TouchpointMessage("anon:a", None, events[0], None, SourceStamp(0, to_ms(events[1].occurred_at)))])
+    pipeline.run([], tick_ms=FAR_FUTURE)
+    sessions = of(pipeline.outputs, SessionRecord)
+    assert [(s.journey_key, s.session.event_count) for s in sessions] == [("c", 2)]
+    assert len(of(pipeline.outputs, DuplicateEvent)) == 1

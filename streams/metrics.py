@@ -1,0 +1,25 @@
+"""Prometheus series of the stream stages (`journey_` prefix), served on the worker's /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "journey_events",
+    "Events consumed by a stage, by outcome (valid, invalid, duplicate, late, misrouted).",
+    ["stage", "outcome"],
+)
+SESSIONS_OPENED = Counter("journey_sessions_opened", "Sessions opened.")
+SESSIONS_CLOSED = Counter("journey_sessions_closed", "Sessions closed, by reason.", ["reason"])
+ACTIVE_SESSIONS = Gauge("journey_active_sessions", "Journeys with an open session on this worker.")
+STAGE_TRANSITIONS = Counter("journey_stage_transitions", "Journey stage transitions, by stage entered.", ["to_stage"])
+IDENTITY_LINKS = Counter("journey_identity_links", "Anonymous ids linked to customers, by kind (link, conflict).", ["kind"])
+EVENT_TIME_LAG = Histogram(
+    "journey_event_time_lag_seconds",
+    "Processing time minus event time at stage 2.",
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400),
+)
+BATCH_SECONDS = Histogram(
+    "journey_batch_seconds", "Time to process one batch, by stage.", ["stage"], buckets=(0.005, 0.02, 0.1, 0.5, 1, 5)
+)
+WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])

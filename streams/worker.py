@@ -1,0 +1,430 @@
+"""The Faust worker: stage 1 (`ingest`) and stage 2 (`journeys`) as thin shells around the pure
+logic in streams/, plus the tick timer and the web views.
+
+Commit order, per batch of each agent (at-least-once stages with idempotent outputs):
+  1. decide everything with the pure logic (no I/O);
+  2. send every output and wait until Kafka acknowledged all of them;
+  3. write each touched key's state to its table once (the changelog);
+  4. Faust commits the batch's offsets after the agent body returns.
+A crash before 2 completes replays the batch on the old state: identical outputs (deterministic
+ids), which the sink drops as duplicates. A crash between 3 and 4 replays on the new state: the
+events are known by then and count as duplicates, and their outputs were already delivered.
+Nothing is lost and no state counts an event twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Awaitable
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.partitioner import murmur2
+from faust.streams import _current_event  # table writes pick the changelog partition from it
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from journey.config import KafkaSettings, Settings
+from journey.topics import (
+    DEAD_LETTER,
+    JOURNEY_IDENTITIES,
+    JOURNEY_SESSIONS,
+    JOURNEY_STAGES,
+    JOURNEY_TOUCHPOINTS,
+    STITCHED,
+    TOUCHPOINTS,
+)
+from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from streams import metrics
+from streams.codec import decode_ingest_state, decode_state, encode_ingest_state, encode_state
+from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
+from streams.journey import (
+    DuplicateEvent,
+    EnrichedTouchpoint,
+    Forward,
+    Handoff,
+    JourneyRules,
+    JourneyStageTransition,
+    SessionRecord,
+)
+from streams.messages import (
+    AbsorbMessage,
+    HandoffMessage,
+    SourceIdleMessage,
+    SourceStamp,
+    StitchedMessage,
+    TickMessage,
+    TouchpointMessage,
+    decode_message,
+    encode_message,
+)
+from streams.partition import NO_WATERMARK, JourneyPartition
+from streams.records import (
+    dead_letter_record,
+    identity_record,
+    session_record,
+    stage_transition_record,
+    touchpoint_record,
+)
+from streams.sessions import SessionLimits, new_session_id
+from streams.timeutil import to_ms
+
+log = logging.getLogger("journey.worker")
+
+# Table keys under which each partition keeps its event-time progress; control characters cannot
+# appear in a journey or partition key (schemas.touchpoint.IDENTIFIER_PATTERN): no collision.
+WATERMARK_KEY = "\x00watermark:{partition}"
+SOURCE_WATERMARK_KEY = "\x00source-watermark:{partition}"
+
+
+def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    import ssl
+
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_ca_location) if kafka.ssl_ca_location else None)
+        if kafka.ssl_certificate_location and kafka.ssl_key_location:
+            password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
+            context.load_cert_chain(str(kafka.ssl_certificate_location), str(kafka.ssl_key_location), password)
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def _store(table: faust.Table, key: bytes, value: bytes, event: EventT) -> None:
+    """Write one table value; its changelog partition is that of `event`, the key's source event."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        table[key] = value
+    finally:
+        _current_event.reset(token)
+
+
+class JourneyWorker:
+    """Builds the Faust app for the given settings; `run()` starts a worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        w, t = settings.worker, settings.topics
+        self.app = faust.App(
+            w.app_id,
+            broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
+            broker_credentials=broker_credentials(settings.kafka),
+            store=w.store,
+            datadir=str(w.data_dir),
+            topic_partitions=t.partitions,
+            topic_replication_factor=t.replication_factor,
+            web_enabled=True,
+            web_host=w.web_host,
+            web_port=w.web_port,
+            producer_acks=-1,
+            consumer_auto_offset_reset="earliest",
+            key_serializer="raw",
+            value_serializer="raw",
+            autodiscover=False,
+        )
+        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+        self.source = self.app.topic(t.name(TOUCHPOINTS), partitions=t.partitions, **raw)
+        self.stitched = self.app.topic(t.name(STITCHED), partitions=t.partitions, **raw)
+        self.dead_letters = self.app.topic(t.name(DEAD_LETTER), partitions=t.partitions, **raw)
+        self.out_touchpoints = self.app.topic(t.name(JOURNEY_TOUCHPOINTS), partitions=t.partitions, **raw)
+        self.out_sessions = self.app.topic(t.name(JOURNEY_SESSIONS), partitions=t.partitions, **raw)
+        self.out_stages = self.app.topic(t.name(JOURNEY_STAGES), partitions=t.partitions, **raw)
+        self.out_identities = self.app.topic(t.name(JOURNEY_IDENTITIES), partitions=t.partitions, **raw)
+        # Tables hold our own compact encoding (streams/codec.py); the app's serializers are raw.
+        self.ingest_table = self.app.Table("ingest-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
+        self.journey_table = self.app.Table("journey-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
+
+        self.rules = JourneyRules(
+            limits=SessionLimits.from_settings(settings.sessions),
+            journeys=settings.journeys,
+            identity=settings.identity,
+            catalog=settings.stages.catalog(),
+        )
+        self.partitions: dict[int, JourneyPartition] = {}
+        self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
+        self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
+        self.source_last_wall: dict[int, float] = {}  # stage-1 partition -> wall time of its last event
+        self.announced_idle: set[int] = set()
+        self.started_wall = time.time()
+
+        self.app.agent(self.source, name="ingest")(self._ingest_agent)
+        self.app.agent(self.stitched, name="journeys")(self._journeys_agent)
+        self.app.timer(w.tick_interval_s)(self._tick)
+        self._register_views()
+
+    # -- stage 1 -----------------------------------------------------------------------------
+    async def _ingest_agent(self, stream: faust.StreamT) -> None:
+        w = self.settings.worker
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            with metrics.BATCH_SECONDS.labels("ingest").time():
+                await self._ingest_batch(events)
+
+    async def _ingest_batch(self, events: list[EventT]) -> None:
+        sends: list[Awaitable[Any]] = []
+        touched: dict[bytes, tuple[IngestState, EventT]] = {}
+        last_of_partition: dict[int, EventT] = {}
+        now = time.time()
+        for event in events:
+            message = event.message
+            try:
+                touchpoint = parse_touchpoint(message.value or b"")
+            except InvalidTouchpoint as error:
+                metrics.EVENTS.labels("ingest", "invalid").inc()
+                record = dead_letter_record(
+                    reason=error.reason, message=error.message, errors=error.errors, topic=message.topic,
+                    partition=message.partition, offset=message.offset, key=message.key, original=message.value or b"",
+                )  # fmt: skip
+                sends.append(self.dead_letters.send(key=message.key, value=record))
+                continue
+            key = touchpoint.partition_key.encode()
+            if message.key != key:
+                # Not keyed as the contract says: route it to its key's partition, processed there.
+                metrics.EVENTS.labels("ingest", "misrouted").inc()
+                sends.append(self.source.send(key=key, value=message.value))
+                continue
+            state = touched[key][0] if key in touched else self._load_ingest(key)
+            touched[key] = (state, event)
+            stamp = self._stamp(message.partition, touchpoint.occurred_at)
+            last_of_partition[message.partition] = event
+            self.source_last_wall[message.partition] = now
+            self.announced_idle.discard(message.partition)
+            for output in ingest(state, touchpoint, self.settings.identity):
+                sends.extend(self._route_ingest_output(output, stamp))
+        await self._deliver(sends)
+        for key, (state, event) in touched.items():
+            _store(self.ingest_table, key, encode_ingest_state(state), event)
+        for partition, event in last_of_partition.items():
+            key = SOURCE_WATERMARK_KEY.format(partition=partition).encode()
+            _store(self.ingest_table, key, orjson.dumps(self.source_watermarks[partition]), event)
+
+    def _stamp(self, partition: int, occurred_at: Any) -> SourceStamp:
+        """The source partition's event-time progress, including this event (kept across restarts)."""
+        if partition not in self.source_watermarks:
+            stored = self.ingest_table.get(SOURCE_WATERMARK_KEY.format(partition=partition).encode())
+            self.source_watermarks[partition] = NO_WATERMARK if stored is None else orjson.loads(stored)
+        progress = max(self.source_watermarks[partition], to_ms(occurred_at))
+        self.source_watermarks[partition] = progress
+        return SourceStamp(partition, progress)
+
+    def _load_ingest(self, key: bytes) -> IngestState:
+        raw = self.ingest_table.get(key)
+        return IngestState() if raw is None else decode_ingest_state(raw)
+
+    def _route_ingest_output(
+        self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp
+    ) -> list[Awaitable[Any]]:
+        match output:
+            case Stitched(journey_key, customer_id, event, awaits_handoff):
+                metrics.EVENTS.labels("ingest", "valid").inc()
+                message = TouchpointMessage(journey_key, customer_id, event, awaits_handoff, stamp)
+                return [self.stitched.send(key=journey_key.encode(), value=encode_message(message))]
+            case Duplicate():
+                metrics.EVENTS.labels("ingest", "duplicate").inc()
+                return []
+            case Linked(anonymous_id, customer_id, linked_at_ms, _event_id, new):
+                metrics.IDENTITY_LINKS.labels("link").inc()
+                sends = [self.out_identities.send(key=anonymous_id.encode(), value=identity_record(output))]
+                if new:
+                    anonymous_key = anonymous_journey_key(anonymous_id)
+                    absorb = AbsorbMessage(anonymous_key, customer_id, linked_at_ms, stamp)
+                    sends.append(self.stitched.send(key=anonymous_key.encode(), value=encode_message(absorb)))
+                return sends
+            case Conflict(anonymous_id, kept, claimed, _):
+                metrics.IDENTITY_LINKS.labels("conflict").inc()
+                log.warning("identity conflict: %s is linked to %s, %s claimed it; first link kept", anonymous_id, kept, claimed)
+                return [self.out_identities.send(key=anonymous_id.encode(), value=identity_record(output))]
+        return []
+
+    # -- stage 2 -----------------------------------------------------------------------------
+    async def _journeys_agent(self, stream: faust.StreamT) -> None:
+        w = self.settings.worker
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            with metrics.BATCH_SECONDS.labels("journeys").time():
+                await self._journeys_batch(events)
+
+    async def _journeys_batch(self, events: list[EventT]) -> None:
+        by_partition: dict[int, list[tuple[StitchedMessage, EventT]]] = defaultdict(list)
+        for event in events:
+            try:
+                by_partition[event.message.partition].append((decode_message(event.message.value), event))
+            except (ValueError, KeyError) as error:  # an internal topic: only a bug writes garbage here
+                log.error("undecodable message on %s at offset %s: %s", event.message.topic, event.message.offset, error)
+        sends: list[Awaitable[Any]] = []
+        writes: list[tuple[bytes, bytes, EventT]] = []
+        now = time.time()
+        for partition, items in by_partition.items():
+            processor = self._partition(partition)
+            result = processor.process([m for m, _ in items], self._load_journey)
+            for output in result.outputs:
+                sends.extend(self._route_journey_output(output, now))
+            last_event = items[-1][1]
+            if any(isinstance(m, TouchpointMessage) and m.source is not None for m, _ in items):
+                self.last_event_wall[partition] = now
+            for key, state in result.changed.items():
+                writes.append((key.encode(), encode_state(state), last_event))
+            watermarks = orjson.dumps(
+                [processor.watermark_ms, processor.event_watermark_ms,
+                 {str(p): wm for p, wm in processor.source_watermarks.items()}, sorted(processor.idle_sources)]
+            )  # fmt: skip
+            writes.append((WATERMARK_KEY.format(partition=partition).encode(), watermarks, last_event))
+            metrics.WATERMARK.labels(str(partition)).set(max(processor.watermark_ms, 0) / 1000)
+        await self._deliver(sends)
+        for key, value, event in writes:
+            _store(self.journey_table, key, value, event)
+        metrics.ACTIVE_SESSIONS.set(sum(p.open_sessions for p in self.partitions.values()))
+
+    def _load_journey(self, key: str):  # noqa: ANN202 - JourneyState | None
+        raw = self.journey_table.get(key.encode())
+        return None if raw is None else decode_state(raw)
+
+    def _partition(self, partition: int) -> JourneyPartition:
+        """The partition's processor; on first use after a start or rebalance, restore its
+        watermarks and find its journeys with open sessions in the recovered table."""
+        processor = self.partitions.get(partition)
+        if processor is None:
+            processor = JourneyPartition(self.rules, source_partitions=self.settings.topics.partitions)
+            stored = self.journey_table.get(WATERMARK_KEY.format(partition=partition).encode())
+            if stored is not None:
+                processor.watermark_ms, processor.event_watermark_ms, sources, idle = orjson.loads(stored)
+                processor.source_watermarks = {int(p): wm for p, wm in sources.items()}
+                processor.idle_sources = set(idle)
+            count = self.settings.topics.partitions
+            states = [
+                decode_state(value)
+                for key, value in self.journey_table.items()
+                if not key.startswith(b"\x00") and (murmur2(key) & 0x7FFFFFFF) % count == partition
+            ]
+            processor.rebuild_index(states)
+            self.partitions[partition] = processor
+            self.last_event_wall.setdefault(partition, time.time())
+        return processor
+
+    def _route_journey_output(self, output: object, now: float) -> list[Awaitable[Any]]:
+        match output:
+            case EnrichedTouchpoint(journey_key, _, session_id, _, late, event):
+                metrics.EVENTS.labels("journeys", "late" if late else "valid").inc()
+                metrics.EVENT_TIME_LAG.observe(max(0.0, now - event.occurred_at.timestamp()))
+                if session_id == new_session_id(journey_key, str(event.event_id)):
+                    metrics.SESSIONS_OPENED.inc()
+                return [self.out_touchpoints.send(key=journey_key.encode(), value=touchpoint_record(output))]
+            case SessionRecord(journey_key, _, _, _, reason):
+                metrics.SESSIONS_CLOSED.labels(reason).inc()
+                return [self.out_sessions.send(key=journey_key.encode(), value=session_record(output))]
+            case JourneyStageTransition(journey_key, _, transition, _):
+                metrics.STAGE_TRANSITIONS.labels(transition.to_stage).inc()
+                return [self.out_stages.send(key=journey_key.encode(), value=stage_transition_record(output))]
+            case DuplicateEvent():
+                metrics.EVENTS.labels("journeys", "duplicate").inc()
+                return []
+            case Forward(journey_key, customer_id, event):
+                message = TouchpointMessage(journey_key, customer_id, event)
+                return [self.stitched.send(key=journey_key.encode(), value=encode_message(message))]
+            case Handoff(to_journey_key):
+                message = HandoffMessage(output)
+                return [self.stitched.send(key=to_journey_key.encode(), value=encode_message(message))]
+        return []
+
+    async def _deliver(self, sends: list[Awaitable[Any]]) -> None:
+        """Enqueue every send in order, then wait until Kafka acknowledged them all."""
+        pending = [await send for send in sends]
+        await asyncio.gather(*pending)
+
+    # -- ticks -------------------------------------------------------------------------------
+    async def _tick(self) -> None:
+        """Time moves on without events, as messages in the stream so replays agree:
+        - a touchpoints partition silent for `source_idle_s` is announced idle to every stitched
+          partition, so it no longer holds their watermarks back;
+        - a stitched partition silent for a tick interval gets a tick moving its watermark by the
+          idle wall time, when that closes a session."""
+        interval_ms = self.settings.worker.tick_interval_s * 1000
+        now = time.time()
+        assigned = self.app.assignor.assigned_actives()
+        source_topic = self.source.get_topic_name()
+        for tp in assigned:
+            if tp.topic != source_topic or tp.partition in self.announced_idle:
+                continue
+            silent_s = now - self.source_last_wall.get(tp.partition, self.started_wall)
+            if silent_s >= self.settings.worker.source_idle_s:
+                idle = encode_message(SourceIdleMessage(tp.partition))
+                for partition in range(self.settings.topics.partitions):
+                    await self.stitched.send(value=idle, partition=partition)
+                self.announced_idle.add(tp.partition)
+        for tp in assigned:
+            if tp.topic != self.stitched.get_topic_name():
+                continue
+            processor = self.partitions.get(tp.partition)
+            if processor is None or processor.event_watermark_ms == NO_WATERMARK:
+                continue
+            idle_ms = (now - self.last_event_wall.get(tp.partition, now)) * 1000
+            if idle_ms < interval_ms:
+                continue
+            watermark_ms = processor.event_watermark_ms + int(idle_ms)
+            if not processor.has_sessions_due(watermark_ms):
+                continue  # nothing would close: keep the topic free of empty ticks
+            tick = TickMessage(watermark_ms)
+            await self.stitched.send(value=encode_message(tick), partition=tp.partition)
+
+    # -- web -----------------------------------------------------------------------------------
+    def _register_views(self) -> None:
+        app = self.app
+
+        @app.page("/healthz/")
+        async def healthz(web: Any, request: Any) -> Any:
+            return web.json({"status": "ok", "partitions": sorted(self.partitions), "active_sessions": sum(
+                p.open_sessions for p in self.partitions.values())})  # fmt: skip
+
+        @app.page("/metrics/")
+        async def prometheus_metrics(web: Any, request: Any) -> Any:
+            return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @app.page("/journeys/{key}/")
+        @app.table_route(table=self.journey_table, match_info="key")
+        async def journey_view(web: Any, request: Any, key: str) -> Any:
+            state = self._load_journey(key)
+            if state is None:
+                return web.json({"error": f"no journey {key!r}"}, status=404)
+            return web.json(journey_summary(state))
+
+    def run(self, loglevel: str = "info") -> None:
+        from faust.worker import Worker
+
+        Worker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def journey_summary(state: Any) -> dict[str, Any]:
+    """The live view of one journey (GET /journeys/{key}/)."""
+    from streams.records import iso
+
+    return {
+        "journey_key": state.journey_key,
+        "customer_id": state.customer_id,
+        "account_id": state.account_id,
+        "events": state.event_count,
+        "first_seen": iso(state.first_seen_ms),
+        "last_seen": iso(state.last_seen_ms),
+        "current_stage": state.stages.current,
+        "stages_reached": {stage: iso(at) for stage, at in state.stages.reached.items()},
+        "time_to_first_value_ms": state.stages.time_to_first_value_ms,
+        "open_sessions": [
+            {"session_id": s.session_id, "started_at": iso(s.start_ms), "last_event_at": iso(s.end_ms),
+             "events": s.event_count, "channels": s.channels, "path": [p[2] for p in s.path]}  # fmt: skip
+            for s in state.sessions.open
+        ],
+        "late_events": state.sessions.late_events,
+        "absorbed_into": state.absorbed_into,
+        "absorbed_from": state.absorbed_from,
+        "awaiting_handoff_from": sorted(state.pending_handoffs),
+    }

@@ -1,0 +1,157 @@
+"""Stages 1 and 2 on the real broker: a `journey worker` process, scripted journeys in, journey.*
+topics out (sessions, stages, stitched keys, dead letters, duplicates, restarts)."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.samples import sample_journey
+from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS, create_topics
+from streams.sessions import new_session_id
+from tests.integration.kafka_helpers import consume_all
+from tests.integration.worker_helpers import WorkerProcess, advance_event_time
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+CUSTOMERS = 4
+
+
+def records(settings: Settings, topic: str, expected: int, *, where=lambda r: True, timeout_s: float = 60) -> list[dict]:
+    """Poll `topic` until `expected` matching records arrived (or time ran out); return them all."""
+    deadline = time.monotonic() + timeout_s
+    found: list[dict] = []
+    while time.monotonic() < deadline:
+        found = [r for r in (orjson.loads(m.value()) for m in consume_all(settings, settings.topics.name(topic), expected=10**9, timeout_s=2)) if where(r)]
+        if len(found) >= expected:
+            break
+    return found
+
+
+def customer_sessions(r: dict) -> bool:
+    return r["journey_key"].startswith("cust-")
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    create_topics(settings)
+    process = WorkerProcess(settings, tmp_path)
+    process.start()
+    yield process
+    if process.process and process.process.poll() is None:
+        process.stop()
+
+
+def publish(settings: Settings, events: list[dict]) -> None:
+    with TouchpointPublisher(settings) as publisher:
+        for event in events:
+            publisher.publish(event)
+
+
+def test_scripted_journeys_become_stitched_sessions_and_stages(settings: Settings, worker: WorkerProcess) -> None:
+    journeys = {seed: sample_journey(seed, START) for seed in range(CUSTOMERS)}
+    everything = [e for events in journeys.values() for e in events]
+    publish(settings, everything)
+    # Event time moves on only after the journeys went through: a heartbeat overtaking them in
+    # another source partition would (rightly) make them late.
+    records(settings, JOURNEY_TOUCHPOINTS, len(everything))
+    advance_event_time(settings, START + timedelta(days=3))
+
+    sessions = records(settings, JOURNEY_SESSIONS, 2 * CUSTOMERS, where=customer_sessions)
+    assert len(sessions) == 2 * CUSTOMERS
+    for seed, events in journeys.items():
+        mine = sorted((s for s in sessions if s["journey_key"] == f"cust-{seed:06d}"), key=lambda s: s["started_at"])
+        # Day 1: anonymous ad click .. signup, stitched into the customer's journey by the handoff.
+        assert [s["event_count"] for s in mine] == [6, 5]
+        assert mine[0]["session_id"] == new_session_id(f"anon:anon-{seed:06d}", events[0]["event_id"])
+        assert mine[0]["path"][:4] == ["ad.click", "web.landing_viewed", "web.pricing_viewed", "signup.started"]
+        assert mine[0]["stages"] == ["awareness", "consideration", "decision"]
+        assert mine[1]["channels"] == ["in_app", "support", "survey"]
+        assert mine[1]["duration_ms"] == 25 * 60_000 and mine[1]["close_reason"] == "inactivity"
+
+    touchpoints = records(settings, JOURNEY_TOUCHPOINTS, 11 * CUSTOMERS, where=lambda r: r["source"] != "test-clock")
+    assert Counter(t["event_id"] for t in touchpoints) == Counter(e["event_id"] for j in journeys.values() for e in j)
+    identified = [t for t in touchpoints if t["touchpoint"] == "identity.identified"]
+    assert {t["journey_key"] for t in identified} == {f"cust-{s:06d}" for s in journeys}
+
+    stages = records(settings, JOURNEY_STAGES, 4 * CUSTOMERS, where=lambda r: not r["journey_key"].startswith("clock"))
+    for seed in journeys:
+        moves = sorted((s["at"], s["journey_key"], s["to_stage"]) for s in stages if s["journey_key"].endswith(f"{seed:06d}"))
+        assert [(key.split("-")[0], stage) for _, key, stage in moves] == [
+            ("anon:anon", "awareness"), ("anon:anon", "consideration"), ("anon:anon", "decision"), ("cust", "onboarding"),
+        ]  # fmt: skip
+
+    links = records(settings, JOURNEY_IDENTITIES, CUSTOMERS)
+    assert sorted((l["anonymous_id"], l["customer_id"]) for l in links) == [
+        (f"anon-{s:06d}", f"cust-{s:06d}") for s in journeys
+    ]
+
+    live = worker.get("/journeys/cust-000000/")
+    assert live["absorbed_from"] == ["anon:anon-000000"] and live["current_stage"] == "onboarding"
+    assert live["stages_reached"]["awareness"] == "2026-11-02T09:00:00.000Z"
+
+
+def test_invalid_events_go_to_the_dead_letter_topic_and_duplicates_are_dropped(
+    settings: Settings, worker: WorkerProcess
+) -> None:
+    good = sample_journey(seed=90, start=START)
+    bad = [b"{not json", b"\xff\xfe", orjson.dumps(good[0] | {"occurred_at": "2026-11-02T09:00:00"}), b"[]"]
+    with TouchpointPublisher(settings) as publisher:
+        for event in good + good[-5:]:  # five duplicates: a publisher retrying its last sends
+            publisher.publish(event)
+        for payload in bad:
+            publisher.publish_raw(payload, b"anon-000090")
+
+    dead = records(settings, DEAD_LETTER, len(bad))
+    assert sorted(d["reason"] for d in dead) == ["not_an_object", "not_json", "not_utf8", "schema"]
+    assert sorted(base64.b64decode(d["original"]) for d in dead) == sorted(bad)
+    assert all(d["topic"] == settings.topics.name("touchpoints") and d["offset"] >= 0 for d in dead)
+    assert "no UTC offset" in next(d for d in dead if d["reason"] == "schema")["message"]
+
+    touchpoints = records(settings, JOURNEY_TOUCHPOINTS, len(good))
+    assert sorted(t["event_id"] for t in touchpoints) == sorted(e["event_id"] for e in good)  # once each
+
+    metrics = worker.metrics_text()
+    consumed = len(good) + 5 + len(bad)
+    counts = {
+        outcome: float(next(l.split()[-1] for l in metrics.splitlines()
+                            if l.startswith(f'journey_events_total{{outcome="{outcome}",stage="ingest"}}')))  # fmt: skip
+        for outcome in ("valid", "duplicate", "invalid")
+    }
+    assert counts == {"valid": len(good), "duplicate": 5, "invalid": len(bad)}
+    assert sum(counts.values()) == consumed  # consumed = valid + duplicate + dead-lettered
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "kill-9"])
+def test_restart_mid_stream_resumes_from_the_changelog(settings: Settings, worker: WorkerProcess, stop_signal: int) -> None:
+    journeys = [sample_journey(seed, START) for seed in range(20, 20 + CUSTOMERS)]
+    day_one = [e for j in journeys for e in j[:6]]
+    day_two = [e for j in journeys for e in j[6:]]
+    publish(settings, day_one)
+    records(settings, JOURNEY_TOUCHPOINTS, len(day_one))  # processed: day-1 sessions are open in state
+
+    worker.stop(stop_signal)
+    worker.start()
+    publish(settings, day_two)
+    records(settings, JOURNEY_TOUCHPOINTS, len(day_one) + len(day_two), where=lambda r: r["source"] != "test-clock")
+    advance_event_time(settings, START + timedelta(days=3))
+
+    sessions = records(settings, JOURNEY_SESSIONS, 2 * CUSTOMERS, where=customer_sessions)
+    by_id: dict[str, list[dict]] = {}
+    for s in sessions:
+        by_id.setdefault(s["session_id"], []).append(s)
+    assert len(by_id) == 2 * CUSTOMERS  # no session lost, none split by the restart
+    for copies in by_id.values():
+        assert all(c == copies[0] for c in copies)  # a replay after kill -9 re-sends identical records
+    assert sorted(c[0]["event_count"] for c in by_id.values()) == [5] * CUSTOMERS + [6] * CUSTOMERS, [(c[0]["journey_key"], c[0]["event_count"], c[0]["path"]) for c in by_id.values() if c[0]["event_count"] > 6]

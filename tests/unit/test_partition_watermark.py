@@ -1,0 +1,68 @@
+"""The stage-2 watermark: slowest active source partition minus grace."""
+
+from __future__ import annotations
+
+from streams.messages import SourceIdleMessage, SourceStamp, TickMessage, TouchpointMessage
+from streams.partition import NO_WATERMARK, JourneyPartition
+from streams.timeutil import MINUTE_MS, to_ms
+from tests.unit.builders import rules, touchpoint
+
+GRACE = 5 * MINUTE_MS
+
+
+def message(minutes: float, source: int, n: int, key: str = "cust-1") -> TouchpointMessage:
+    event = touchpoint(minutes, n=n, customer=key)
+    return TouchpointMessage(key, key, event, None, SourceStamp(source, to_ms(event.occurred_at)))
+
+
+def process(partition: JourneyPartition, *messages) -> list:
+    """One batch, with states kept between batches as the agent's table does."""
+    store = STORES.setdefault(id(partition), {})
+    result = partition.process(list(messages), store.get)
+    store.update(result.changed)
+    return result.outputs
+
+
+STORES: dict[int, dict] = {}
+
+
+def test_no_watermark_until_every_source_reported_or_went_idle() -> None:
+    partition = JourneyPartition(rules(), source_partitions=3)
+    process(partition, message(0, 0, 1), message(10, 1, 2))
+    assert partition.watermark_ms == NO_WATERMARK
+    process(partition, SourceIdleMessage(2))
+    assert partition.watermark_ms == to_ms(touchpoint(0).occurred_at) - GRACE
+
+
+def test_a_source_running_ahead_does_not_make_a_slower_source_late() -> None:
+    partition = JourneyPartition(rules(), source_partitions=2)
+    outputs = process(
+        partition,
+        message(0, 0, 1, "a"),
+        message(24 * 60, 1, 2, "b"),  # source 1 is a day ahead
+        message(10, 0, 3, "a"),  # source 0 continues its own day: on time
+    )
+    late = [o.late for o in outputs if hasattr(o, "late")]
+    assert late == [False, False, False]
+    assert partition.watermark_ms == to_ms(touchpoint(10).occurred_at) - GRACE
+
+
+def test_idle_source_stops_holding_back_and_counts_again_when_it_sends() -> None:
+    partition = JourneyPartition(rules(), source_partitions=2)
+    process(partition, message(0, 0, 1), message(100, 1, 2))
+    process(partition, SourceIdleMessage(0))
+    assert partition.watermark_ms == to_ms(touchpoint(100).occurred_at) - GRACE
+    process(partition, message(50, 0, 3))  # source 0 is back, behind: the watermark never moves back
+    assert partition.watermark_ms == to_ms(touchpoint(100).occurred_at) - GRACE
+    process(partition, message(200, 1, 4))
+    assert partition.event_watermark_ms == to_ms(touchpoint(100).occurred_at) - GRACE  # held by source 0 at 50
+
+
+def test_tick_moves_the_watermark_and_closes_due_sessions() -> None:
+    partition = JourneyPartition(rules(), source_partitions=1)
+    process(partition, message(0, 0, 1))
+    assert partition.has_sessions_due(to_ms(touchpoint(30).occurred_at))
+    assert not partition.has_sessions_due(to_ms(touchpoint(29).occurred_at))
+    outputs = process(partition, TickMessage(to_ms(touchpoint(31).occurred_at)))
+    assert [type(o).__name__ for o in outputs] == ["SessionRecord"]
+    assert partition.open_sessions == 0
