@@ -5,10 +5,13 @@ journey states; it gets back the outputs in order and the states to store (each 
 the point of batching). The watermark is advanced message by message, before grouping by key
 could reorder anything, so the outputs do not depend on where batches are cut.
 
-Watermark: the slowest *active* source partition's newest event time (from the stamps stage 1
-puts on its messages) minus grace; a source announced idle does not count until it sends again.
-Until every source partition has reported or been announced idle there is no watermark.
-Tick messages move it further by the idle wall time stage 2 measured (see the worker).
+Two clocks:
+- each journey judges lateness and closes sessions by its *own* event time (JourneyState.
+  watermark_ms), so journeys (and source partitions) running ahead never make others late;
+- the *partition* watermark decides when ticks close the sessions of journeys that went quiet:
+  the slowest active source partition's progress (stamped on stage 1's messages) minus grace,
+  moved further by the idle wall time a tick carries. A source announced idle does not count
+  until it sends again; until every source has reported or gone idle there is none.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Event-time sessions of one journey: pure, deterministic, no clock.
 
 A session is a run of events with no pause of `gap` or more between neighbours, and at most
-`max_length` long. Time moves only by the *watermark* the caller passes in: the partition's
-newest event time minus `grace` (advanced on idle partitions by tick messages, see
-streams/watermarks.py). Hence:
+`max_length` long. Time moves only by the *watermark* the caller passes in: the journey's own
+newest event time minus `grace`, or a tick's watermark when the journey has gone quiet (see
+streams/journey.py and streams/partition.py). Hence:
 - an event is placed in the open session it falls within `gap` of; if it falls within `gap` of
   two open sessions it bridges them and they merge (the earlier keeps its id, the other's id is
   kept in `merged_from` so rows already written stay attributable);
