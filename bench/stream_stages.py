@@ -8,39 +8,19 @@ stage 2.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.workload import journeys
 from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
 from journey.localstack.kafka import LocalKafka
+from journey.localstack.kafka import free_loopback_port as free_port
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
+from journey.worker_process import WorkerProcess
 
 JAR_CACHE = Path(__file__).resolve().parent.parent / ".journey" / "cache" / "kafka-jars"
-DONE = re.compile(r'^journey_events_total\{outcome="valid",stage="journeys"\} (\S+)$', re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def processed(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as response:
-            match = DONE.search(response.read().decode())
-    except OSError:
-        return 0
-    return int(float(match.group(1))) if match else 0
 
 
 def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
@@ -50,35 +30,24 @@ def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
     broker.up()
     settings = Settings(kafka=KafkaSettings(bootstrap_servers=stack.bootstrap_servers), topics=TopicSettings(partitions=partitions))
     create_topics(settings)
-    web_port = free_port()
-    env = {**os.environ, "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-           "JOURNEY_TOPICS__PARTITIONS": str(partitions), "JOURNEY_WORKER__WEB_PORT": str(web_port),
-           "JOURNEY_WORKER__DATA_DIR": str(workdir / "worker"), "JOURNEY_WORKER__BATCH_SIZE": str(batch_size)}  # fmt: skip
-    log = (workdir / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-c", "from journey.cli import app; app()", "worker", "--loglevel", "info"],
-                              env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    worker = WorkerProcess(settings, workdir, free_port(), JOURNEY_WORKER__DATA_DIR=str(workdir / "worker"),
+                           JOURNEY_WORKER__BATCH_SIZE=str(batch_size))  # fmt: skip
     try:
-        while b"[^Worker]: Ready" not in (workdir / "worker.log").read_bytes():
-            if worker.poll() is not None:
-                raise SystemExit(f"worker died: see {workdir / 'worker.log'}")
-            time.sleep(0.3)
+        worker.start()
         events = journeys(customers)
         started = time.perf_counter()
         with TouchpointPublisher(settings) as publisher:
             for event in events:
                 publisher.publish(event)
         published = time.perf_counter() - started
-        while processed(web_port) < len(events):
+        while worker.counter("journey_events_total", outcome="valid", stage="journeys") < len(events):
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics/", timeout=5) as response:
-            text = response.read().decode()
-        batches = {stage: (float(re.search(rf'journey_batch_seconds_count{{stage="{stage}"}} (\S+)', text).group(1)),
-                           float(re.search(rf'journey_batch_seconds_sum{{stage="{stage}"}} (\S+)', text).group(1)))
+        batches = {stage: (worker.counter("journey_batch_seconds_count", stage=stage),
+                           worker.counter("journey_batch_seconds_sum", stage=stage))
                    for stage in ("ingest", "journeys")}  # fmt: skip
     finally:
-        worker.terminate()
-        worker.wait(60)
+        worker.stop()
         broker.down()
     return {"events": len(events), "publish_eps": len(events) / published, "stages_eps": len(events) / elapsed,
             "seconds": elapsed, "batches": batches}  # fmt: skip

@@ -158,7 +158,7 @@ def worker(
 def demo(
     customers: Annotated[int, typer.Option(min=1, help="scripted journeys to publish")] = 20,
 ) -> None:
-    """Start the local stack, create topics, publish sample journeys and read them back."""
+    """Start the local stack and stream worker, publish scripted journeys, show sessions and stages."""
     from journey.demo import run_demo
 
     sys.exit(run_demo(settings(), customers=customers, console=console))

@@ -1,17 +1,17 @@
 """`journey demo`: the first thing a new user runs, on the embedded default.
 
-Today it brings up the local broker, creates the topics, publishes scripted journeys through
-the SDK and reads them back; the stream stages and ClickHouse join it as they land.
+Brings up the local broker, creates the topics, starts the stream worker, publishes scripted
+multi-channel journeys through the SDK (anonymous ad click → pricing → signup → identify →
+onboarding → support → CSAT) and shows what came out: stitched sessions, stage transitions and
+one journey's live state. ClickHouse, friction signals and the report join it as they land.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections import Counter
+from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
@@ -19,36 +19,32 @@ from journey.config import Settings
 from journey.localstack.kafka import LocalKafka, StackError
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
-from journey.topics import TOUCHPOINTS, create_topics
+from journey.topics import JOURNEY_SESSIONS, JOURNEY_STAGES, create_topics
+from journey.worker_process import WorkerProcess
 
-READ_BACK_TIMEOUT_S = 60.0
+WAIT_S = 90.0
 
 
-def read_back(settings: Settings, topic: str, event_ids: set[str], timeout_s: float = READ_BACK_TIMEOUT_S) -> list:
-    """Consume `topic` from the start until every id in `event_ids` was seen (or time runs out)."""
-    consumer = Consumer(
-        {
-            **settings.kafka.confluent_config(),
-            "group.id": f"journey-demo-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])  # offset 0 = from the start
-    seen: dict[str, dict] = {}
+def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[dict]:
+    """Read a topic from the start until `expected` records arrived (or time ran out)."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": f"journey-demo-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})  # fmt: skip
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    records: list[dict] = []
     deadline = time.monotonic() + timeout_s
     try:
-        while len(seen) < len(event_ids) and time.monotonic() < deadline:
+        while len(records) < expected and time.monotonic() < deadline:
             message = consumer.poll(0.5)
-            if message is None or message.error():
-                continue
-            event = orjson.loads(message.value())
-            if event.get("event_id") in event_ids:
-                seen[event["event_id"]] = event
+            if message is not None and not message.error():
+                records.append(orjson.loads(message.value()))
     finally:
         consumer.close()
-    return list(seen.values())
+    return records
 
 
 def run_demo(settings: Settings, customers: int, console: Console) -> int:
@@ -60,20 +56,46 @@ def run_demo(settings: Settings, customers: int, console: Console) -> int:
     report = create_topics(settings)
     console.print(f"topics: {len(report.created)} created, {len(report.existing)} already there")
 
-    events = [event for seed in range(customers) for event in sample_journey(seed)]
-    started = time.monotonic()
-    with TouchpointPublisher(settings) as publisher:
-        for event in events:
-            publisher.publish(event)
-    console.print(f"published {len(events)} events of {customers} journeys in {time.monotonic() - started:.2f}s")
+    worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port)
+    console.print(f"starting the stream worker (log: {worker.log_file}) …")
+    worker.start()
+    try:
+        # A fresh run id keeps re-runs apart: the broker keeps earlier runs' data.
+        run = int(time.time()) % 100_000
+        events = [e for seed in range(customers) for e in sample_journey(run * 1000 + seed)]
+        started = time.monotonic()
+        with TouchpointPublisher(settings) as publisher:
+            for event in events:
+                publisher.publish(event)
+        console.print(f"published {len(events)} events of {customers} journeys in {time.monotonic() - started:.2f}s")
 
-    received = read_back(settings, settings.topics.name(TOUCHPOINTS), {e["event_id"] for e in events})
-    table = Table(title=f"Touchpoints read back from Kafka ({len(received)}/{len(events)})")
-    table.add_column("channel")
-    table.add_column("touchpoint")
-    table.add_column("events", justify="right")
-    for (channel, touchpoint), count in sorted(Counter((e["channel"], e["touchpoint"]) for e in received).items()):
-        table.add_row(channel, touchpoint, str(count))
+        mine = {f"cust-{run * 1000 + seed:06d}" for seed in range(customers)}
+        sessions = [s for s in read_topic(settings, settings.topics.name(JOURNEY_SESSIONS), 10**9, 20) if s["journey_key"] in mine]
+        stages = [s for s in read_topic(settings, settings.topics.name(JOURNEY_STAGES), 10**9, 5)
+                  if s["journey_key"].split(":")[-1].replace("anon", "cust") in mine]  # fmt: skip
+        show(console, sessions, stages, worker.get(f"/journeys/{sorted(mine)[0]}/"))
+        console.print(f"live views while the worker runs: http://127.0.0.1:{worker.web_port}/journeys/<journey_key>/, "
+                      f"/metrics/ — the broker keeps running: `journey stack status|down`.")  # fmt: skip
+        return 0 if len(sessions) >= customers else 1
+    finally:
+        worker.stop()
+
+
+def show(console: Console, sessions: list[dict], stages: list[dict], live: dict) -> None:
+    table = Table(title=f"Closed sessions ({len(sessions)}; each journey's last session stays open until it goes quiet)")
+    for column in ("journey", "started", "events", "channels", "path", "stages"):
+        table.add_column(column, no_wrap=True)
+    for s in sorted(sessions, key=lambda s: s["journey_key"])[:6]:
+        path = s["path"][0] if len(s["path"]) == 1 else f"{s['path'][0]} … {s['path'][-1]}"
+        stages = " → ".join(s["stages"]) if len(s["stages"]) < 3 else f"{s['stages'][0]} → … → {s['stages'][-1]}"
+        table.add_row(s["journey_key"], s["started_at"][5:16].replace("T", " "), str(s["event_count"]),
+                      ",".join(s["channels"]), path, stages)  # fmt: skip
     console.print(table)
-    console.print("The broker keeps running: `journey stack status`, `journey stack down`.")
-    return 0 if len(received) == len(events) else 1
+    moves = Table(title="Stage transitions (anonymous history continues under the customer)")
+    for column in ("journey", "from", "to", "at"):
+        moves.add_column(column)
+    for s in sorted(stages, key=lambda s: (s["journey_key"][-6:], s["at"]))[:8]:
+        moves.add_row(s["journey_key"], str(s["from_stage"]), s["to_stage"], s["at"][:16])
+    console.print(moves)
+    console.print(f"live state of {live['journey_key']}: stage {live['current_stage']}, {live['events']} events, "
+                  f"absorbed {live['absorbed_from']}, open session path {live['open_sessions'][0]['path'] if live['open_sessions'] else []}")  # fmt: skip

@@ -118,12 +118,14 @@ class JourneyWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         w, t = settings.worker, settings.topics
+        data_dir = w.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
         self.app = faust.App(
             w.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
             broker_credentials=broker_credentials(settings.kafka),
             store=w.store,
-            datadir=str(w.data_dir),
+            datadir=str(data_dir),
             topic_partitions=t.partitions,
             topic_replication_factor=t.replication_factor,
             web_enabled=True,

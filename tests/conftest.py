@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +10,11 @@ import pytest
 
 from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
 from journey.localstack.kafka import LocalKafka
+from journey.localstack.kafka import free_loopback_port as free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JAR_CACHE = REPO_ROOT / ".journey" / "cache" / "kafka-jars"
 TEST_PARTITIONS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_stack_settings(data_dir: Path) -> LocalStackSettings:

@@ -262,6 +262,13 @@ class LocalKafka:
             return "(no broker log)"
 
 
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for test and benchmark brokers and workers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _kafka_cluster_id() -> str:
     """A random cluster id in Kafka's format: 16 bytes, URL-safe base64 without padding."""
     import base64

@@ -20,7 +20,8 @@ from journey.samples import sample_journey
 from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS, create_topics
 from streams.sessions import new_session_id
 from tests.integration.kafka_helpers import consume_all
-from tests.integration.worker_helpers import WorkerProcess, advance_event_time
+from journey.worker_process import WorkerProcess
+from tests.integration.worker_helpers import advance_event_time, make_test_worker
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def customer_sessions(r: dict) -> bool:
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     create_topics(settings)
-    process = WorkerProcess(settings, tmp_path)
+    process = make_test_worker(settings, tmp_path)
     process.start()
     yield process
     if process.process and process.process.poll() is None:
@@ -122,13 +123,8 @@ def test_invalid_events_go_to_the_dead_letter_topic_and_duplicates_are_dropped(
     touchpoints = records(settings, JOURNEY_TOUCHPOINTS, len(good))
     assert sorted(t["event_id"] for t in touchpoints) == sorted(e["event_id"] for e in good)  # once each
 
-    metrics = worker.metrics_text()
     consumed = len(good) + 5 + len(bad)
-    counts = {
-        outcome: float(next(l.split()[-1] for l in metrics.splitlines()
-                            if l.startswith(f'journey_events_total{{outcome="{outcome}",stage="ingest"}}')))  # fmt: skip
-        for outcome in ("valid", "duplicate", "invalid")
-    }
+    counts = {o: worker.counter("journey_events_total", outcome=o, stage="ingest") for o in ("valid", "duplicate", "invalid")}
     assert counts == {"valid": len(good), "duplicate": 5, "invalid": len(bad)}
     assert sum(counts.values()) == consumed  # consumed = valid + duplicate + dead-lettered
 

@@ -1,0 +1,80 @@
+"""Start and stop `journey worker` as a child process (the demo, benchmarks and tests use it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from journey.config import Settings
+
+READY_MARK = b"[^Worker]: Ready"
+READY_TIMEOUT_S = 90.0
+
+
+class WorkerProcess:
+    """A worker for `settings`, logging to `<workdir>/worker.log`; extra settings as JOURNEY_* env."""
+
+    def __init__(self, settings: Settings, workdir: Path, web_port: int, **env: str) -> None:
+        self.workdir = workdir
+        self.web_port = web_port
+        self.log_file = workdir / "worker.log"
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
+            "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
+            "JOURNEY_WORKER__WEB_PORT": str(web_port),
+            **env,
+        }
+
+    def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        command = [sys.executable, "-c", "from journey.cli import app; app()", "worker", "--loglevel", "info"]
+        with self.log_file.open("ab") as log:
+            # The caller's directory: relative paths in the settings mean the same to both.
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            with self.log_file.open("rb") as log:
+                log.seek(offset)
+                if READY_MARK in log.read():
+                    return
+            time.sleep(0.3)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"worker not ready within {timeout_s:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return 0 if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout_s)
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=10) as response:
+            return orjson.loads(response.read())
+
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics/", timeout=10) as response:
+            return response.read().decode()
+
+    def counter(self, name: str, **labels: str) -> float:
+        """The value of one Prometheus sample, 0 when absent."""
+        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        pattern = re.compile(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$" if labels else rf"^{re.escape(name)} (\S+)$", re.M)
+        match = pattern.search(self.metrics_text())
+        return float(match.group(1)) if match else 0.0
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
