@@ -14,13 +14,12 @@ from streams.identity import IngestState, Linked, Stitched, anonymous_journey_ke
 from streams.journey import Forward, Handoff, JourneyRules
 from streams.messages import AbsorbMessage, HandoffMessage, SourceStamp, TouchpointMessage, decode_message, encode_message
 from streams.partition import JourneyPartition
-from streams.sessions import SessionLimits
 from streams.timeutil import to_ms
 
 
 def run(customers: int, batch: int) -> dict[str, float]:
     settings = Settings()
-    rules = JourneyRules(SessionLimits.from_settings(settings.sessions), settings.journeys, settings.identity, settings.stages.catalog())
+    rules = JourneyRules.from_settings(settings)
     events = [Touchpoint.model_validate(e) for e in journeys(customers)]
     raw = [e.to_json_bytes() for e in events]
     from schemas.touchpoint import parse_touchpoint

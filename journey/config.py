@@ -183,6 +183,104 @@ class JourneySettings(_Section):
     )
 
 
+class FlowSettings(_Section):
+    """A flow whose start without completion is an abandonment."""
+
+    start: list[str] = Field(min_length=1, description="touchpoints that start the flow")
+    steps: list[str] = Field(default_factory=list, description="ordered step names (event `step`), for evidence")
+    complete: list[str] = Field(min_length=1, description="touchpoints that complete it")
+    timeout_minutes: float = Field(gt=0, description="not completed this long after the start: abandoned")
+    ends_with_session: bool = Field(default=True, description="also abandoned when its session ends")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> FlowSettings:
+        overlap = set(self.start) & set(self.complete)
+        if overlap:
+            raise ValueError(f"{sorted(overlap)} both start and complete the flow")
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError("steps repeat a name")
+        return self
+
+
+def _default_flows() -> dict[str, FlowSettings]:
+    return {
+        "signup": FlowSettings(start=["signup.started"], steps=["account", "profile", "verify", "done"],
+                               complete=["signup.completed"], timeout_minutes=30),
+        "checkout": FlowSettings(start=["checkout.started"], steps=["cart", "shipping", "payment", "review"],
+                                 complete=["checkout.completed"], timeout_minutes=60),
+        "onboarding": FlowSettings(start=["onboarding.started"], steps=["welcome", "invite_team", "import", "first_project"],
+                                   complete=["onboarding.completed"], timeout_minutes=3 * 24 * 60, ends_with_session=False),
+        "trial_to_paid": FlowSettings(start=["trial.started"], complete=["trial.converted", "checkout.completed"],
+                                      timeout_minutes=14 * 24 * 60, ends_with_session=False),
+    }  # fmt: skip
+
+
+class SeverityThresholds(_Section):
+    warning: int = Field(ge=1)
+    critical: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeverityThresholds:
+        if self.critical < self.warning:
+            raise ValueError(f"critical ({self.critical}) must not be below warning ({self.warning})")
+        return self
+
+
+class FrictionSettings(_Section):
+    """Friction detectors: what counts, thresholds, windows. Every number a detector uses is here."""
+
+    flows: dict[str, FlowSettings] = Field(default_factory=_default_flows)
+    contact_touchpoints: list[str] = Field(
+        default_factory=lambda: ["support.ticket_opened", "support.chat_started", "support.call_received", "support.email_received"]
+    )
+    repeat_contact_window_days: float = Field(default=7, gt=0)
+    repeat_contact_severity: SeverityThresholds = SeverityThresholds(warning=3, critical=5)
+    rage_click_touchpoint: str = "ui.click"
+    rage_click_count: int = Field(default=4, ge=2)
+    rage_click_window_s: float = Field(default=2, gt=0)
+    error_touchpoints: list[str] = Field(default_factory=lambda: ["ui.error", "search.no_results"])
+    error_suffix: str = Field(default=".error", description="any `<domain>.error` touchpoint counts too")
+    error_loop_count: int = Field(default=3, ge=2)
+    error_loop_window_minutes: float = Field(default=5, gt=0)
+    self_service_touchpoints: list[str] = Field(
+        default_factory=lambda: ["help.searched", "help.article_viewed", "search.no_results"]
+    )
+    self_service_attempts: int = Field(default=3, ge=1)
+    nps_detractor_max: int = Field(default=6, ge=0, le=10)
+    csat_negative_max: int = Field(default=2, ge=1, le=5)
+    ces_negative_max: int = Field(default=3, ge=1, le=7)
+    onboarding_start: list[str] = Field(default_factory=lambda: ["onboarding.started"])
+    stalled_onboarding_days: float = Field(default=7, gt=0)
+    at_risk_silence_days: float = Field(default=30, gt=0)
+    renewal_date_property: str = "renewal_date"
+    renewal_silence_days: float = Field(default=30, gt=0)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"abandonment": 3, "repeat_contact": 4, "rage_click": 2, "error_loop": 2,
+                                 "self_service_failure": 3, "negative_feedback": 5, "stalled_onboarding": 3,
+                                 "at_risk": 4, "reactivated": 0},
+        description="per-session friction score = sum of these over the session's signals",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _flows_do_not_collide(self) -> FrictionSettings:
+        seen: dict[str, str] = {}
+        for name, flow in self.flows.items():
+            for touchpoint in flow.start:
+                if touchpoint in seen:
+                    raise ValueError(f"flow {name!r} and flow {seen[touchpoint]!r} both start on {touchpoint}")
+                seen[touchpoint] = name
+        unknown = set(self.weights) - set(SIGNAL_KINDS)
+        if unknown:
+            raise ValueError(f"weights name unknown signal kinds {sorted(unknown)}; known: {', '.join(SIGNAL_KINDS)}")
+        return self
+
+
+SIGNAL_KINDS = (
+    "abandonment", "repeat_contact", "rage_click", "error_loop", "self_service_failure",
+    "negative_feedback", "stalled_onboarding", "at_risk", "reactivated",
+)  # fmt: skip
+
+
 class WorkerSettings(_Section):
     """The Faust worker process."""
 
@@ -228,6 +326,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     sessions: SessionSettings = SessionSettings()
     journeys: JourneySettings = JourneySettings()
+    friction: FrictionSettings = FrictionSettings()
     worker: WorkerSettings = WorkerSettings()
 
     @classmethod
@@ -260,7 +359,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         lines = [f"invalid configuration ({error.error_count()} problem(s)):"]
         for problem in error.errors():
-            message = problem["msg"]
+            message = problem["msg"].removeprefix("Value error, ")
             if problem["type"] == "extra_forbidden":
                 message = "unknown setting (check the spelling; `journey config show` lists all settings)"
             lines.append(f"  - {_setting_name(problem['loc'])}: {message}")

@@ -4,11 +4,15 @@ readable when an operator dumps a changelog record."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
 
 from schemas.touchpoint import Touchpoint
+from streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
+from streams.friction.detectors import FrictionState
+from streams.friction.signal import Observation
 from streams.identity import IngestState
 from streams.journey import Handoff, JourneyState
 from streams.recent_ids import RecentIds
@@ -19,11 +23,51 @@ STATE_FORMAT = 1
 
 
 def session_to_list(s: Session) -> list[Any]:
-    return [s.session_id, s.start_ms, s.end_ms, s.event_count, s.channels, s.path, s.stages, s.merged_from, s.version]
+    return [s.session_id, s.start_ms, s.end_ms, s.event_count, s.channels, s.path, s.stages, s.merged_from, s.version,
+            s.friction_score]  # fmt: skip
 
 
 def session_from_list(v: list[Any]) -> Session:
-    return Session(v[0], v[1], v[2], v[3], list(v[4]), [tuple(p) for p in v[5]], list(v[6]), list(v[7]), v[8])
+    return Session(v[0], v[1], v[2], v[3], list(v[4]), [tuple(p) for p in v[5]], list(v[6]), list(v[7]), v[8], v[9])
+
+
+def observation_to_list(o: Observation) -> list[Any]:
+    return [o.occurred_ms, o.event_id, o.touchpoint, o.channel, o.session_id, o.stage, o.flow, o.step, o.score, o.properties]
+
+
+def observation_from_list(v: list[Any]) -> Observation:
+    return Observation(*v)
+
+
+def friction_to_dict(f: FrictionState) -> dict[str, Any]:
+    return {
+        "abandonment": {"open": {n: dataclasses.asdict(o) for n, o in f.abandonment.open.items()},
+                        "abandoned": f.abandonment.abandoned},
+        "repeat_contact": dataclasses.asdict(f.repeat_contact),
+        "rage_click": dataclasses.asdict(f.rage_click),
+        "error_loop": dataclasses.asdict(f.error_loop),
+        "self_service": dataclasses.asdict(f.self_service),
+        "stalled_onboarding": dataclasses.asdict(f.stalled_onboarding),
+        "at_risk": dataclasses.asdict(f.at_risk),
+        "session_id": f.session_id,
+        "session_path": f.session_path,
+    }  # fmt: skip
+
+
+def friction_from_dict(d: dict[str, Any]) -> FrictionState:
+    return FrictionState(
+        abandonment=abandonment.AbandonmentState(
+            {n: abandonment.OpenFlow(**o) for n, o in d["abandonment"]["open"].items()}, d["abandonment"]["abandoned"]
+        ),
+        repeat_contact=repeat_contact.RepeatContactState(**d["repeat_contact"]),
+        rage_click=rage_click.RageClickState(**d["rage_click"]),
+        error_loop=error_loop.ErrorLoopState(**d["error_loop"]),
+        self_service=self_service.SelfServiceState(**d["self_service"]),
+        stalled_onboarding=stalled_onboarding.StalledOnboardingState(**d["stalled_onboarding"]),
+        at_risk=at_risk.AtRiskState(**d["at_risk"]),
+        session_id=d["session_id"],
+        session_path=d["session_path"],
+    )
 
 
 def stages_to_list(s: StageState) -> list[Any]:
@@ -51,6 +95,8 @@ def encode_state(state: JourneyState) -> bytes:
             state.pending_handoffs,
             [[None if e is None else e.model_dump(mode="json", exclude_none=True), c, w] for e, c, w in state.held],
             state.watermark_ms,
+            friction_to_dict(state.friction),
+            [observation_to_list(o) for o in state.pending],
             state.event_count,
             state.first_seen_ms,
             state.last_seen_ms,
@@ -74,9 +120,11 @@ def decode_state(raw: bytes) -> JourneyState:
         pending_handoffs=dict(v[11]),
         held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
         watermark_ms=v[13],
-        event_count=v[14],
-        first_seen_ms=v[15],
-        last_seen_ms=v[16],
+        friction=friction_from_dict(v[14]),
+        pending=[observation_from_list(o) for o in v[15]],
+        event_count=v[16],
+        first_seen_ms=v[17],
+        last_seen_ms=v[18],
     )
 
 
@@ -87,6 +135,8 @@ def handoff_to_dict(h: Handoff) -> dict[str, Any]:
         "open_sessions": [session_to_list(s) for s in h.open_sessions],
         "stages": stages_to_list(h.stages),
         "first_seen_ms": h.first_seen_ms,
+        "friction": friction_to_dict(h.friction),
+        "pending": [observation_to_list(o) for o in h.pending],
     }
 
 
@@ -97,6 +147,8 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
         [session_from_list(s) for s in d["open_sessions"]],
         stages_from_list(d["stages"]),
         d["first_seen_ms"],
+        friction_from_dict(d["friction"]),
+        [observation_from_list(o) for o in d["pending"]],
     )
 
 

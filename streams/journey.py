@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from journey.config import IdentitySettings, JourneySettings
+from journey.config import FrictionSettings, IdentitySettings, JourneySettings, Settings
 from schemas.stages import StageCatalog
 from schemas.touchpoint import Touchpoint
+from streams.friction import detectors
+from streams.friction.detectors import FrictionState
+from streams.friction.signal import Observation, Signal
 from streams.recent_ids import RecentIds
 from streams.sessions import (
     ClosedSession,
@@ -42,6 +45,17 @@ class JourneyRules:
     journeys: JourneySettings
     identity: IdentitySettings
     catalog: StageCatalog
+    friction: FrictionSettings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JourneyRules:
+        return cls(
+            limits=SessionLimits.from_settings(settings.sessions),
+            journeys=settings.journeys,
+            identity=settings.identity,
+            catalog=settings.stages.catalog(),
+            friction=settings.friction,
+        )
 
 
 NO_WATERMARK = -(2**62)
@@ -67,6 +81,10 @@ class JourneyState:
     # Lateness is judged against it, so other journeys (or source partitions) running ahead in
     # event time never make this journey's events late.
     watermark_ms: int = NO_WATERMARK
+    friction: FrictionState = field(default_factory=FrictionState)
+    # Events placed but not yet shown to the friction detectors: they see a journey's events in
+    # event-time order once its watermark passed them, so arrival order within grace is irrelevant.
+    pending: list[Observation] = field(default_factory=list)
     event_count: int = 0
     first_seen_ms: int | None = None
     last_seen_ms: int | None = None
@@ -101,6 +119,14 @@ class JourneyStageTransition:
 
 
 @dataclass(frozen=True, slots=True)
+class FrictionSignal:
+    journey_key: str
+    customer_id: str | None
+    account_id: str | None
+    signal: Signal
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateEvent:
     journey_key: str
     event: Touchpoint
@@ -122,13 +148,56 @@ class Handoff:
     open_sessions: list[Session]
     stages: StageState
     first_seen_ms: int | None
+    friction: FrictionState = field(default_factory=FrictionState)
+    pending: list[Observation] = field(default_factory=list)
 
 
-JourneyOutput = EnrichedTouchpoint | SessionRecord | JourneyStageTransition | DuplicateEvent | Forward | Handoff
+JourneyOutput = (
+    EnrichedTouchpoint | SessionRecord | JourneyStageTransition | FrictionSignal | DuplicateEvent | Forward | Handoff
+)
 
 
-def _session_records(state: JourneyState, closed: list[ClosedSession]) -> list[JourneyOutput]:
-    return [SessionRecord(state.journey_key, state.customer_id, state.account_id, c.session, c.reason) for c in closed]
+def _signals(state: JourneyState, signals: list[Signal], rules: JourneyRules, sessions: list[Session]) -> list[JourneyOutput]:
+    """Signals as outputs; each adds its weight to the friction score of its session."""
+    by_id = {s.session_id: s for s in sessions}
+    for signal in signals:
+        session = by_id.get(signal.session_id)
+        if session is not None and signal.version == 1:
+            session.friction_score += rules.friction.weights.get(signal.kind, 0.0)
+    return [FrictionSignal(state.journey_key, state.customer_id, state.account_id, s) for s in signals]
+
+
+def _flush(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    """Show the detectors every pending event the watermark has passed, in event-time order,
+    then let event time reach the watermark for the timer-driven ones."""
+    ready = sorted((o for o in state.pending if o.occurred_ms <= watermark_ms), key=lambda o: o.order)
+    if ready:
+        state.pending = [o for o in state.pending if o.occurred_ms > watermark_ms]
+    signals: list[Signal] = []
+    for observation in ready:
+        signals.extend(detectors.observe(state.friction, observation, rules.friction, rules.journeys))
+    signals.extend(detectors.pass_time(state.friction, watermark_ms, rules.friction))
+    return _signals(state, signals, rules, state.sessions.open)
+
+
+def _session_records(state: JourneyState, closed: list[ClosedSession], rules: JourneyRules) -> list[JourneyOutput]:
+    outputs: list[JourneyOutput] = []
+    for c in closed:
+        ended = detectors.session_closed(state.friction, c.session.session_id, c.session.end_ms, rules.friction)
+        outputs.extend(_signals(state, ended, rules, [c.session]))
+        outputs.append(SessionRecord(state.journey_key, state.customer_id, state.account_id, c.session, c.reason))
+    return outputs
+
+
+def next_deadline(state: JourneyState, rules: JourneyRules) -> int | None:
+    """The earliest event time at which this journey has something to do without new events:
+    close a session, show pending events to the detectors, fire a detector's timer."""
+    candidates = [
+        min((s.end_ms + rules.limits.gap_ms for s in state.sessions.open), default=None),
+        min((o.occurred_ms for o in state.pending), default=None),
+        detectors.next_deadline(state.friction, rules.friction),
+    ]
+    return min((c for c in candidates if c is not None), default=None)
 
 
 MAX_HELD_EVENTS = 10_000  # safety valve: past this a journey stops waiting for a handoff
@@ -202,12 +271,17 @@ def _apply(
     state.last_seen_ms = occurred_ms if state.last_seen_ms is None else max(state.last_seen_ms, occurred_ms)
     stage = event.stage.value if event.stage is not None else _catalog_stage(rules, event.touchpoint)
 
+    outputs: list[JourneyOutput] = _flush(state, watermark_ms, rules)
     placement, closed = place_event(
         state.sessions, state.journey_key, occurred_ms, event_id, event.channel.value, event.touchpoint,
         stage, watermark_ms, rules.limits,
     )  # fmt: skip
-    outputs: list[JourneyOutput] = _session_records(state, closed)
+    outputs.extend(_session_records(state, closed, rules))
     outputs.append(_enriched(state, placement, stage, event))
+    state.pending.append(
+        Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id, stage,
+                    event.flow, event.step, event.score, event.properties)
+    )  # fmt: skip
     if not placement.late:
         for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
             outputs.append(
@@ -215,6 +289,7 @@ def _apply(
                     state.journey_key, state.customer_id, transition, state.stages.time_to_first_value_ms
                 )
             )
+    outputs.extend(_flush(state, watermark_ms, rules))  # a late event is shown at once
     return outputs
 
 
@@ -244,7 +319,8 @@ def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRule
 
 def _close_due(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
     state.watermark_ms = max(state.watermark_ms, watermark_ms)
-    return _session_records(state, close_expired(state.sessions, state.watermark_ms, rules.limits))
+    outputs = _flush(state, state.watermark_ms, rules)
+    return [*outputs, *_session_records(state, close_expired(state.sessions, state.watermark_ms, rules.limits), rules)]
 
 
 def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
@@ -256,7 +332,8 @@ def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules:
     handed = [s for s in state.sessions.open if s.end_ms >= lookback_start]
     state.absorbed_into = customer_id
     state.sessions.open = [s for s in state.sessions.open if s.end_ms < lookback_start]
-    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms)]
+    pending, state.pending = state.pending, []
+    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms, state.friction, pending)]
 
 
 def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) -> list[JourneyOutput]:
@@ -268,6 +345,8 @@ def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) 
     state.absorbed_from.append(handoff.from_journey_key)
     state.customer_id = state.customer_id or handoff.to_journey_key
     merge_stages(state.stages, handoff.stages)
+    detectors.merge(state.friction, handoff.friction)
+    state.pending.extend(handoff.pending)
     if handoff.first_seen_ms is not None:
         state.first_seen_ms = min(state.first_seen_ms or handoff.first_seen_ms, handoff.first_seen_ms)
     gap = rules.limits.gap_ms

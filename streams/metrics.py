@@ -22,4 +22,7 @@ EVENT_TIME_LAG = Histogram(
 BATCH_SECONDS = Histogram(
     "journey_batch_seconds", "Time to process one batch, by stage.", ["stage"], buckets=(0.005, 0.02, 0.1, 0.5, 1, 5)
 )
+FRICTION_SIGNALS = Counter("journey_friction_signals", "Friction signals detected, by kind and severity.", ["kind", "severity"])
+ABANDONMENTS = Counter("journey_abandonments", "Abandoned flows, by flow and the last step reached.", ["flow", "step"])
+RECOVERIES = Counter("journey_abandonments_recovered", "Abandoned flows completed later, by flow.", ["flow"])
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])

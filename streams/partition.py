@@ -26,6 +26,7 @@ from streams.journey import (
     JourneyState,
     absorb_into,
     advance_watermark,
+    next_deadline,
     apply_touchpoint,
     receive_handoff,
 )
@@ -56,8 +57,10 @@ class JourneyPartition:
     event_watermark_ms: int = NO_WATERMARK  # from source stamps only: what ticks add idle time to
     source_watermarks: dict[int, int] = field(default_factory=dict)
     idle_sources: set[int] = field(default_factory=set)
-    # journey_key -> earliest moment one of its open sessions can close (end + gap): what ticks check
+    # journey_key -> earliest event time it has something to do without new events (journey.
+    # next_deadline: a session to close, pending events, a detector timer): what ticks check
     close_deadlines: dict[str, int] = field(default_factory=dict)
+    with_open_sessions: set[str] = field(default_factory=set)
 
     def process(self, messages: list[StitchedMessage], load: StateLoader) -> BatchResult:
         result = BatchResult()
@@ -119,19 +122,24 @@ class JourneyPartition:
 
     def _index(self, state: JourneyState) -> None:
         if state.sessions.open:
-            gap = self.rules.limits.gap_ms
-            self.close_deadlines[state.journey_key] = min(s.end_ms for s in state.sessions.open) + gap
+            self.with_open_sessions.add(state.journey_key)
         else:
+            self.with_open_sessions.discard(state.journey_key)
+        deadline = next_deadline(state, self.rules)
+        if deadline is None:
             self.close_deadlines.pop(state.journey_key, None)
+        else:
+            self.close_deadlines[state.journey_key] = deadline
 
     def rebuild_index(self, states: list[JourneyState]) -> None:
         """After a restart or rebalance: which stored journeys have sessions still open."""
         for state in states:
             self._index(state)
 
-    def has_sessions_due(self, watermark_ms: int) -> bool:
+    def has_work_due(self, watermark_ms: int) -> bool:
         return any(deadline <= watermark_ms for deadline in self.close_deadlines.values())
 
     @property
     def open_sessions(self) -> int:
-        return len(self.close_deadlines)
+        """Journeys with an open session: the active-sessions gauge."""
+        return len(self.with_open_sessions)

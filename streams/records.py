@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from streams.identity import Conflict, Linked
-from streams.journey import EnrichedTouchpoint, JourneyStageTransition, SessionRecord
+from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
 from streams.timeutil import from_ms
 
 RECORD_NAMESPACE = uuid.UUID("8a0f3f0a-7d0e-4a67-b7f3-5d1f1e2b9c44")
@@ -66,6 +66,32 @@ def session_record(o: SessionRecord) -> bytes:
             "stages": s.stages,
             "merged_from": s.merged_from,
             "close_reason": o.close_reason,
+            "friction_score": s.friction_score,
+            "version": s.version,
+        }
+    )
+
+
+def friction_record(o: FrictionSignal) -> bytes:
+    s = o.signal
+    trigger = s.trigger
+    return _dumps(
+        {
+            "signal_id": s.signal_id(o.journey_key),
+            "kind": s.kind,
+            "severity": s.severity,
+            "journey_key": o.journey_key,
+            "customer_id": o.customer_id,
+            "account_id": o.account_id,
+            "session_id": s.session_id,
+            "detected_at": iso(s.detected_ms),
+            "occurred_at": iso(s.occurred_ms),
+            "channel": trigger.channel if trigger else None,
+            "touchpoint": trigger.touchpoint if trigger else None,
+            "flow": s.flow,
+            "step": s.step,
+            "count": s.count,
+            "details": s.details,
             "version": s.version,
         }
     )

@@ -61,6 +61,7 @@ class Session:
     stages: list[str] = field(default_factory=list)  # in stage order
     merged_from: list[str] = field(default_factory=list)
     version: int = 0  # grows with every change: ReplacingMergeTree keeps the highest
+    friction_score: float = 0.0  # weighted sum of the session's friction signals (friction.weights)
 
     def add(self, occurred_ms: int, event_id: str, channel: str, touchpoint: str, stage: str | None, max_path: int) -> None:
         self.start_ms = min(self.start_ms, occurred_ms)
@@ -83,6 +84,7 @@ class Session:
         self.stages = sorted(set(self.stages) | set(other.stages), key=_stage_rank)
         self.path = sorted(self.path + other.path)[:max_path]
         self.merged_from = sorted({*self.merged_from, other.session_id, *other.merged_from})
+        self.friction_score += other.friction_score
 
     @property
     def duration_ms(self) -> int:

@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from journey.config import KafkaSettings, Settings
 from journey.topics import (
     DEAD_LETTER,
+    JOURNEY_FRICTION,
     JOURNEY_IDENTITIES,
     JOURNEY_SESSIONS,
     JOURNEY_STAGES,
@@ -47,6 +48,7 @@ from streams.journey import (
     DuplicateEvent,
     EnrichedTouchpoint,
     Forward,
+    FrictionSignal,
     Handoff,
     JourneyRules,
     JourneyStageTransition,
@@ -66,12 +68,13 @@ from streams.messages import (
 from streams.partition import NO_WATERMARK, JourneyPartition
 from streams.records import (
     dead_letter_record,
+    friction_record,
     identity_record,
     session_record,
     stage_transition_record,
     touchpoint_record,
 )
-from streams.sessions import SessionLimits, new_session_id
+from streams.sessions import new_session_id
 from streams.timeutil import to_ms
 
 log = logging.getLogger("journey.worker")
@@ -144,17 +147,13 @@ class JourneyWorker:
         self.out_touchpoints = self.app.topic(t.name(JOURNEY_TOUCHPOINTS), partitions=t.partitions, **raw)
         self.out_sessions = self.app.topic(t.name(JOURNEY_SESSIONS), partitions=t.partitions, **raw)
         self.out_stages = self.app.topic(t.name(JOURNEY_STAGES), partitions=t.partitions, **raw)
+        self.out_friction = self.app.topic(t.name(JOURNEY_FRICTION), partitions=t.partitions, **raw)
         self.out_identities = self.app.topic(t.name(JOURNEY_IDENTITIES), partitions=t.partitions, **raw)
         # Tables hold our own compact encoding (streams/codec.py); the app's serializers are raw.
         self.ingest_table = self.app.Table("ingest-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
         self.journey_table = self.app.Table("journey-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
 
-        self.rules = JourneyRules(
-            limits=SessionLimits.from_settings(settings.sessions),
-            journeys=settings.journeys,
-            identity=settings.identity,
-            catalog=settings.stages.catalog(),
-        )
+        self.rules = JourneyRules.from_settings(settings)
         self.partitions: dict[int, JourneyPartition] = {}
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
         self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
@@ -328,6 +327,14 @@ class JourneyWorker:
             case JourneyStageTransition(journey_key, _, transition, _):
                 metrics.STAGE_TRANSITIONS.labels(transition.to_stage).inc()
                 return [self._send(self.out_stages, journey_key.encode(), stage_transition_record(output))]
+            case FrictionSignal(journey_key, _, _, signal):
+                if signal.version == 1:
+                    metrics.FRICTION_SIGNALS.labels(signal.kind, signal.severity).inc()
+                    if signal.kind == "abandonment":
+                        metrics.ABANDONMENTS.labels(signal.flow or "", signal.step or "").inc()
+                elif signal.kind == "abandonment":
+                    metrics.RECOVERIES.labels(signal.flow or "").inc()
+                return [self._send(self.out_friction, journey_key.encode(), friction_record(output))]
             case DuplicateEvent():
                 metrics.EVENTS.labels("journeys", "duplicate").inc()
                 return []
@@ -379,8 +386,8 @@ class JourneyWorker:
             if idle_ms < interval_ms:
                 continue
             watermark_ms = processor.event_watermark_ms + int(idle_ms)
-            if not processor.has_sessions_due(watermark_ms):
-                continue  # nothing would close: keep the topic free of empty ticks
+            if not processor.has_work_due(watermark_ms):
+                continue  # nothing to do: keep the topic free of empty ticks
             tick = TickMessage(watermark_ms)
             await self._send(self.stitched, None, encode_message(tick), tp.partition)
 

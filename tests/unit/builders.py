@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from journey.config import IdentitySettings, JourneySettings, SessionSettings
-from schemas.stages import StageCatalog
+from journey.config import SessionSettings, Settings
 from schemas.touchpoint import Touchpoint
 from streams.journey import JourneyRules
-from streams.sessions import SessionLimits
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NAMESPACE = uuid.UUID("2b0a8f0e-45a7-4a1e-8a34-2a3c64b7e6f1")
@@ -39,9 +37,4 @@ def touchpoint(
 
 
 def rules(**session_overrides: float) -> JourneyRules:
-    return JourneyRules(
-        limits=SessionLimits.from_settings(SessionSettings(**session_overrides)),
-        journeys=JourneySettings(),
-        identity=IdentitySettings(),
-        catalog=StageCatalog(),
-    )
+    return JourneyRules.from_settings(Settings(sessions=SessionSettings(**session_overrides)))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from journey.samples import sample_journey
 from schemas.touchpoint import Touchpoint
 from streams.codec import decode_state, encode_state
-from streams.journey import DuplicateEvent, EnrichedTouchpoint, JourneyStageTransition, SessionRecord
+from streams.journey import DuplicateEvent, EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
 from streams.sessions import new_session_id
 from streams.timeutil import DAY_MS, to_ms
 from tests.unit.builders import T0, rules, touchpoint
@@ -97,11 +97,20 @@ def canonical(outputs: list) -> list:
                          tuple(s.path), tuple(s.channels), tuple(s.stages)))  # fmt: skip
         elif isinstance(o, EnrichedTouchpoint):
             rows.append(("touchpoint", o.journey_key, alias.get(o.session_id, o.session_id), o.late, str(o.event.event_id)))
+        elif isinstance(o, FrictionSignal):
+            s = o.signal
+            rows.append(("signal", s.signal_id(o.journey_key), s.kind, s.severity, s.version, s.count,
+                         alias.get(s.session_id, s.session_id), s.occurred_ms))  # fmt: skip
     return sorted(rows, key=repr)
 
 
+FRICTION_TOUCHPOINTS = [
+    "ad.click", "feature.used", "signup.started", "signup.completed", "identity.identified", "checkout.started",
+    "checkout.completed", "ui.click", "ui.error", "help.searched", "support.ticket_opened", "survey.nps",
+    "onboarding.started", "activation.reached",
+]  # fmt: skip
 journeys = st.lists(
-    st.tuples(st.integers(0, 3), st.floats(0, 600, allow_nan=False), st.sampled_from(["ad.click", "feature.used", "signup.completed", "identity.identified"])),
+    st.tuples(st.integers(0, 3), st.floats(0, 600, allow_nan=False), st.sampled_from(FRICTION_TOUCHPOINTS)),
     min_size=1,
     max_size=40,
 )
@@ -111,8 +120,15 @@ def build(spec: list[tuple[int, float, str]]) -> list[Touchpoint]:
     events = []
     for i, (person, minute, name) in enumerate(spec):
         identified = name in ("identity.identified", "signup.completed")
+        extra: dict = {}
+        if name == "survey.nps":
+            extra = {"score": i % 11, "channel": "survey"}
+        elif name == "ui.click":
+            extra = {"properties": {"element": f"button-{i % 2}"}}
+        elif name == "support.ticket_opened":
+            extra = {"channel": "support", "properties": {"topic": f"t{i % 2}"}}
         events.append(
-            touchpoint(minute, name, n=i, anonymous=f"a{person}", customer=f"c{person}" if identified else None)
+            touchpoint(minute, name, n=i, anonymous=f"a{person}", customer=f"c{person}" if identified else None, **extra)
         )
     return events
 
@@ -184,3 +200,49 @@ def test_replayed_anonymous_event_after_handoff_is_not_counted_again() -> None:
     sessions = of(pipeline.outputs, SessionRecord)
     assert [(s.journey_key, s.session.event_count) for s in sessions] == [("c", 2)]
     assert len(of(pipeline.outputs, DuplicateEvent)) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=journeys, jitter=st.lists(st.floats(0, 4.9, allow_nan=False), min_size=40, max_size=40), cuts=st.lists(st.integers(1, 7), max_size=40))
+def test_signals_do_not_depend_on_arrival_order_within_grace(spec: list, jitter: list[float], cuts: list[int]) -> None:
+    """Events arrive in any order that keeps each within grace (5 min) of its place: the signals,
+    sessions and their friction scores are those of the in-order arrival."""
+    events = sorted(build(spec), key=lambda e: (e.occurred_at, str(e.event_id)))
+    in_order = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    # Arrival order by time + a jitter below grace: each event moves at most that far.
+    jittered = sorted(events, key=lambda e: to_ms(e.occurred_at) + jitter[events.index(e)] * 60_000)
+    shuffled = PurePipeline(rules()).run(jittered, batch_sizes=cuts, tick_ms=FAR_FUTURE)
+    assert canonical(shuffled) == canonical(in_order)
+    assert sorted(s.session.friction_score for s in of(shuffled, SessionRecord)) == sorted(
+        s.session.friction_score for s in of(in_order, SessionRecord)
+    )
+
+
+def test_scripted_friction_journey_yields_exactly_the_expected_signals() -> None:
+    """One customer: abandoned checkout, rage clicks, an error loop, three failed searches then a
+    contact, two more contacts over the week, a detractor NPS, onboarding never activated."""
+    c = {"customer": "c-9"}
+    script = [
+        touchpoint(0, "checkout.started", n="k1", flow="checkout", step="cart", **c),
+        touchpoint(1, "checkout.step_viewed", n="k2", flow="checkout", step="payment", **c),
+        *[touchpoint(2 + i / 600, "ui.click", n=f"r{i}", properties={"element": "pay"}, **c) for i in range(4)],
+        *[touchpoint(3 + i, "checkout.error", n=f"x{i}", flow="checkout", step="payment", **c) for i in range(3)],
+        *[touchpoint(7 + i, "help.searched", n=f"h{i}", **c) for i in range(3)],
+        touchpoint(12, "support.ticket_opened", n="t1", channel="support", **c),
+        touchpoint(13, "survey.nps", n="n1", channel="survey", score=2, **c),
+        touchpoint(60 * 24, "support.chat_started", n="t2", channel="chat", **c),
+        touchpoint(60 * 48, "onboarding.started", n="o1", **c),
+        touchpoint(60 * 49, "support.call_received", n="t3", channel="phone", **c),
+    ]
+    outputs = PurePipeline(rules()).run(script, tick_ms=FAR_FUTURE)
+    kinds = sorted((o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal))
+    assert kinds == sorted([
+        ("rage_click", "warning"), ("error_loop", "warning"), ("self_service_failure", "warning"),
+        ("negative_feedback", "critical"), ("abandonment", "warning"), ("repeat_contact", "warning"),
+        ("stalled_onboarding", "warning"), ("abandonment", "warning"),
+    ])  # fmt: skip
+    abandoned = sorted(o.signal.flow for o in of(outputs, FrictionSignal) if o.signal.kind == "abandonment")
+    assert abandoned == ["checkout", "onboarding"]
+    first_session = min(of(outputs, SessionRecord), key=lambda s: s.session.start_ms).session
+    # weights: abandonment 3 + rage 2 + error loop 2 + self-service 3 + negative feedback 5
+    assert first_session.friction_score == 15
