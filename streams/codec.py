@@ -12,9 +12,8 @@ import orjson
 from schemas.touchpoint import Touchpoint
 from streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
 from streams.friction.detectors import FrictionState
-from streams.friction.signal import Observation
 from streams.identity import IngestState
-from streams.journey import Handoff, JourneyState
+from streams.journey import Handoff, JourneyState, PendingEvent
 from streams.recent_ids import RecentIds
 from streams.sessions import Session, SessionState
 from streams.stage_tracker import StageState
@@ -23,20 +22,19 @@ STATE_FORMAT = 1
 
 
 def session_to_list(s: Session) -> list[Any]:
-    return [s.session_id, s.start_ms, s.end_ms, s.event_count, s.channels, s.path, s.stages, s.merged_from, s.version,
-            s.friction_score]  # fmt: skip
+    return [s.start_ms, s.end_ms, s.event_count, s.channels, s.path, s.stages, s.merged_from, s.version, s.friction_score]
 
 
 def session_from_list(v: list[Any]) -> Session:
-    return Session(v[0], v[1], v[2], v[3], list(v[4]), [tuple(p) for p in v[5]], list(v[6]), list(v[7]), v[8], v[9])
+    return Session(v[0], v[1], v[2], list(v[3]), [tuple(p) for p in v[4]], list(v[5]), list(v[6]), v[7], v[8])
 
 
-def observation_to_list(o: Observation) -> list[Any]:
-    return [o.occurred_ms, o.event_id, o.touchpoint, o.channel, o.session_id, o.stage, o.flow, o.step, o.score, o.properties]
+def pending_to_list(p: PendingEvent) -> list[Any]:
+    return [p.event.model_dump(mode="json", exclude_none=True), p.occurred_ms, p.stage, p.late, p.placed_in]
 
 
-def observation_from_list(v: list[Any]) -> Observation:
-    return Observation(*v)
+def pending_from_list(v: list[Any]) -> PendingEvent:
+    return PendingEvent(Touchpoint.model_validate(v[0]), v[1], v[2], v[3], v[4])
 
 
 def friction_to_dict(f: FrictionState) -> dict[str, Any]:
@@ -96,7 +94,7 @@ def encode_state(state: JourneyState) -> bytes:
             [[None if e is None else e.model_dump(mode="json", exclude_none=True), c, w] for e, c, w in state.held],
             state.watermark_ms,
             friction_to_dict(state.friction),
-            [observation_to_list(o) for o in state.pending],
+            [pending_to_list(o) for o in state.pending],
             state.event_count,
             state.first_seen_ms,
             state.last_seen_ms,
@@ -121,7 +119,7 @@ def decode_state(raw: bytes) -> JourneyState:
         held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
         watermark_ms=v[13],
         friction=friction_from_dict(v[14]),
-        pending=[observation_from_list(o) for o in v[15]],
+        pending=[pending_from_list(o) for o in v[15]],
         event_count=v[16],
         first_seen_ms=v[17],
         last_seen_ms=v[18],
@@ -136,7 +134,7 @@ def handoff_to_dict(h: Handoff) -> dict[str, Any]:
         "stages": stages_to_list(h.stages),
         "first_seen_ms": h.first_seen_ms,
         "friction": friction_to_dict(h.friction),
-        "pending": [observation_to_list(o) for o in h.pending],
+        "pending": [pending_to_list(o) for o in h.pending],
     }
 
 
@@ -148,7 +146,7 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
         stages_from_list(d["stages"]),
         d["first_seen_ms"],
         friction_from_dict(d["friction"]),
-        [observation_from_list(o) for o in d["pending"]],
+        [pending_from_list(o) for o in d["pending"]],
     )
 
 

@@ -26,7 +26,6 @@ from streams.friction.signal import Observation, Signal
 from streams.recent_ids import RecentIds
 from streams.sessions import (
     ClosedSession,
-    Placement,
     Session,
     SessionLimits,
     SessionState,
@@ -61,6 +60,21 @@ class JourneyRules:
 NO_WATERMARK = -(2**62)
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A placed event not yet emitted nor shown to the detectors (until the watermark passes it)."""
+
+    event: Touchpoint
+    occurred_ms: int
+    stage: str | None
+    late: bool
+    placed_in: str | None  # the session it went to: for a late event, the closed session it fell in
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (self.occurred_ms, str(self.event.event_id))
+
+
 @dataclass(slots=True)
 class JourneyState:
     journey_key: str
@@ -82,9 +96,10 @@ class JourneyState:
     # event time never make this journey's events late.
     watermark_ms: int = NO_WATERMARK
     friction: FrictionState = field(default_factory=FrictionState)
-    # Events placed but not yet shown to the friction detectors: they see a journey's events in
-    # event-time order once its watermark passed them, so arrival order within grace is irrelevant.
-    pending: list[Observation] = field(default_factory=list)
+    # Events placed but not yet emitted nor shown to the friction detectors: both happen in
+    # event-time order once the journey's watermark passed them, so arrival order within grace
+    # changes nothing (neither signals nor session ids).
+    pending: list[PendingEvent] = field(default_factory=list)
     event_count: int = 0
     first_seen_ms: int | None = None
     last_seen_ms: int | None = None
@@ -149,7 +164,7 @@ class Handoff:
     stages: StageState
     first_seen_ms: int | None
     friction: FrictionState = field(default_factory=FrictionState)
-    pending: list[Observation] = field(default_factory=list)
+    pending: list[PendingEvent] = field(default_factory=list)
 
 
 JourneyOutput = (
@@ -167,17 +182,36 @@ def _signals(state: JourneyState, signals: list[Signal], rules: JourneyRules, se
     return [FrictionSignal(state.journey_key, state.customer_id, state.account_id, s) for s in signals]
 
 
+def _session_at(state: JourneyState, pending: PendingEvent) -> str | None:
+    """The session an event belongs to now (sessions merge while their events are pending)."""
+    if pending.late:
+        return pending.placed_in
+    t = pending.occurred_ms
+    for session in state.sessions.open:
+        if session.start_ms <= t <= session.end_ms:
+            return session.session_id
+    for session_id, start_ms, end_ms in state.sessions.recently_closed:  # cut at the maximum length
+        if start_ms <= t <= end_ms:
+            return session_id
+    return pending.placed_in
+
+
 def _flush(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
-    """Show the detectors every pending event the watermark has passed, in event-time order,
-    then let event time reach the watermark for the timer-driven ones."""
-    ready = sorted((o for o in state.pending if o.occurred_ms <= watermark_ms), key=lambda o: o.order)
+    """Emit every pending event the watermark has passed and show it to the detectors, in
+    event-time order; then let event time reach the watermark for the timer-driven detectors."""
+    ready = sorted((p for p in state.pending if p.occurred_ms <= watermark_ms), key=lambda p: p.order)
     if ready:
-        state.pending = [o for o in state.pending if o.occurred_ms > watermark_ms]
+        state.pending = [p for p in state.pending if p.occurred_ms > watermark_ms]
+    outputs: list[JourneyOutput] = []
     signals: list[Signal] = []
-    for observation in ready:
+    for pending in ready:
+        e, session_id = pending.event, _session_at(state, pending)
+        outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, session_id, pending.stage, pending.late, e))
+        observation = Observation(pending.occurred_ms, str(e.event_id), e.touchpoint, e.channel.value, session_id,
+                                  pending.stage, e.flow, e.step, e.score, e.properties)  # fmt: skip
         signals.extend(detectors.observe(state.friction, observation, rules.friction, rules.journeys))
     signals.extend(detectors.pass_time(state.friction, watermark_ms, rules.friction))
-    return _signals(state, signals, rules, state.sessions.open)
+    return [*outputs, *_signals(state, signals, rules, state.sessions.open)]
 
 
 def _session_records(state: JourneyState, closed: list[ClosedSession], rules: JourneyRules) -> list[JourneyOutput]:
@@ -194,7 +228,7 @@ def next_deadline(state: JourneyState, rules: JourneyRules) -> int | None:
     close a session, show pending events to the detectors, fire a detector's timer."""
     candidates = [
         min((s.end_ms + rules.limits.gap_ms for s in state.sessions.open), default=None),
-        min((o.occurred_ms for o in state.pending), default=None),
+        min((p.occurred_ms for p in state.pending), default=None),
         detectors.next_deadline(state.friction, rules.friction),
     ]
     return min((c for c in candidates if c is not None), default=None)
@@ -277,11 +311,7 @@ def _apply(
         stage, watermark_ms, rules.limits,
     )  # fmt: skip
     outputs.extend(_session_records(state, closed, rules))
-    outputs.append(_enriched(state, placement, stage, event))
-    state.pending.append(
-        Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id, stage,
-                    event.flow, event.step, event.score, event.properties)
-    )  # fmt: skip
+    state.pending.append(PendingEvent(event, occurred_ms, stage, placement.late, placement.session_id))
     if not placement.late:
         for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
             outputs.append(
@@ -303,10 +333,6 @@ def _seen_before(state: JourneyState, event: Touchpoint, rules: JourneyRules) ->
 def _catalog_stage(rules: JourneyRules, touchpoint: str) -> str | None:
     stage = rules.catalog.stage_of(touchpoint)
     return None if stage is None else stage.value
-
-
-def _enriched(state: JourneyState, placement: Placement, stage: str | None, event: Touchpoint) -> EnrichedTouchpoint:
-    return EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event)
 
 
 def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
@@ -332,8 +358,10 @@ def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules:
     handed = [s for s in state.sessions.open if s.end_ms >= lookback_start]
     state.absorbed_into = customer_id
     state.sessions.open = [s for s in state.sessions.open if s.end_ms < lookback_start]
+    # The friction context travels too: the absorbed journey keeps no timers of its own.
     pending, state.pending = state.pending, []
-    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms, state.friction, pending)]
+    friction, state.friction = state.friction, FrictionState()
+    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms, friction, pending)]
 
 
 def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) -> list[JourneyOutput]:

@@ -77,7 +77,7 @@ def friction_record(o: FrictionSignal) -> bytes:
     trigger = s.trigger
     return _dumps(
         {
-            "signal_id": s.signal_id(o.journey_key),
+            "signal_id": s.signal_id,
             "kind": s.kind,
             "severity": s.severity,
             "journey_key": o.journey_key,

@@ -11,8 +11,10 @@ streams/journey.py and streams/partition.py). Hence:
 - an event that fits no open session and is older than the watermark is *late*: it is counted
   and still stored (attributed to the closed session it falls in, when one is remembered),
   but it opens and changes nothing.
-Session ids derive from the journey key and the opening event's id (uuid5): a replay gives
-the same ids.
+A session's id derives from its *earliest* event's id (uuid5; event ids are unique), so
+a replay, or another arrival order within grace, gives the same id: by the time the journey's
+watermark passes a session's start, no earlier event can join it any more, and only then are
+its touchpoints emitted (streams/journey.py).
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ class SessionLimits:
 
 @dataclass(slots=True)
 class Session:
-    session_id: str
     start_ms: int
     end_ms: int
     event_count: int = 0
@@ -87,6 +88,10 @@ class Session:
         self.friction_score += other.friction_score
 
     @property
+    def session_id(self) -> str:
+        return new_session_id(self.path[0][1]) if self.path else ""
+
+    @property
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
 
@@ -110,8 +115,8 @@ class SessionState:
     late_events: int = 0
 
 
-def new_session_id(journey_key: str, opening_event_id: str) -> str:
-    return str(uuid.uuid5(SESSION_NAMESPACE, f"{journey_key}/{opening_event_id}"))
+def new_session_id(earliest_event_id: str) -> str:
+    return str(uuid.uuid5(SESSION_NAMESPACE, earliest_event_id))
 
 
 def close_expired(state: SessionState, watermark_ms: int, limits: SessionLimits) -> list[ClosedSession]:
@@ -151,7 +156,7 @@ def place_event(
             state.late_events += 1
             home = next((c[0] for c in state.recently_closed if c[1] - gap < occurred_ms < c[2] + gap), None)
             return Placement(home, late=True), closed
-        session = Session(new_session_id(journey_key, event_id), occurred_ms, occurred_ms)
+        session = Session(occurred_ms, occurred_ms)
         bisect.insort(state.open, session, key=lambda s: s.start_ms)
         touching = [session]
 
@@ -165,7 +170,7 @@ def place_event(
         state.open.remove(target)
         _remember_closed(state, target)
         closed.append(ClosedSession(target, "max_length"))
-        target = Session(new_session_id(journey_key, event_id), occurred_ms, occurred_ms)
+        target = Session(occurred_ms, occurred_ms)
         bisect.insort(state.open, target, key=lambda s: s.start_ms)
 
     target.add(occurred_ms, event_id, channel, touchpoint, stage, limits.max_path)

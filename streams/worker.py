@@ -318,7 +318,7 @@ class JourneyWorker:
             case EnrichedTouchpoint(journey_key, _, session_id, _, late, event):
                 metrics.EVENTS.labels("journeys", "late" if late else "valid").inc()
                 metrics.EVENT_TIME_LAG.observe(max(0.0, now - event.occurred_at.timestamp()))
-                if session_id == new_session_id(journey_key, str(event.event_id)):
+                if session_id == new_session_id(str(event.event_id)):
                     metrics.SESSIONS_OPENED.inc()
                 return [self._send(self.out_touchpoints, journey_key.encode(), touchpoint_record(output))]
             case SessionRecord(journey_key, _, _, _, reason):

@@ -76,7 +76,7 @@ def on_time(state: AtRiskState, now_ms: int, config: FrictionSettings) -> list[S
     due = _renewal_due(state, config)
     if due is not None and now_ms >= due:
         state.renewal_signalled = True
-        signals.append(Signal("at_risk", CRITICAL, f"renewal/{state.renewal_ms}", due, now_ms, None, 1,
+        signals.append(Signal("at_risk", CRITICAL, f"renewal/{state.renewal_ms}/{state.last_event_id}", due, now_ms, None, 1,
                               {"reason": "silent_before_renewal", "renewal_ms": state.renewal_ms,
                                "last_seen_ms": state.last_seen_ms}))  # fmt: skip
     return signals
@@ -84,3 +84,14 @@ def on_time(state: AtRiskState, now_ms: int, config: FrictionSettings) -> list[S
 
 def next_deadline(state: AtRiskState, config: FrictionSettings) -> int | None:
     return min((d for d in (_silence_due(state, config), _renewal_due(state, config)) if d is not None), default=None)
+
+
+def merge(into: AtRiskState, other: AtRiskState) -> None:
+    """One customer seen on two journeys: the newest sighting and any activity count."""
+    if other.last_seen_ms is not None and (into.last_seen_ms is None or (other.last_seen_ms, other.last_event_id or "")
+                                           > (into.last_seen_ms, into.last_event_id or "")):  # fmt: skip
+        into.last_seen_ms, into.last_event_id = other.last_seen_ms, other.last_event_id
+        into.silence_signalled = into.silence_signalled and other.silence_signalled
+    into.active = into.active or other.active
+    if into.renewal_ms is None:
+        into.renewal_ms, into.renewal_signalled = other.renewal_ms, other.renewal_signalled

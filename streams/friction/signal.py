@@ -33,7 +33,7 @@ class Observation:
 class Signal:
     kind: str
     severity: str
-    key: str  # what makes this signal one of a kind within its journey: the signal id derives from it
+    key: str  # what makes this signal unique (it contains an event id): the signal id derives from it
     occurred_ms: int  # the triggering event's time (or the moment a timer fell due)
     detected_ms: int  # event time at detection
     session_id: str | None
@@ -44,8 +44,11 @@ class Signal:
     step: str | None = None
     version: int = 1  # a later update of the same signal (a recovered abandonment) has a higher one
 
-    def signal_id(self, journey_key: str) -> str:
-        return str(uuid.uuid5(SIGNAL_NAMESPACE, f"{journey_key}/{self.kind}/{self.key}"))
+    @property
+    def signal_id(self) -> str:
+        """Independent of the journey key: the same friction detected before or after the
+        customer was identified (anonymous or customer journey) is one signal."""
+        return str(uuid.uuid5(SIGNAL_NAMESPACE, f"{self.kind}/{self.key}"))
 
 
 def evidence(observations: list[Observation]) -> list[dict[str, Any]]:

@@ -75,7 +75,7 @@ def test_scripted_journeys_become_stitched_sessions_and_stages(settings: Setting
         mine = sorted((s for s in sessions if s["journey_key"] == f"cust-{seed:06d}"), key=lambda s: s["started_at"])
         # Day 1: anonymous ad click .. signup, stitched into the customer's journey by the handoff.
         assert [s["event_count"] for s in mine] == [6, 5]
-        assert mine[0]["session_id"] == new_session_id(f"anon:anon-{seed:06d}", events[0]["event_id"])
+        assert mine[0]["session_id"] == new_session_id(events[0]["event_id"])
         assert mine[0]["path"][:4] == ["ad.click", "web.landing_viewed", "web.pricing_viewed", "signup.started"]
         assert mine[0]["stages"] == ["awareness", "consideration", "decision"]
         assert mine[1]["channels"] == ["in_app", "support", "survey"]

@@ -31,10 +31,16 @@ def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> N
     outputs = PurePipeline(rules()).run(scripted(), tick_ms=FAR_FUTURE)
 
     touchpoints = of(outputs, EnrichedTouchpoint)
-    assert len(touchpoints) == 11
-    assert {t.journey_key for t in touchpoints[:4]} == {"anon:anon-000001"}  # before identify
-    assert {t.journey_key for t in touchpoints[4:]} == {"cust-000001"}
+    assert sorted(str(t.event.event_id) for t in touchpoints) == sorted(str(e.event_id) for e in scripted())
+    by_key = {str(t.event.event_id): t.journey_key for t in touchpoints}
+    events = scripted()
+    # Events final before the link stay anonymous (ad click 09:00, landing 09:02: older than the
+    # anonymous journey's watermark 09:04); the open rest travels with the handoff to the customer.
+    assert [by_key[str(e.event_id)] for e in events[:4]] == ["anon:anon-000001"] * 2 + ["cust-000001"] * 2
+    assert {by_key[str(e.event_id)] for e in events[4:]} == {"cust-000001"}
     assert not any(t.late for t in touchpoints)
+    first_session_id = of(outputs, SessionRecord)[0].session.session_id
+    assert {t.session_id for t in touchpoints if t.event.occurred_at.day == 2} == {first_session_id}
 
     sessions = of(outputs, SessionRecord)
     # Day 1 (ad click .. identify) is one session, handed from the anonymous journey to the
@@ -44,7 +50,7 @@ def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> N
         ("cust-000001", 5, "inactivity"),
     ]
     first = sessions[0].session
-    assert first.session_id == new_session_id("anon:anon-000001", scripted()[0].event_id.__str__())
+    assert first.session_id == new_session_id(scripted()[0].event_id.__str__())
     assert first.channels == ["ads", "web"]
     assert [p[2] for p in first.path][:3] == ["ad.click", "web.landing_viewed", "web.pricing_viewed"]
     assert first.stages == ["awareness", "consideration", "decision"]
@@ -81,10 +87,12 @@ def test_state_codec_round_trips() -> None:
         assert encode_state(decode_state(raw)) == raw
 
 
-def canonical(outputs: list) -> list:
+def canonical(outputs: list, links: dict[str, str] | None = None) -> list:
     """What consumers see, as a sorted list: closed sessions by content, and each touchpoint's
     session resolved through `merged_from` (a touchpoint emitted before its session merged with
-    another carries the absorbed session's id, which the final session lists as an alias)."""
+    another carries the absorbed session's id, which the final session lists as an alias), and
+    its journey resolved through the identity links (`anon:<id>` -> customer) when given."""
+    links = links or {}
     alias = {}
     for o in of(outputs, SessionRecord):
         for old in [o.session.session_id, *o.session.merged_from]:
@@ -93,13 +101,14 @@ def canonical(outputs: list) -> list:
     for o in outputs:
         if isinstance(o, SessionRecord):
             s = o.session
-            rows.append(("session", o.journey_key, s.session_id, s.start_ms, s.end_ms, s.event_count, o.close_reason,
+            rows.append(("session", links.get(o.journey_key, o.journey_key), s.session_id, s.start_ms, s.end_ms, s.event_count, o.close_reason,
                          tuple(s.path), tuple(s.channels), tuple(s.stages)))  # fmt: skip
         elif isinstance(o, EnrichedTouchpoint):
-            rows.append(("touchpoint", o.journey_key, alias.get(o.session_id, o.session_id), o.late, str(o.event.event_id)))
+            key = links.get(o.journey_key, o.journey_key)
+            rows.append(("touchpoint", key, alias.get(o.session_id, o.session_id), o.late, str(o.event.event_id)))
         elif isinstance(o, FrictionSignal):
             s = o.signal
-            rows.append(("signal", s.signal_id(o.journey_key), s.kind, s.severity, s.version, s.count,
+            rows.append(("signal", s.signal_id, s.kind, s.severity, s.version, s.count,
                          alias.get(s.session_id, s.session_id), s.occurred_ms))  # fmt: skip
     return sorted(rows, key=repr)
 
@@ -168,7 +177,7 @@ def test_late_event_beyond_grace_is_stored_and_counted() -> None:
     pipeline = PurePipeline(rules())
     outputs = pipeline.run(events, tick_ms=FAR_FUTURE)
     late = [o for o in of(outputs, EnrichedTouchpoint) if o.late]
-    assert len(late) == 1 and late[0].session_id == new_session_id("cust-1", str(events[0].event_id))
+    assert len(late) == 1 and late[0].session_id == new_session_id(str(events[0].event_id))
     assert decode_state(pipeline.table["cust-1"]).sessions.late_events == 1
 
 
@@ -179,7 +188,8 @@ def test_events_after_link_go_straight_to_the_customer() -> None:
         touchpoint(6, "feature.used", n=3, customer=None, anonymous="a"),
     ]
     outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
-    assert [o.journey_key for o in of(outputs, EnrichedTouchpoint)] == ["anon:a", "c", "c"]
+    # The anonymous click was still within grace at the link: it travels with the handoff.
+    assert [o.journey_key for o in of(outputs, EnrichedTouchpoint)] == ["c", "c", "c"]
     assert [s.journey_key for s in of(outputs, SessionRecord)] == ["c"]
     assert of(outputs, SessionRecord)[0].session.event_count == 3
 
@@ -208,11 +218,17 @@ def test_signals_do_not_depend_on_arrival_order_within_grace(spec: list, jitter:
     """Events arrive in any order that keeps each within grace (5 min) of its place: the signals,
     sessions and their friction scores are those of the in-order arrival."""
     events = sorted(build(spec), key=lambda e: (e.occurred_at, str(e.event_id)))
-    in_order = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    first = PurePipeline(rules())
+    in_order = first.run(events, tick_ms=FAR_FUTURE)
     # Arrival order by time + a jitter below grace: each event moves at most that far.
     jittered = sorted(events, key=lambda e: to_ms(e.occurred_at) + jitter[events.index(e)] * 60_000)
-    shuffled = PurePipeline(rules()).run(jittered, batch_sizes=cuts, tick_ms=FAR_FUTURE)
-    assert canonical(shuffled) == canonical(in_order)
+    second = PurePipeline(rules())
+    shuffled = second.run(jittered, batch_sizes=cuts, tick_ms=FAR_FUTURE)
+    # Whether an anonymous event arrived before or after its link decides the key it is stored
+    # under; the identity links (journey.identities) resolve both to the customer.
+    links = {f"anon:{a}": s.customer_id for a, s in second.ingest_states.items() if s.customer_id}
+    assert links == {f"anon:{a}": s.customer_id for a, s in first.ingest_states.items() if s.customer_id}
+    assert canonical(shuffled, links) == canonical(in_order, links)
     assert sorted(s.session.friction_score for s in of(shuffled, SessionRecord)) == sorted(
         s.session.friction_score for s in of(in_order, SessionRecord)
     )

@@ -42,9 +42,10 @@ def test_a_source_running_ahead_does_not_make_a_slower_source_late() -> None:
         message(24 * 60, 1, 2, "b"),  # source 1 is a day ahead
         message(10, 0, 3, "a"),  # source 0 continues its own day: on time
     )
+    assert partition.watermark_ms == to_ms(touchpoint(10).occurred_at) - GRACE
+    outputs += process(partition, TickMessage(to_ms(touchpoint(3 * 24 * 60).occurred_at)))
     late = [o.late for o in outputs if hasattr(o, "late")]
     assert late == [False, False, False]
-    assert partition.watermark_ms == to_ms(touchpoint(10).occurred_at) - GRACE
 
 
 def test_idle_source_stops_holding_back_and_counts_again_when_it_sends() -> None:
@@ -61,8 +62,10 @@ def test_idle_source_stops_holding_back_and_counts_again_when_it_sends() -> None
 def test_tick_moves_the_watermark_and_closes_due_sessions() -> None:
     partition = JourneyPartition(rules(), source_partitions=1)
     process(partition, message(0, 0, 1))
-    assert partition.has_work_due(to_ms(touchpoint(0).occurred_at))  # the event still to show detectors
-    assert process(partition, TickMessage(to_ms(touchpoint(0).occurred_at))) == []
+    assert partition.has_work_due(to_ms(touchpoint(0).occurred_at))  # the event, still to emit
+    assert [type(o).__name__ for o in process(partition, TickMessage(to_ms(touchpoint(0).occurred_at)))] == [
+        "EnrichedTouchpoint"
+    ]
     assert not partition.has_work_due(to_ms(touchpoint(29).occurred_at))
     assert partition.has_work_due(to_ms(touchpoint(30).occurred_at))  # the session's end + gap
     outputs = process(partition, TickMessage(to_ms(touchpoint(31).occurred_at)))

@@ -22,8 +22,8 @@ def test_events_within_the_gap_share_a_session_and_a_gap_splits() -> None:
     first, _ = put(state, 0, "e1")
     second, _ = put(state, 29, "e2")
     third, _ = put(state, 29 + 30, "e3")  # exactly the gap after the last event: a new session
-    assert first.session_id == second.session_id == new_session_id("k", "e1")
-    assert third.session_id == new_session_id("k", "e3")
+    assert first.session_id == second.session_id == new_session_id("e1")
+    assert third.session_id == new_session_id("e3")
     assert [s.event_count for s in state.open] == [2, 1]
 
 
@@ -42,7 +42,7 @@ def test_out_of_order_event_within_grace_is_placed_in_its_session() -> None:
     put(state, 0, "e1")
     put(state, 20, "e2")
     placement, _ = put(state, 5, "e3", watermark_minutes=15)  # arrives after e2, 15 min older
-    assert not placement.late and placement.session_id == new_session_id("k", "e1")
+    assert not placement.late and placement.session_id == new_session_id("e1")
     assert [p[1] for p in state.open[0].path] == ["e1", "e3", "e2"]  # path in event-time order
 
 
@@ -54,8 +54,8 @@ def test_late_event_bridging_two_sessions_merges_them() -> None:
     placement, _ = put(state, 25, "e3", watermark_minutes=0)  # within 30 min of both
     assert len(state.open) == 1
     merged = state.open[0]
-    assert placement.session_id == merged.session_id == new_session_id("k", "e1")
-    assert merged.merged_from == [new_session_id("k", "e2")]
+    assert placement.session_id == merged.session_id == new_session_id("e1")
+    assert merged.merged_from == [new_session_id("e2")]
     assert merged.event_count == 3 and merged.duration_ms == 50 * MINUTE_MS
 
 
@@ -64,7 +64,7 @@ def test_event_older_than_the_watermark_that_fits_no_open_session_is_late() -> N
     put(state, 0, "e1")
     put(state, 100, "e2")  # closes the first session (watermark 95 >= 0 + 30)
     placement, _ = put(state, 10, "e3", watermark_minutes=95)
-    assert placement.late and placement.session_id == new_session_id("k", "e1")  # attributed, not reopened
+    assert placement.late and placement.session_id == new_session_id("e1")  # attributed, not reopened
     assert state.late_events == 1 and len(state.open) == 1
 
 
@@ -75,7 +75,7 @@ def test_long_activity_is_cut_at_the_maximum_length() -> None:
         _, closed = put(state, minute, f"e{i}", limits=limits)
     assert [c.reason for c in closed] == ["max_length"]
     assert [c.session.event_count for c in closed] == [6]
-    assert state.open[0].session_id == new_session_id("k", "e6")
+    assert state.open[0].session_id == new_session_id("e6")
 
 
 def test_path_is_bounded_and_keeps_the_first_touchpoints() -> None:
