@@ -62,7 +62,7 @@ NO_WATERMARK = -(2**62)
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """A placed event not yet emitted nor shown to the detectors (until the watermark passes it)."""
+    """A placed event not yet shown to the detectors (until the watermark passes it)."""
 
     event: Touchpoint
     occurred_ms: int
@@ -96,9 +96,9 @@ class JourneyState:
     # event time never make this journey's events late.
     watermark_ms: int = NO_WATERMARK
     friction: FrictionState = field(default_factory=FrictionState)
-    # Events placed but not yet emitted nor shown to the friction detectors: both happen in
-    # event-time order once the journey's watermark passed them, so arrival order within grace
-    # changes nothing (neither signals nor session ids).
+    # Events placed but not yet shown to the friction detectors: they see a journey's events in
+    # event-time order once its watermark passed them, so arrival order within grace changes no
+    # signal.
     pending: list[PendingEvent] = field(default_factory=list)
     event_count: int = 0
     first_seen_ms: int | None = None
@@ -196,22 +196,37 @@ def _session_at(state: JourneyState, pending: PendingEvent) -> str | None:
     return pending.placed_in
 
 
-def _flush(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
-    """Emit every pending event the watermark has passed and show it to the detectors, in
-    event-time order; then let event time reach the watermark for the timer-driven detectors."""
+def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
+    """Let event time reach the watermark: in event-time order, show the detectors each pending
+    event it passed (with the session the event belongs to now), fire detector timers, close
+    sessions. Order matters: a checkout whose session ended at 09:43 was abandoned by the session's
+    end, not by the 60-minute timeout a later watermark jump also passes."""
     ready = sorted((p for p in state.pending if p.occurred_ms <= watermark_ms), key=lambda p: p.order)
     if ready:
         state.pending = [p for p in state.pending if p.occurred_ms > watermark_ms]
     outputs: list[JourneyOutput] = []
-    signals: list[Signal] = []
-    for pending in ready:
-        e, session_id = pending.event, _session_at(state, pending)
-        outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, session_id, pending.stage, pending.late, e))
-        observation = Observation(pending.occurred_ms, str(e.event_id), e.touchpoint, e.channel.value, session_id,
-                                  pending.stage, e.flow, e.step, e.score, e.properties)  # fmt: skip
-        signals.extend(detectors.observe(state.friction, observation, rules.friction, rules.journeys))
-    signals.extend(detectors.pass_time(state.friction, watermark_ms, rules.friction))
-    return [*outputs, *_signals(state, signals, rules, state.sessions.open)]
+    gap, position = rules.limits.gap_ms, 0
+    while True:
+        observation_at = ready[position].occurred_ms if position < len(ready) else None
+        timer_at = detectors.next_deadline(state.friction, rules.friction)
+        close_at = min((s.end_ms + gap for s in state.sessions.open), default=None)
+        due = [t for t in (observation_at, timer_at, close_at) if t is not None and t <= watermark_ms]
+        if not due:
+            break
+        moment = min(due)
+        if moment == observation_at:  # an event at a deadline still counts before it
+            pending, position = ready[position], position + 1
+            e, session_id = pending.event, _session_at(state, pending)
+            observation = Observation(pending.occurred_ms, str(e.event_id), e.touchpoint, e.channel.value, session_id,
+                                      pending.stage, e.flow, e.step, e.score, e.properties)  # fmt: skip
+            signals = detectors.observe(state.friction, observation, rules.friction, rules.journeys)
+            outputs.extend(_signals(state, signals, rules, state.sessions.open))
+        elif moment == timer_at:
+            signals = detectors.pass_time(state.friction, moment, rules.friction)
+            outputs.extend(_signals(state, signals, rules, state.sessions.open))
+        else:
+            outputs.extend(_session_records(state, close_expired(state.sessions, moment, rules.limits), rules))
+    return outputs
 
 
 def _session_records(state: JourneyState, closed: list[ClosedSession], rules: JourneyRules) -> list[JourneyOutput]:
@@ -305,12 +320,13 @@ def _apply(
     state.last_seen_ms = occurred_ms if state.last_seen_ms is None else max(state.last_seen_ms, occurred_ms)
     stage = event.stage.value if event.stage is not None else _catalog_stage(rules, event.touchpoint)
 
-    outputs: list[JourneyOutput] = _flush(state, watermark_ms, rules)
+    outputs: list[JourneyOutput] = _advance(state, watermark_ms, rules)
     placement, closed = place_event(
         state.sessions, state.journey_key, occurred_ms, event_id, event.channel.value, event.touchpoint,
         stage, watermark_ms, rules.limits,
     )  # fmt: skip
     outputs.extend(_session_records(state, closed, rules))
+    outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event))
     state.pending.append(PendingEvent(event, occurred_ms, stage, placement.late, placement.session_id))
     if not placement.late:
         for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
@@ -319,7 +335,7 @@ def _apply(
                     state.journey_key, state.customer_id, transition, state.stages.time_to_first_value_ms
                 )
             )
-    outputs.extend(_flush(state, watermark_ms, rules))  # a late event is shown at once
+    outputs.extend(_advance(state, watermark_ms, rules))  # a late event is shown at once
     return outputs
 
 
@@ -345,8 +361,7 @@ def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRule
 
 def _close_due(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
     state.watermark_ms = max(state.watermark_ms, watermark_ms)
-    outputs = _flush(state, state.watermark_ms, rules)
-    return [*outputs, *_session_records(state, close_expired(state.sessions, state.watermark_ms, rules.limits), rules)]
+    return _advance(state, state.watermark_ms, rules)
 
 
 def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules: JourneyRules) -> list[JourneyOutput]:

@@ -11,10 +11,11 @@ streams/journey.py and streams/partition.py). Hence:
 - an event that fits no open session and is older than the watermark is *late*: it is counted
   and still stored (attributed to the closed session it falls in, when one is remembered),
   but it opens and changes nothing.
-A session's id derives from its *earliest* event's id (uuid5; event ids are unique), so
-a replay, or another arrival order within grace, gives the same id: by the time the journey's
-watermark passes a session's start, no earlier event can join it any more, and only then are
-its touchpoints emitted (streams/journey.py).
+A session's id derives from its *earliest* event's id (uuid5; event ids are unique), so a
+replay, or another arrival order within grace, gives the same final id. Touchpoints are emitted
+at once with the id their session had then; when an earlier event (within grace) or a merge
+changes the id, the old one goes to `merged_from`, so every id a touchpoint carries resolves to
+its final session.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Session:
     friction_score: float = 0.0  # weighted sum of the session's friction signals (friction.weights)
 
     def add(self, occurred_ms: int, event_id: str, channel: str, touchpoint: str, stage: str | None, max_path: int) -> None:
+        former = self.session_id
         self.start_ms = min(self.start_ms, occurred_ms)
         self.end_ms = max(self.end_ms, occurred_ms)
         self.event_count += 1
@@ -75,8 +77,14 @@ class Session:
             bisect.insort(self.stages, stage, key=_stage_rank)
         bisect.insort(self.path, (occurred_ms, event_id, touchpoint))
         del self.path[max_path:]  # keep the first `max_path` touchpoints of the session
+        self._keep_alias(former)
+
+    def _keep_alias(self, former: str) -> None:
+        if former and former != self.session_id and former not in self.merged_from:
+            self.merged_from = sorted({*self.merged_from, former})
 
     def absorb(self, other: Session, max_path: int) -> None:
+        former = self.session_id
         self.start_ms = min(self.start_ms, other.start_ms)
         self.end_ms = max(self.end_ms, other.end_ms)
         self.event_count += other.event_count
@@ -84,8 +92,9 @@ class Session:
         self.channels = sorted(set(self.channels) | set(other.channels))
         self.stages = sorted(set(self.stages) | set(other.stages), key=_stage_rank)
         self.path = sorted(self.path + other.path)[:max_path]
-        self.merged_from = sorted({*self.merged_from, other.session_id, *other.merged_from})
+        self.merged_from = sorted({*self.merged_from, other.session_id, *other.merged_from} - {self.session_id})
         self.friction_score += other.friction_score
+        self._keep_alias(former)
 
     @property
     def session_id(self) -> str:
