@@ -78,11 +78,14 @@ def next_deadline(state: FrictionState, config: FrictionSettings) -> int | None:
 
 
 def merge(into: FrictionState, anonymous: FrictionState) -> None:
-    """Fold an anonymous journey's friction context into its customer's: open flows the customer
-    has not started itself, support contacts (the repeat-contact window spans both), onboarding,
+    """Fold an anonymous journey's friction context into its customer's: open and abandoned flows
+    the customer has not started itself, support contacts (the repeat-contact window spans both), onboarding,
     and activity (last seen, active, renewal date) for the silence detectors."""
     for name, flow in anonymous.abandonment.open.items():
         into.abandonment.open.setdefault(name, flow)
+    for name, abandoned in anonymous.abandonment.abandoned.items():  # so a later completion is a recovery
+        if name not in into.abandonment.open:
+            into.abandonment.abandoned.setdefault(name, abandoned)
     contacts = {c[1]: c for c in into.repeat_contact.contacts + anonymous.repeat_contact.contacts}
     into.repeat_contact.contacts = sorted(contacts.values(), key=lambda c: (c[0], c[1]))
     if into.stalled_onboarding.started_ms is None:

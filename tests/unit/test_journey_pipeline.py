@@ -262,3 +262,25 @@ def test_scripted_friction_journey_yields_exactly_the_expected_signals() -> None
     first_session = min(of(outputs, SessionRecord), key=lambda s: s.session.start_ms).session
     # weights: abandonment 3 + rage 2 + error loop 2 + self-service 3 + negative feedback 5
     assert first_session.friction_score == 15
+
+
+def test_contacts_before_and_after_identification_count_as_one_customer() -> None:
+    """Two chats while anonymous, a ticket once known: the merged journey has three contacts."""
+    events = [
+        touchpoint(0, "support.chat_started", n="c1", customer=None, anonymous="dev", channel="chat"),
+        touchpoint(60, "support.chat_started", n="c2", customer=None, anonymous="dev", channel="chat"),
+        touchpoint(120, "identity.identified", n="id", customer="cu", anonymous="dev"),
+        touchpoint(180, "support.ticket_opened", n="c3", customer="cu", channel="support"),
+    ]
+    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    [signal] = [o for o in of(outputs, FrictionSignal) if o.signal.kind == "repeat_contact"]
+    assert signal.journey_key == "cu" and signal.signal.count == 3
+    assert signal.signal.details["channels"] == ["chat", "support"]
+
+
+def test_late_negative_answer_is_still_detected() -> None:
+    events = [touchpoint(0, "feature.used", n=1), touchpoint(120, "feature.used", n=2),
+              touchpoint(30, "survey.csat", n=3, channel="survey", score=1)]  # 90 min late: beyond grace
+    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    assert [o.late for o in of(outputs, EnrichedTouchpoint) if o.event.touchpoint == "survey.csat"] == [True]
+    assert [(o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal)] == [("negative_feedback", "critical")]
