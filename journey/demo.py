@@ -19,7 +19,7 @@ from journey.config import Settings
 from journey.localstack.kafka import LocalKafka, StackError
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
-from journey.topics import JOURNEY_SESSIONS, JOURNEY_STAGES, create_topics
+from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_STAGES, create_topics
 from journey.worker_process import WorkerProcess
 
 WAIT_S = 90.0
@@ -73,7 +73,9 @@ def run_demo(settings: Settings, customers: int, console: Console) -> int:
         sessions = [s for s in read_topic(settings, settings.topics.name(JOURNEY_SESSIONS), 10**9, 20) if s["journey_key"] in mine]
         stages = [s for s in read_topic(settings, settings.topics.name(JOURNEY_STAGES), 10**9, 5)
                   if s["journey_key"].split(":")[-1].replace("anon", "cust") in mine]  # fmt: skip
+        signals = [s for s in read_topic(settings, settings.topics.name(JOURNEY_FRICTION), 10**9, 5) if s["journey_key"] in mine]
         show(console, sessions, stages, worker.get(f"/journeys/{sorted(mine)[0]}/"))
+        show_friction(console, signals)
         console.print(f"live views while the worker runs: http://127.0.0.1:{worker.web_port}/journeys/<journey_key>/, "
                       f"/metrics/ — the broker keeps running: `journey stack status|down`.")  # fmt: skip
         return 0 if len(sessions) >= customers else 1
@@ -87,9 +89,9 @@ def show(console: Console, sessions: list[dict], stages: list[dict], live: dict)
         table.add_column(column, no_wrap=True)
     for s in sorted(sessions, key=lambda s: s["journey_key"])[:6]:
         path = s["path"][0] if len(s["path"]) == 1 else f"{s['path'][0]} … {s['path'][-1]}"
-        stages = " → ".join(s["stages"]) if len(s["stages"]) < 3 else f"{s['stages'][0]} → … → {s['stages'][-1]}"
+        reached = " → ".join(s["stages"]) if len(s["stages"]) < 3 else f"{s['stages'][0]} → … → {s['stages'][-1]}"
         table.add_row(s["journey_key"], s["started_at"][5:16].replace("T", " "), str(s["event_count"]),
-                      ",".join(s["channels"]), path, stages)  # fmt: skip
+                      ",".join(s["channels"]), path, reached)  # fmt: skip
     console.print(table)
     moves = Table(title="Stage transitions (anonymous history continues under the customer)")
     for column in ("journey", "from", "to", "at"):
@@ -99,3 +101,17 @@ def show(console: Console, sessions: list[dict], stages: list[dict], live: dict)
     console.print(moves)
     console.print(f"live state of {live['journey_key']}: stage {live['current_stage']}, {live['events']} events, "
                   f"absorbed {live['absorbed_from']}, open session path {live['open_sessions'][0]['path'] if live['open_sessions'] else []}")  # fmt: skip
+
+
+def show_friction(console: Console, signals: list[dict]) -> None:
+    table = Table(title=f"Friction signals ({len(signals)}; timer-driven ones wait for event time to pass)")
+    for column in ("kind", "severity", "signals", "example evidence"):
+        table.add_column(column)
+    by_kind: dict[tuple[str, str], list[dict]] = {}
+    for signal in signals:
+        by_kind.setdefault((signal["kind"], signal["severity"]), []).append(signal)
+    for (kind, severity), found in sorted(by_kind.items()):
+        details = found[0]["details"]
+        example = ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, list | dict))[:60]
+        table.add_row(kind, severity, str(len(found)), example)
+    console.print(table)

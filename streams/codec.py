@@ -18,7 +18,12 @@ from streams.recent_ids import RecentIds
 from streams.sessions import Session, SessionState
 from streams.stage_tracker import StageState
 
-STATE_FORMAT = 1
+# Bump on any change of the encoded layout; decoders refuse other formats (StateFormatError).
+STATE_FORMAT = 2
+
+
+class StateFormatError(ValueError):
+    """A stored state was written in another layout (an older version of the worker)."""
 
 
 def session_to_list(s: Session) -> list[Any]:
@@ -104,8 +109,8 @@ def encode_state(state: JourneyState) -> bytes:
 
 def decode_state(raw: bytes) -> JourneyState:
     v = orjson.loads(raw)
-    if v[0] != STATE_FORMAT:
-        raise ValueError(f"journey state format {v[0]} is not {STATE_FORMAT}")
+    if not isinstance(v, list) or not v or v[0] != STATE_FORMAT:
+        raise StateFormatError(f"journey state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
     return JourneyState(
         journey_key=v[1],
         customer_id=v[2],
@@ -156,6 +161,6 @@ def encode_ingest_state(state: IngestState) -> bytes:
 
 def decode_ingest_state(raw: bytes) -> IngestState:
     v = orjson.loads(raw)
-    if v[0] != STATE_FORMAT:
-        raise ValueError(f"ingest state format {v[0]} is not {STATE_FORMAT}")
+    if not isinstance(v, list) or not v or v[0] != STATE_FORMAT:
+        raise StateFormatError(f"ingest state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
     return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=RecentIds(dict(v[4])))

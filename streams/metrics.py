@@ -25,4 +25,7 @@ BATCH_SECONDS = Histogram(
 FRICTION_SIGNALS = Counter("journey_friction_signals", "Friction signals detected, by kind and severity.", ["kind", "severity"])
 ABANDONMENTS = Counter("journey_abandonments", "Abandoned flows, by flow and the last step reached.", ["flow", "step"])
 RECOVERIES = Counter("journey_abandonments_recovered", "Abandoned flows completed later, by flow.", ["flow"])
+STATE_ERRORS = Counter(
+    "journey_state_errors", "Stored states that could not be read (another format) and were started afresh.", ["table"]
+)
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])

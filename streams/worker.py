@@ -42,7 +42,7 @@ from journey.topics import (
 )
 from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
 from streams import metrics
-from streams.codec import decode_ingest_state, decode_state, encode_ingest_state, encode_state
+from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state, encode_state
 from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from streams.journey import (
     DuplicateEvent,
@@ -104,6 +104,16 @@ def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | 
     if context is not None:
         return faust.SSLCredentials(context)
     return None
+
+
+def _unreadable(table: str, key: bytes, error: Exception, fresh: Any) -> Any:
+    """A state another worker version wrote: start that key afresh, loudly, rather than stall the
+    partition in a crash loop. Events are not lost (they stay in Kafka); accumulated state is.
+    Upgrades that change the state format need `worker.app_id` changed or the changelogs reset
+    (docs/operations.md)."""
+    metrics.STATE_ERRORS.labels(table).inc()
+    log.error("%s: cannot read the state of %r (%s); starting it afresh", table, key, error)
+    return fresh
 
 
 def _store(table: faust.Table, key: bytes, value: bytes, event: EventT) -> None:
@@ -222,7 +232,12 @@ class JourneyWorker:
 
     def _load_ingest(self, key: bytes) -> IngestState:
         raw = self.ingest_table.get(key)
-        return IngestState() if raw is None else decode_ingest_state(raw)
+        if raw is None:
+            return IngestState()
+        try:
+            return decode_ingest_state(raw)
+        except StateFormatError as error:
+            return _unreadable("ingest-state", key, error, IngestState())
 
     def _route_ingest_output(
         self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp
@@ -289,7 +304,12 @@ class JourneyWorker:
 
     def _load_journey(self, key: str):  # noqa: ANN202 - JourneyState | None
         raw = self.journey_table.get(key.encode())
-        return None if raw is None else decode_state(raw)
+        if raw is None:
+            return None
+        try:
+            return decode_state(raw)
+        except StateFormatError as error:
+            return _unreadable("journey-state", key.encode(), error, None)
 
     def _partition(self, partition: int) -> JourneyPartition:
         """The partition's processor; on first use after a start or rebalance, restore its
@@ -303,11 +323,11 @@ class JourneyWorker:
                 processor.source_watermarks = {int(p): wm for p, wm in sources.items()}
                 processor.idle_sources = set(idle)
             count = self.settings.topics.partitions
-            states = [
-                decode_state(value)
-                for key, value in self.journey_table.items()
+            keys = [
+                key for key in self.journey_table.keys()
                 if not key.startswith(b"\x00") and (murmur2(key) & 0x7FFFFFFF) % count == partition
-            ]
+            ]  # fmt: skip
+            states = [s for s in (self._load_journey(key.decode()) for key in keys) if s is not None]
             processor.rebuild_index(states)
             self.partitions[partition] = processor
             self.last_event_wall.setdefault(partition, time.time())

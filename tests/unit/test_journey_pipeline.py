@@ -284,3 +284,13 @@ def test_late_negative_answer_is_still_detected() -> None:
     outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     assert [o.late for o in of(outputs, EnrichedTouchpoint) if o.event.touchpoint == "survey.csat"] == [True]
     assert [(o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal)] == [("negative_feedback", "critical")]
+
+
+def test_state_of_another_format_is_refused_clearly() -> None:
+    import orjson
+    import pytest
+
+    from streams.codec import StateFormatError
+
+    with pytest.raises(StateFormatError, match="journey state format 1 is not 2"):
+        decode_state(orjson.dumps([1, "k", None]))
