@@ -12,6 +12,7 @@ import orjson
 from schemas.touchpoint import Touchpoint
 from streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
 from streams.friction.detectors import FrictionState
+from streams.friction.signal import Observation
 from streams.identity import IngestState
 from streams.journey import Handoff, JourneyState, PendingEvent
 from streams.recent_ids import RecentIds
@@ -35,11 +36,13 @@ def session_from_list(v: list[Any]) -> Session:
 
 
 def pending_to_list(p: PendingEvent) -> list[Any]:
-    return [p.event.model_dump(mode="json", exclude_none=True), p.occurred_ms, p.stage, p.late, p.placed_in]
+    o = p.observation
+    return [o.occurred_ms, o.event_id, o.touchpoint, o.channel, o.session_id, o.stage, o.flow, o.step, o.score,
+            o.properties, p.late]  # fmt: skip
 
 
 def pending_from_list(v: list[Any]) -> PendingEvent:
-    return PendingEvent(Touchpoint.model_validate(v[0]), v[1], v[2], v[3], v[4])
+    return PendingEvent(Observation(*v[:10]), v[10])
 
 
 def friction_to_dict(f: FrictionState) -> dict[str, Any]:

@@ -15,6 +15,7 @@ identity link (journey.identities) makes them attributable to C.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings, IdentitySettings, JourneySettings, Settings
@@ -62,17 +63,19 @@ NO_WATERMARK = -(2**62)
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """A placed event not yet shown to the detectors (until the watermark passes it)."""
+    """A placed event not yet shown to the detectors (until the watermark passes it): what they
+    need of it, and where it was placed."""
 
-    event: Touchpoint
-    occurred_ms: int
-    stage: str | None
+    observation: Observation  # its session_id is resolved again when shown (sessions merge)
     late: bool
-    placed_in: str | None  # the session it went to: for a late event, the closed session it fell in
+
+    @property
+    def occurred_ms(self) -> int:
+        return self.observation.occurred_ms
 
     @property
     def order(self) -> tuple[int, str]:
-        return (self.occurred_ms, str(self.event.event_id))
+        return self.observation.order
 
 
 @dataclass(slots=True)
@@ -185,7 +188,7 @@ def _signals(state: JourneyState, signals: list[Signal], rules: JourneyRules, se
 def _session_at(state: JourneyState, pending: PendingEvent) -> str | None:
     """The session an event belongs to now (sessions merge while their events are pending)."""
     if pending.late:
-        return pending.placed_in
+        return pending.observation.session_id
     t = pending.occurred_ms
     for session in state.sessions.open:
         if session.start_ms <= t <= session.end_ms:
@@ -193,7 +196,7 @@ def _session_at(state: JourneyState, pending: PendingEvent) -> str | None:
     for session_id, start_ms, end_ms in state.sessions.recently_closed:  # cut at the maximum length
         if start_ms <= t <= end_ms:
             return session_id
-    return pending.placed_in
+    return pending.observation.session_id
 
 
 def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
@@ -216,9 +219,7 @@ def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> lis
         moment = min(due)
         if moment == observation_at:  # an event at a deadline still counts before it
             pending, position = ready[position], position + 1
-            e, session_id = pending.event, _session_at(state, pending)
-            observation = Observation(pending.occurred_ms, str(e.event_id), e.touchpoint, e.channel.value, session_id,
-                                      pending.stage, e.flow, e.step, e.score, e.properties)  # fmt: skip
+            observation = dataclasses.replace(pending.observation, session_id=_session_at(state, pending))
             signals = detectors.observe(state.friction, observation, rules.friction, rules.journeys)
             outputs.extend(_signals(state, signals, rules, state.sessions.open))
         elif moment == timer_at:
@@ -327,7 +328,9 @@ def _apply(
     )  # fmt: skip
     outputs.extend(_session_records(state, closed, rules))
     outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event))
-    state.pending.append(PendingEvent(event, occurred_ms, stage, placement.late, placement.session_id))
+    observation = Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id,
+                              stage, event.flow, event.step, event.score, event.properties)  # fmt: skip
+    state.pending.append(PendingEvent(observation, placement.late))
     if not placement.late:
         for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
             outputs.append(

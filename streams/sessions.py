@@ -21,6 +21,7 @@ its final session.
 from __future__ import annotations
 
 import bisect
+import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -124,6 +125,7 @@ class SessionState:
     late_events: int = 0
 
 
+@functools.lru_cache(maxsize=1 << 16)  # `session_id` is read often; uuid5 costs ~10 µs
 def new_session_id(earliest_event_id: str) -> str:
     return str(uuid.uuid5(SESSION_NAMESPACE, earliest_event_id))
 
