@@ -250,7 +250,7 @@ class JourneyWorker:
             case Duplicate():
                 metrics.EVENTS.labels("ingest", "duplicate").inc()
                 return []
-            case Linked(anonymous_id, customer_id, linked_at_ms, _event_id, new):
+            case Linked(anonymous_id, customer_id, linked_at_ms, _, new):
                 metrics.IDENTITY_LINKS.labels("link").inc()
                 sends = [self._send(self.out_identities, anonymous_id.encode(), identity_record(output))]
                 if new:

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_TOUCHPOINTS, create_topics
+from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_TOUCHPOINTS
 from journey.worker_process import WorkerProcess
 from tests.integration.test_stream_stages import records
-from tests.integration.worker_helpers import advance_event_time, make_test_worker
+from tests.integration.worker_helpers import advance_event_time
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +50,6 @@ EXPECTED = Counter({("rage_click", "warning"): 1, ("error_loop", "warning"): 1, 
                     ("stalled_onboarding", "warning"): 1})  # fmt: skip
 
 
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    create_topics(settings)
-    process = make_test_worker(settings, tmp_path)
-    process.start()
-    yield process
-    process.stop()
 
 
 def test_scripted_journeys_produce_exactly_the_expected_signals(settings: Settings, worker: WorkerProcess) -> None:

@@ -7,9 +7,7 @@ import base64
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,11 +15,11 @@ import pytest
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
-from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS, create_topics
+from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
 from streams.sessions import new_session_id
 from tests.integration.kafka_helpers import consume_all
 from journey.worker_process import WorkerProcess
-from tests.integration.worker_helpers import advance_event_time, make_test_worker
+from tests.integration.worker_helpers import advance_event_time
 
 pytestmark = pytest.mark.integration
 
@@ -44,14 +42,6 @@ def customer_sessions(r: dict) -> bool:
     return r["journey_key"].startswith("cust-")
 
 
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    create_topics(settings)
-    process = make_test_worker(settings, tmp_path)
-    process.start()
-    yield process
-    if process.process and process.process.poll() is None:
-        process.stop()
 
 
 def publish(settings: Settings, events: list[dict]) -> None:
