@@ -142,6 +142,22 @@ def publish(
         raise typer.Exit(1)
 
 
+# -- migrate -----------------------------------------------------------------------------------
+@app.command("migrate")
+def migrate_command() -> None:
+    """Create or update the ClickHouse schema (idempotent; refuses if an applied file changed)."""
+    from sinks.clickhouse_client import connect
+    from sinks.migrations import MigrationError, migrate
+
+    config = settings()
+    try:
+        done = migrate(connect(config.clickhouse), config.clickhouse)
+    except MigrationError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    print(f"applied {', '.join(done)}" if done else f"schema of {config.clickhouse.database} is up to date")
+
+
 # -- worker ------------------------------------------------------------------------------------
 @app.command("worker")
 def worker(
