@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,26 +13,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from journey.config import ClickHouseSettings
-from sinks.clickhouse_client import connect
 from sinks.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # One embedded engine per process, on one path: every test shares it, each in its own database.
-    return tmp_path_factory.mktemp("clickhouse")
-
-
-@pytest.fixture
-def clickhouse(chdb_path: Path) -> Iterator[tuple[Client, ClickHouseSettings]]:
-    settings = ClickHouseSettings(dsn=f"chdb://{chdb_path}", database=f"t_{uuid.uuid4().hex[:10]}")
-    client = connect(settings)
-    yield client, settings
-    client.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
 
 
 def test_migrations_from_zero_then_rerun_is_a_no_op(clickhouse) -> None:
