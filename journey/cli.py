@@ -158,6 +158,24 @@ def migrate_command() -> None:
     print(f"applied {', '.join(done)}" if done else f"schema of {config.clickhouse.database} is up to date")
 
 
+# -- sink --------------------------------------------------------------------------------------
+@app.command("sink")
+def sink_command() -> None:
+    """Write the journey.* topics into ClickHouse (resumes past what ClickHouse holds; Ctrl-C flushes)."""
+    import logging
+
+    from prometheus_client import start_http_server
+
+    from sinks.sink import ClickHouseSink
+
+    config = settings()
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
+    start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
+    sink = ClickHouseSink(config, max_rows=config.sink.max_rows, max_wait_s=config.sink.max_wait_s)
+    print(f"sink ready: metrics on 127.0.0.1:{config.sink.metrics_port}/metrics", flush=True)
+    sink.run()
+
+
 # -- worker ------------------------------------------------------------------------------------
 @app.command("worker")
 def worker(

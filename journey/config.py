@@ -297,6 +297,15 @@ class WorkerSettings(_Section):
     web_port: int = Field(default=6066, gt=0, lt=65536)
 
 
+class SinkSettings(_Section):
+    """The ClickHouse sink (`journey sink`)."""
+
+    max_rows: int = Field(default=5000, ge=1, le=1_000_000, description="rows per insert, per topic-partition")
+    max_wait_s: float = Field(default=1.0, gt=0, description="a batch waits at most this long")
+    metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a Prometheus elsewhere scrape it")
+    metrics_port: int = Field(default=9108, gt=0, lt=65536, description="Prometheus /metrics of the sink")
+
+
 class StageCatalogSettings(_Section):
     """Additions to / overrides of the built-in stage catalog (schemas/stages.py)."""
 
@@ -328,6 +337,7 @@ class Settings(BaseSettings):
     journeys: JourneySettings = JourneySettings()
     friction: FrictionSettings = FrictionSettings()
     worker: WorkerSettings = WorkerSettings()
+    sink: SinkSettings = SinkSettings()
 
     @classmethod
     def settings_customise_sources(

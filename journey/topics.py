@@ -17,6 +17,7 @@ JOURNEY_SESSIONS = "journey.sessions"
 JOURNEY_FRICTION = "journey.friction"
 JOURNEY_STAGES = "journey.stages"
 JOURNEY_IDENTITIES = "journey.identities"
+SINK_DEAD_LETTER = "journey.sink.dlq"
 
 HOUR_MS = 3_600_000
 
@@ -44,6 +45,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         JOURNEY_FRICTION: retained,
         JOURNEY_STAGES: retained,
         JOURNEY_IDENTITIES: compacted,
+        SINK_DEAD_LETTER: dead_letters,
     }
     return [TopicSpec(t.name(base), t.partitions, config) for base, config in specs.items()]
 

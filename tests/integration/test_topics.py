@@ -23,7 +23,7 @@ def test_topics_are_created_with_partitions_and_policies_then_left_alone(setting
     first = create_topics(settings)
     expected = sorted(spec.name for spec in topic_specs(settings))
     assert sorted(first.created) == expected and first.existing == [] and first.warnings == []
-    assert len(expected) == 8
+    assert len(expected) == 9
 
     partitions, policy, retention = describe(settings, settings.topics.name(TOUCHPOINTS))
     assert (partitions, policy) == (settings.topics.partitions, "delete")
