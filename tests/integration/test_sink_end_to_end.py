@@ -3,7 +3,6 @@ process): exact row counts, and a restarted sink inserts nothing twice."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -91,7 +90,7 @@ def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: 
     sink.send_signal(signal.SIGTERM)
     sink.communicate(timeout=60)
 
-    result = subprocess.run([sys.executable, "-c", QUERY, dsn.replace("chdb://", "chdb://")], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", QUERY, dsn], capture_output=True,
                             text=True, env=env, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     counts = orjson.loads(result.stdout)
