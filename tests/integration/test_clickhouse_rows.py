@@ -13,7 +13,7 @@ from streams.identity import Linked
 from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
 from streams.records import friction_record, identity_record, session_record, stage_transition_record, touchpoint_record
 from tests.unit.builders import rules
-from tests.unit.pure_pipeline import PurePipeline
+from streams.in_memory import InMemoryPipeline
 from tests.unit.test_journey_pipeline import FAR_FUTURE, scripted
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ ENCODERS = {
 def test_every_kind_of_record_inserts_and_reads_back(clickhouse) -> None:
     client, settings = clickhouse
     migrate(client, settings)
-    pipeline = PurePipeline(rules())
+    pipeline = InMemoryPipeline(rules())
     outputs = pipeline.run(scripted(), tick_ms=FAR_FUTURE)
     by_topic: dict[str, list] = {topic: [] for topic in TABLES}
     for offset, output in enumerate(outputs):

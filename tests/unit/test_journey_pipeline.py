@@ -13,7 +13,7 @@ from streams.journey import DuplicateEvent, EnrichedTouchpoint, FrictionSignal, 
 from streams.sessions import new_session_id
 from streams.timeutil import DAY_MS, to_ms
 from tests.unit.builders import T0, rules, touchpoint
-from tests.unit.pure_pipeline import PurePipeline
+from streams.in_memory import InMemoryPipeline
 
 FAR_FUTURE = to_ms(T0) + 30 * DAY_MS
 
@@ -27,7 +27,7 @@ def of(outputs: list, kind: type) -> list:
 
 
 def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> None:
-    outputs = PurePipeline(rules()).run(scripted(), tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(scripted(), tick_ms=FAR_FUTURE)
 
     touchpoints = of(outputs, EnrichedTouchpoint)
     assert sorted(str(t.event.event_id) for t in touchpoints) == sorted(str(e.event_id) for e in scripted())
@@ -65,7 +65,7 @@ def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> N
 
 
 def test_duplicates_reaching_stage_two_change_nothing() -> None:
-    pipeline = PurePipeline(rules())
+    pipeline = InMemoryPipeline(rules())
     events = scripted()
     pipeline.run(events)
     before = dict(pipeline.table)
@@ -79,7 +79,7 @@ def test_duplicates_reaching_stage_two_change_nothing() -> None:
 
 
 def test_state_codec_round_trips() -> None:
-    pipeline = PurePipeline(rules())
+    pipeline = InMemoryPipeline(rules())
     pipeline.run(scripted())
     for raw in pipeline.table.values():
         assert encode_state(decode_state(raw)) == raw
@@ -144,8 +144,8 @@ def build(spec: list[tuple[int, float, str]]) -> list[Touchpoint]:
 @given(spec=journeys, cuts=st.lists(st.integers(1, 7), max_size=40))
 def test_outputs_do_not_depend_on_batch_boundaries(spec: list, cuts: list[int]) -> None:
     events = build(spec)
-    whole = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
-    split = PurePipeline(rules()).run(events, batch_sizes=cuts, tick_ms=FAR_FUTURE)
+    whole = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    split = InMemoryPipeline(rules()).run(events, batch_sizes=cuts, tick_ms=FAR_FUTURE)
     assert canonical(split) == canonical(whole)
 
 
@@ -155,7 +155,7 @@ def test_every_event_is_stored_exactly_once_whatever_the_order(spec: list, seed)
     events = build(spec)
     shuffled = events[:]
     seed.shuffle(shuffled)
-    outputs = PurePipeline(rules()).run(shuffled + shuffled[:3], tick_ms=FAR_FUTURE)  # with duplicates
+    outputs = InMemoryPipeline(rules()).run(shuffled + shuffled[:3], tick_ms=FAR_FUTURE)  # with duplicates
     stored = [str(o.event.event_id) for o in of(outputs, EnrichedTouchpoint)]
     assert sorted(stored) == sorted(str(e.event_id) for e in events)
     sessions = of(outputs, SessionRecord)
@@ -165,14 +165,14 @@ def test_every_event_is_stored_exactly_once_whatever_the_order(spec: list, seed)
 
 def test_in_order_events_are_never_late_and_sessions_follow_the_gap() -> None:
     events = [touchpoint(m, n=i) for i, m in enumerate([0, 10, 20, 100, 105, 300])]
-    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     assert not any(o.late for o in of(outputs, EnrichedTouchpoint))
     assert [s.session.event_count for s in of(outputs, SessionRecord)] == [3, 2, 1]
 
 
 def test_late_event_beyond_grace_is_stored_and_counted() -> None:
     events = [touchpoint(0, n=1), touchpoint(60, n=2), touchpoint(5, n=3)]  # third: 55 min late, grace 5
-    pipeline = PurePipeline(rules())
+    pipeline = InMemoryPipeline(rules())
     outputs = pipeline.run(events, tick_ms=FAR_FUTURE)
     late = [o for o in of(outputs, EnrichedTouchpoint) if o.late]
     assert len(late) == 1 and late[0].session_id == new_session_id(str(events[0].event_id))
@@ -185,7 +185,7 @@ def test_events_after_link_go_straight_to_the_customer() -> None:
         touchpoint(5, "identity.identified", n=2, customer="c", anonymous="a"),
         touchpoint(6, "feature.used", n=3, customer=None, anonymous="a"),
     ]
-    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     assert [o.journey_key for o in of(outputs, EnrichedTouchpoint)] == ["anon:a", "c", "c"]
     assert [s.journey_key for s in of(outputs, SessionRecord)] == ["c"]
     assert of(outputs, SessionRecord)[0].session.event_count == 3
@@ -200,7 +200,7 @@ def test_replayed_anonymous_event_after_handoff_is_not_counted_again() -> None:
         touchpoint(0, "ad.click", n=1, customer=None, anonymous="a"),
         touchpoint(5, "identity.identified", n=2, customer="c", anonymous="a"),
     ]
-    pipeline = PurePipeline(rules())
+    pipeline = InMemoryPipeline(rules())
     pipeline.run(events)
     pipeline.stage2([TouchpointMessage("anon:a", None, events[0], None, SourceStamp(0, to_ms(events[1].occurred_at)))])
     pipeline.run([], tick_ms=FAR_FUTURE)
@@ -215,11 +215,11 @@ def test_signals_do_not_depend_on_arrival_order_within_grace(spec: list, jitter:
     """Events arrive in any order that keeps each within grace (5 min) of its place: the signals,
     sessions and their friction scores are those of the in-order arrival."""
     events = sorted(build(spec), key=lambda e: (e.occurred_at, str(e.event_id)))
-    first = PurePipeline(rules())
+    first = InMemoryPipeline(rules())
     in_order = first.run(events, tick_ms=FAR_FUTURE)
     # Arrival order by time + a jitter below grace: each event moves at most that far.
     jittered = sorted(events, key=lambda e: to_ms(e.occurred_at) + jitter[events.index(e)] * 60_000)
-    second = PurePipeline(rules())
+    second = InMemoryPipeline(rules())
     shuffled = second.run(jittered, batch_sizes=cuts, tick_ms=FAR_FUTURE)
     # Whether an anonymous event arrived before or after its link decides the key it is stored
     # under; the identity links (journey.identities) resolve both to the customer.
@@ -247,7 +247,7 @@ def test_scripted_friction_journey_yields_exactly_the_expected_signals() -> None
         touchpoint(60 * 48, "onboarding.started", n="o1", **c),
         touchpoint(60 * 49, "support.call_received", n="t3", channel="phone", **c),
     ]
-    outputs = PurePipeline(rules()).run(script, tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(script, tick_ms=FAR_FUTURE)
     kinds = sorted((o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal))
     assert kinds == sorted([
         ("rage_click", "warning"), ("error_loop", "warning"), ("self_service_failure", "warning"),
@@ -271,7 +271,7 @@ def test_contacts_before_and_after_identification_count_as_one_customer() -> Non
         touchpoint(120, "identity.identified", n="id", customer="cu", anonymous="dev"),
         touchpoint(180, "support.ticket_opened", n="c3", customer="cu", channel="support"),
     ]
-    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     [signal] = [o for o in of(outputs, FrictionSignal) if o.signal.kind == "repeat_contact"]
     assert signal.journey_key == "cu" and signal.signal.count == 3
     assert signal.signal.details["channels"] == ["chat", "support"]
@@ -280,7 +280,7 @@ def test_contacts_before_and_after_identification_count_as_one_customer() -> Non
 def test_late_negative_answer_is_still_detected() -> None:
     events = [touchpoint(0, "feature.used", n=1), touchpoint(120, "feature.used", n=2),
               touchpoint(30, "survey.csat", n=3, channel="survey", score=1)]  # 90 min late: beyond grace
-    outputs = PurePipeline(rules()).run(events, tick_ms=FAR_FUTURE)
+    outputs = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     assert [o.late for o in of(outputs, EnrichedTouchpoint) if o.event.touchpoint == "survey.csat"] == [True]
     assert [(o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal)] == [("negative_feedback", "critical")]
 

@@ -1,4 +1,8 @@
-"""Stages 1 and 2 wired together without Kafka: the same routing the agents do, in memory."""
+"""Stages 1 and 2 wired together without Kafka: the routing the worker does, in memory.
+
+One stage-2 partition fed by one source partition, a dict as the state table, every stitched
+message encoded and decoded as on Kafka. Used by the property tests and the pure-core benchmark.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,7 @@ from streams.partition import JourneyPartition
 from streams.timeutil import to_ms
 
 
-class PurePipeline:
-    """One stage-2 partition, a dict as the state table, messages encoded and decoded as on Kafka."""
-
+class InMemoryPipeline:
     def __init__(self, rules: JourneyRules, identity: IdentitySettings | None = None) -> None:
         self.rules = rules
         self.identity = identity or rules.identity
