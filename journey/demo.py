@@ -19,32 +19,14 @@ from journey.config import Settings
 from journey.localstack.kafka import LocalKafka, StackError
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
+from journey.topic_reader import read_topic
 from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_STAGES, create_topics
 from journey.worker_process import WorkerProcess
 
-WAIT_S = 90.0
 
-
-def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[dict]:
-    """Read a topic from the start until `expected` records arrived (or time ran out)."""
-    import uuid
-
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": f"journey-demo-{uuid.uuid4()}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})  # fmt: skip
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    records: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                records.append(orjson.loads(message.value()))
-    finally:
-        consumer.close()
-    return records
+def read_records(settings: Settings, topic: str, timeout_s: float) -> list[dict]:
+    """Every record of a topic so far, decoded (reads until the timeout: the demo cannot know how many)."""
+    return [orjson.loads(m.value()) for m in read_topic(settings, topic, expected=10**9, timeout_s=timeout_s)]
 
 
 def run_demo(settings: Settings, customers: int, console: Console) -> int:
@@ -70,10 +52,10 @@ def run_demo(settings: Settings, customers: int, console: Console) -> int:
         console.print(f"published {len(events)} events of {customers} journeys in {time.monotonic() - started:.2f}s")
 
         mine = {f"cust-{run * 1000 + seed:06d}" for seed in range(customers)}
-        sessions = [s for s in read_topic(settings, settings.topics.name(JOURNEY_SESSIONS), 10**9, 20) if s["journey_key"] in mine]
-        stages = [s for s in read_topic(settings, settings.topics.name(JOURNEY_STAGES), 10**9, 5)
+        sessions = [s for s in read_records(settings, settings.topics.name(JOURNEY_SESSIONS), 20) if s["journey_key"] in mine]
+        stages = [s for s in read_records(settings, settings.topics.name(JOURNEY_STAGES), 5)
                   if s["journey_key"].split(":")[-1].replace("anon", "cust") in mine]  # fmt: skip
-        signals = [s for s in read_topic(settings, settings.topics.name(JOURNEY_FRICTION), 10**9, 5) if s["journey_key"] in mine]
+        signals = [s for s in read_records(settings, settings.topics.name(JOURNEY_FRICTION), 5) if s["journey_key"] in mine]
         show(console, sessions, stages, worker.get(f"/journeys/{sorted(mine)[0]}/"))
         show_friction(console, signals)
         console.print(f"live views while the worker runs: http://127.0.0.1:{worker.web_port}/journeys/<journey_key>/, "

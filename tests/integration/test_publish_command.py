@@ -13,7 +13,7 @@ import pytest
 from journey.config import Settings
 from journey.samples import sample_journey
 from journey.topics import TOUCHPOINTS, create_topics
-from tests.integration.kafka_helpers import consume_all
+from journey.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def test_publish_file_with_bad_lines(settings: Settings, tmp_path: Path) -> None
     assert [(r["line"], r["reason"]) for r in rejected] == [(4, "not_json"), (5, "schema")]
     assert rejected[0]["original"] == "not json at all"
 
-    messages = consume_all(settings, settings.topics.name(TOUCHPOINTS), expected=len(good))
+    messages = read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=len(good))
     assert sorted(orjson.loads(m.value())["event_id"] for m in messages) == sorted(e["event_id"] for e in good)
 
 

@@ -10,7 +10,7 @@ from journey.publisher import PublishError, TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import TOUCHPOINTS, create_topics
 from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
-from tests.integration.kafka_helpers import consume_all
+from journey.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_published_events_are_read_back_exactly_once_with_their_keys(settings: S
             publisher.publish(event)
     assert publisher.delivered == len(events)
 
-    messages = consume_all(settings, settings.topics.name(TOUCHPOINTS), expected=len(events))
+    messages = read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=len(events))
     assert len(messages) == len(events)
     by_id = {str(parse_touchpoint(m.value()).event_id): m for m in messages}
     assert set(by_id) == {e["event_id"] for e in events}
@@ -39,7 +39,7 @@ def test_one_persons_events_stay_in_order_on_one_partition(settings: Settings) -
     with TouchpointPublisher(settings) as publisher:
         for event in events:
             publisher.publish(event)
-    messages = consume_all(settings, settings.topics.name(TOUCHPOINTS), expected=len(events))
+    messages = read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=len(events))
     assert len({m.partition() for m in messages}) == 1
     ordered = sorted(messages, key=lambda m: m.offset())
     assert [orjson.loads(m.value())["event_id"] for m in ordered] == [e["event_id"] for e in events]
@@ -51,7 +51,7 @@ def test_invalid_event_is_refused_before_sending(settings: Settings) -> None:
     with TouchpointPublisher(settings) as publisher:
         with pytest.raises(InvalidTouchpoint, match="channel"):
             publisher.publish(bad)
-    assert consume_all(settings, settings.topics.name(TOUCHPOINTS), expected=0, timeout_s=2) == []
+    assert read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=0, timeout_s=2) == []
 
 
 def test_delivery_failure_is_raised_on_flush(settings: Settings) -> None:

@@ -17,7 +17,7 @@ from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
 from streams.sessions import new_session_id
-from tests.integration.kafka_helpers import consume_all
+from journey.topic_reader import read_topic
 from journey.worker_process import WorkerProcess
 from tests.integration.worker_helpers import advance_event_time
 
@@ -32,7 +32,7 @@ def records(settings: Settings, topic: str, expected: int, *, where=lambda r: Tr
     deadline = time.monotonic() + timeout_s
     found: list[dict] = []
     while time.monotonic() < deadline:
-        found = [r for r in (orjson.loads(m.value()) for m in consume_all(settings, settings.topics.name(topic), expected=10**9, timeout_s=2)) if where(r)]
+        found = [r for r in (orjson.loads(m.value()) for m in read_topic(settings, settings.topics.name(topic), expected=10**9, timeout_s=2)) if where(r)]
         if len(found) >= expected:
             break
     return found
