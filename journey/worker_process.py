@@ -19,6 +19,15 @@ READY_MARK = b"[^Worker]: Ready"
 READY_TIMEOUT_S = 90.0
 
 
+def metric_sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text exposition, 0 when absent (labels in sorted order,
+    as prometheus-client writes them)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$" if labels else rf"^{re.escape(name)} (\S+)$"
+    match = re.search(pattern, exposition, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
 class WorkerProcess:
     """A worker for `settings`, logging to `<workdir>/worker.log`; extra settings as JOURNEY_* env."""
 
@@ -70,11 +79,8 @@ class WorkerProcess:
             return response.read().decode()
 
     def counter(self, name: str, **labels: str) -> float:
-        """The value of one Prometheus sample, 0 when absent."""
-        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        pattern = re.compile(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$" if labels else rf"^{re.escape(name)} (\S+)$", re.M)
-        match = pattern.search(self.metrics_text())
-        return float(match.group(1)) if match else 0.0
+        """The value of one Prometheus sample of this worker, 0 when absent."""
+        return metric_sample(self.metrics_text(), name, **labels)
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

@@ -18,7 +18,7 @@ from journey.config import Settings
 from journey.localstack.kafka import free_loopback_port
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
-from journey.worker_process import WorkerProcess
+from journey.worker_process import WorkerProcess, metric_sample
 from tests.integration.test_stream_stages import records
 from tests.integration.worker_helpers import advance_event_time
 
@@ -52,8 +52,7 @@ def sink_rows(port: int, table: str) -> float:
             text = response.read().decode()
     except OSError:
         return 0.0
-    prefix = f'journey_sink_rows_total{{table="{table}"}} '
-    return next((float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0.0)
+    return metric_sample(text, "journey_sink_rows_total", table=table)
 
 
 def wait_for(condition, timeout_s: float = 90) -> None:
