@@ -12,7 +12,7 @@ import orjson
 
 from streams.identity import Conflict, Linked
 from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.timeutil import from_ms
+from streams.timeutil import from_ms, to_ms
 
 RECORD_NAMESPACE = uuid.UUID("8a0f3f0a-7d0e-4a67-b7f3-5d1f1e2b9c44")
 
@@ -30,7 +30,7 @@ def touchpoint_record(o: EnrichedTouchpoint) -> bytes:
     return _dumps(
         {
             "event_id": str(e.event_id),
-            "occurred_at": e.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "occurred_at": iso(to_ms(e.occurred_at)),
             "journey_key": o.journey_key,
             "customer_id": o.customer_id,
             "anonymous_id": e.anonymous_id,
@@ -148,6 +148,6 @@ def dead_letter_record(
             "offset": offset,
             "key": None if key is None else base64.b64encode(key).decode(),
             "original": base64.b64encode(original).decode(),
-            "received_at": (received_at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
+            "received_at": iso(to_ms(received_at or datetime.now(UTC))),
         }
     )
