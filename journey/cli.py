@@ -163,6 +163,7 @@ def migrate_command() -> None:
 def sink_command() -> None:
     """Write the journey.* topics into ClickHouse (resumes past what ClickHouse holds; Ctrl-C flushes)."""
     import logging
+    import signal
 
     from prometheus_client import start_http_server
 
@@ -171,20 +172,33 @@ def sink_command() -> None:
     config = settings()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
-    sink = ClickHouseSink(config, max_rows=config.sink.max_rows, max_wait_s=config.sink.max_wait_s)
-    print(f"sink ready: metrics on 127.0.0.1:{config.sink.metrics_port}/metrics", flush=True)
+    sink = ClickHouseSink(config)
+    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+    signal.signal(signal.SIGINT, lambda *_: sink.stop())
+    print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
     sink.run()
 
 
-# -- worker ------------------------------------------------------------------------------------
+# -- worker / run ------------------------------------------------------------------------------
+LoglevelOption = Annotated[str, typer.Option(help="crit, error, warn, info or debug")]
+
+
 @app.command("worker")
-def worker(
-    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
-) -> None:
+def worker(loglevel: LoglevelOption = "warn") -> None:
     """Run the stream stages (ingest, journeys) as a Faust worker; scale out by running more."""
     from streams.worker import JourneyWorker
 
     JourneyWorker(settings()).run(loglevel=loglevel)
+
+
+@app.command("run")
+def run_all(loglevel: LoglevelOption = "warn") -> None:
+    """Run everything in one process: the stream stages and the ClickHouse sink (which migrates the
+    schema first). The way to run on the embedded engine, which only one process may open.
+    Ctrl-C stops cleanly: the sink catches up with the stages' output and flushes."""
+    from streams.worker import JourneyWorker
+
+    JourneyWorker(settings(), with_sink=True).run(loglevel=loglevel)
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -304,6 +304,15 @@ class SinkSettings(_Section):
     max_wait_s: float = Field(default=1.0, gt=0, description="a batch waits at most this long")
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a Prometheus elsewhere scrape it")
     metrics_port: int = Field(default=9108, gt=0, lt=65536, description="Prometheus /metrics of the sink")
+    max_buffered_rows: int = Field(
+        default=100_000, ge=1, description="unconfirmed rows held while ClickHouse fails; then consumption pauses"
+    )
+    retry_backoff_s: tuple[float, ...] = Field(
+        default=(0.5, 1, 2, 5, 10), min_length=1, description="waits between failed inserts (the last repeats)"
+    )
+    drain_timeout_s: float = Field(
+        default=15.0, ge=0, description="on shutdown, keep writing until caught up with the topics, this long at most"
+    )
 
 
 class StageCatalogSettings(_Section):

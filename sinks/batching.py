@@ -1,22 +1,36 @@
 """Sink batching, pure: records accumulate per topic-partition and leave as batches.
 
 The sink's contract, in the order things happen (the shell follows it; tests check the pieces):
-  1. on assignment, seek each partition past the highest `_kafka_offset` ClickHouse already holds
-     for it (rows carry their source partition and offset), so nothing is inserted twice;
+  1. on assignment, seek each partition to the larger of the group's committed offset and the next
+     offset recorded in ClickHouse's sink_progress table: nothing written is inserted again;
   2. `add` each consumed record to its partition's open batch;
   3. a batch is `ready` when it holds `max_rows` or its oldest record waited `max_wait_s`; it is
-     inserted with `insert_deduplication_token` = topic/partition/first-last (`Batch.token`), so a
+     inserted with `insert_deduplication_token` = topic/partition/first-last (`dedup_token`), so a
      retry of the same batch is dropped by ClickHouse;
-  4. only after the insert succeeded (`confirm`), commit offset `last + 1` for that partition;
+  4. only after the insert returned (its materialized views fed too) record `last + 1` in
+     sink_progress, then commit that offset to Kafka (`confirm`);
   5. a failed insert is `retry`-ed later with the same token; while unconfirmed rows reach
      `max_buffered`, `add` raises SinkBackpressure and the consumer pauses: a ClickHouse outage
-     stalls the sink instead of growing its memory.
+     stalls the sink instead of growing its memory;
+  6. a batch ClickHouse rejects for its data is split (`insert_splitting`) until the rows it
+     refuses are single; those go to the sink's dead-letter topic, the rest is inserted.
+A process killed anywhere re-inserts at most its unconfirmed batches; every table is idempotent
+under that (Replacing engines, uniqExact states), so queries stay exact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+Row = tuple[dict[str, Any], int, int]  # (record, partition, offset)
+
+
+def dedup_token(topic: str, rows: list[Row]) -> str:
+    """The insert_deduplication_token of consecutive rows of one partition."""
+    return f"{topic}/{rows[0][1]}/{rows[0][2]}-{rows[-1][2]}"
 
 
 class SinkBackpressure(Exception):
@@ -28,7 +42,7 @@ class Batch:
     topic: str
     partition: int
     opened_at: float
-    records: list[tuple[dict[str, Any], int, int]] = field(default_factory=list)  # (record, partition, offset)
+    records: list[Row] = field(default_factory=list)
 
     @property
     def first_offset(self) -> int:
@@ -40,7 +54,7 @@ class Batch:
 
     @property
     def token(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.first_offset}-{self.last_offset}"
+        return dedup_token(self.topic, self.records)
 
     @property
     def commit_offset(self) -> int:
@@ -86,3 +100,25 @@ class SinkBuffer:
     def retry(self) -> list[Batch]:
         """Unconfirmed batches, oldest first, to insert again with their same tokens."""
         return list(self.in_flight)
+
+
+class RowsRejected(Exception):
+    """ClickHouse refused the data itself (a value out of range, a wrong type), not because it is
+    unavailable: inserting the same rows again cannot succeed."""
+
+
+def insert_splitting(rows: list[Row], insert: Callable[[list[Row]], None]) -> list[tuple[Row, str]]:
+    """Insert `rows`; when `insert` raises RowsRejected, insert each half on its own, down to single
+    rows, and return the rejected rows with ClickHouse's reason (they go to the dead-letter topic).
+
+    Any other exception propagates: ClickHouse is unavailable and the caller retries the batch.
+    The halves are fixed by the batch, so a retried split gets the same dedup tokens.
+    """
+    try:
+        insert(rows)
+    except RowsRejected as rejected:
+        if len(rows) == 1:
+            return [(rows[0], str(rejected))]
+        middle = len(rows) // 2
+        return insert_splitting(rows[:middle], insert) + insert_splitting(rows[middle:], insert)
+    return []

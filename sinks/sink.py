@@ -1,76 +1,174 @@
 """`journey sink`: journey.* topics → ClickHouse, following the contract in sinks/batching.py.
 
 A thin shell: a confluent-kafka consumer (read_committed, manual commits), the pure SinkBuffer and
-row converters, clickhouse-connect column inserts. ClickHouse failures are retried with backoff
-and the same dedup token; while ClickHouse is down the consumer is paused (no unbounded memory).
-A record that is not JSON goes to the sink's dead-letter topic with its reason.
+row converters, clickhouse-connect column inserts. While ClickHouse is unreachable or failing, the
+batch is retried with backoff and the same dedup token and, once `max_buffered_rows` wait, the
+consumer pauses (no unbounded memory). Rows ClickHouse rejects for their data, and records that are
+not JSON, go to the sink's dead-letter topic with the reason; the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
+import re
+import threading
 import time
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from prometheus_client import Counter, Histogram
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import Settings
 from journey.topics import SINK_DEAD_LETTER
-from sinks.batching import Batch, SinkBackpressure, SinkBuffer
+from sinks.batching import Batch, Row, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
 from sinks.clickhouse_client import connect
-from sinks.rows import TABLES, to_columns
+from sinks.migrations import migrate
+from sinks.rows import TABLES, TableSpec, to_columns
 
 log = logging.getLogger("journey.sink")
+# clickhouse-connect logs a traceback for every value it cannot serialize; while the sink splits a
+# batch that is one per attempt. The sink logs each rejected row itself, once.
+logging.getLogger("clickhouse_connect.driver.transform").setLevel(logging.CRITICAL)
 
-RETRY_BACKOFF_S = (0.5, 1, 2, 5, 10)
 SINK_ROWS = Counter("journey_sink_rows", "Rows inserted into ClickHouse, by table.", ["table"])
 SINK_FAILURES = Counter("journey_sink_insert_failures", "Failed ClickHouse inserts (retried), by table.", ["table"])
 SINK_BATCH_SECONDS = Histogram("journey_sink_batch_seconds", "Insert latency per batch, by table.", ["table"])
-SINK_DEAD_LETTERS = Counter("journey_sink_dead_letters", "Records the sink could not read, by topic.", ["topic"])
+SINK_DEAD_LETTERS = Counter("journey_sink_dead_letters", "Records the sink could not write, by topic.", ["topic"])
+SINK_BUFFERED = Gauge("journey_sink_buffered_rows", "Rows consumed and not yet confirmed in ClickHouse.")
+SINK_UP = Gauge("journey_sink_clickhouse_up", "1 while the last ClickHouse call succeeded, else 0.")
+
+# Server error codes that mean "this data cannot go in", as opposed to "ClickHouse is not able now".
+# https://github.com/ClickHouse/ClickHouse/blob/master/src/Common/ErrorCodes.cpp
+DATA_ERROR_CODES = frozenset({
+    6,    # CANNOT_PARSE_TEXT
+    27,   # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,   # CANNOT_PARSE_DATE
+    41,   # CANNOT_PARSE_DATETIME
+    53,   # TYPE_MISMATCH
+    69,   # ARGUMENT_OUT_OF_BOUND
+    70,   # CANNOT_CONVERT_TYPE
+    72,   # CANNOT_PARSE_NUMBER
+    117,  # INCORRECT_DATA
+    321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    469,  # VIOLATED_CONSTRAINT
+})  # fmt: skip
+ERROR_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def is_data_error(error: Exception) -> bool:
+    """True when ClickHouse (or the client, serializing) refuses the rows themselves."""
+    if isinstance(error, OperationalError):
+        return False  # could not reach ClickHouse
+    if isinstance(error, DataError | ValueError | TypeError | KeyError | OverflowError):
+        return True  # the client could not serialize a value (e.g. 40000 into Int16)
+    if isinstance(error, DatabaseError):
+        code = ERROR_CODE.search(str(error))
+        return code is not None and int(code.group(1)) in DATA_ERROR_CODES
+    return False
 
 
 class ClickHouseSink:
-    def __init__(self, settings: Settings, max_rows: int = 5000, max_wait_s: float = 1.0) -> None:
+    """Consumes the journey.* topics and writes them to ClickHouse until `stop()`.
+
+    `migrate_on_start` applies the schema once ClickHouse answers (`journey run`); the standalone
+    sink expects `journey migrate` to have run, and says so while tables are missing.
+    """
+
+    def __init__(self, settings: Settings, *, migrate_on_start: bool = False) -> None:
         self.settings = settings
-        self.client = connect(settings.clickhouse)
+        self.config = settings.sink
         self.database = settings.clickhouse.database
+        self.migrate_on_start = migrate_on_start
+        self.client: Client | None = None
         self.topics = {settings.topics.name(base): spec for base, spec in TABLES.items()}
-        self.buffer = SinkBuffer(max_rows=max_rows, max_wait_s=max_wait_s)
+        self.buffer = SinkBuffer(self.config.max_rows, self.config.max_wait_s, self.config.max_buffered_rows)
         self.consumer = Consumer({
             **settings.kafka.confluent_config(),
             "group.id": f"{settings.worker.app_id}-sink",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
+            "enable.partition.eof": True,  # tells when a drain has caught up
         })  # fmt: skip
         self.producer = Producer({**settings.kafka.confluent_config(), "enable.idempotence": True})
         self.paused = False
-        self.stopping = False
         self.failures = 0
+        self.stop_requested = threading.Event()
+        self.at_end: set[tuple[str, int]] = set()  # partitions consumed to their end (so far)
+        self.stop_deadline = 0.0
+
+    # -- ClickHouse connection -----------------------------------------------------------------
+    def _clickhouse(self) -> Client:
+        """The client, connecting (and migrating, when asked) first; raises while unreachable."""
+        if self.client is None:
+            client = connect(self.settings.clickhouse)
+            if self.migrate_on_start:
+                applied = migrate(client, self.settings.clickhouse)
+                if applied:
+                    log.info("schema: applied %s", ", ".join(applied))
+            self.client = client
+            log.info("connected to ClickHouse (database %s)", self.database)
+        return self.client
+
+    def _wait_for_clickhouse(self) -> bool:
+        """Connect, retrying with backoff until it works or a stop is requested."""
+        while not self.stop_requested.is_set():
+            try:
+                self._clickhouse()
+                SINK_UP.set(1)
+                self.failures = 0
+                return True
+            except Exception as error:  # noqa: BLE001 - unreachable, auth, schema: say it and retry
+                SINK_UP.set(0)
+                delay = self._backoff()
+                log.error("ClickHouse not ready (%s); retrying in %ss", _short(error), delay)
+                self.stop_requested.wait(delay)
+        return False
+
+    def _backoff(self) -> float:
+        steps = self.config.retry_backoff_s
+        delay = steps[min(self.failures, len(steps) - 1)]
+        self.failures += 1
+        return delay
 
     # -- assignment: resume past what ClickHouse already holds --------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        progress = self._progress([tp.topic for tp in partitions])
+        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=30)}
         for tp in partitions:
-            table = self.topics[tp.topic].table
-            rows = self.client.query(
-                f"SELECT max(_kafka_offset), count() FROM {self.database}.{table} WHERE _kafka_partition = {tp.partition}"
-            ).result_rows
-            highest, count = rows[0]
-            if count:
-                tp.offset = int(highest) + 1
+            key = (tp.topic, tp.partition)
+            held, kafka = progress.get(key, OFFSET_INVALID), committed.get(key, OFFSET_INVALID)
+            tp.offset = max(held, kafka) if max(held, kafka) >= 0 else OFFSET_INVALID
         consumer.assign(partitions)
         log.info("assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in partitions])
 
+    def _progress(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        """Next offsets recorded in sink_progress (called before any consumption: ClickHouse is up)."""
+        names = ", ".join(f"'{topic}'" for topic in sorted(set(topics)))
+        rows = self._clickhouse().query(
+            f"SELECT topic, partition, max(next_offset) FROM {self.database}.sink_progress "
+            f"WHERE topic IN ({names}) GROUP BY topic, partition"
+        ).result_rows
+        return {(topic, int(partition)): int(offset) for topic, partition, offset in rows}
+
     # -- the loop ------------------------------------------------------------------------------
+    def stop(self, drain: bool = True) -> None:
+        """Ask the loop to finish: with `drain`, first catch up with the topics' current ends
+        (at most `drain_timeout_s`); then flush what is buffered. Safe from any thread."""
+        self.stop_deadline = time.monotonic() + (self.config.drain_timeout_s if drain else 0)
+        self.stop_requested.set()
+
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
-        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        if not self._wait_for_clickhouse():
+            self._close()
+            return
         self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
         try:
-            while not self.stopping:
+            while not self._finished():
                 if not self.paused:
                     messages = self.consumer.consume(num_messages=1000, timeout=0.2)
                     for position, message in enumerate(messages):
@@ -78,29 +176,50 @@ class ClickHouseSink:
                             self._rewind(messages[position:])
                             break
                 else:
-                    time.sleep(0.2)
+                    self.stop_requested.wait(0.2)
                 self._flush(time.monotonic())
             self._flush(time.monotonic(), everything=True)
+            if self.buffer.in_flight:
+                rows = self.buffer.buffered_rows
+                log.error("stopping with %d rows not in ClickHouse; they are written on the next start", rows)
         finally:
-            self.producer.flush(10)
-            self.consumer.close()
+            self._close()
+
+    def _close(self) -> None:
+        self.producer.flush(10)
+        self.consumer.close()
+
+    def _finished(self) -> bool:
+        if not self.stop_requested.is_set():
+            return False
+        if time.monotonic() >= self.stop_deadline or self.failures:
+            return True  # drain time is over, or ClickHouse fails: do not wait for it
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        caught_up = assigned <= self.at_end
+        return caught_up and not self.paused
 
     def _take(self, message: Message) -> bool:
         """Buffer one record; False when the buffer is full (the caller rewinds and pauses)."""
         if message.error():
-            if message.error().code() != KafkaError._PARTITION_EOF:
+            if message.error().code() == KafkaError._PARTITION_EOF:
+                self.at_end.add((message.topic(), message.partition()))
+            else:
                 log.warning("consumer error: %s", message.error())
             return True
+        self.at_end.discard((message.topic(), message.partition()))
         try:
             record = orjson.loads(message.value())
         except orjson.JSONDecodeError as error:
-            self._dead_letter(message, f"not JSON: {error}")
+            self._dead_letter(message.topic(), message.partition(), message.offset(), message.key(),
+                              message.value() or b"", f"not JSON: {error}")  # fmt: skip
             return True
         try:
             self.buffer.add(message.topic(), message.partition(), message.offset(), record, time.monotonic())
         except SinkBackpressure as full:
             log.warning("%s; pausing consumption", full)
             return False
+        finally:
+            SINK_BUFFERED.set(self.buffer.buffered_rows)
         return True
 
     def _rewind(self, untaken: list[Message]) -> None:
@@ -113,43 +232,75 @@ class ClickHouseSink:
                 first.setdefault((message.topic(), message.partition()), message.offset())
         for (topic, partition), offset in first.items():
             self.consumer.seek(TopicPartition(topic, partition, offset))
+            self.at_end.discard((topic, partition))
 
     def _flush(self, now: float, everything: bool = False) -> None:
         self.buffer.ready(now, everything=everything)  # due batches join those in flight
         for batch in self.buffer.retry():  # oldest (earlier failures) first
-            if not self._insert(batch):
+            if not self._write(batch):
                 return  # ClickHouse is failing: keep order, try again after the backoff
+        SINK_BUFFERED.set(self.buffer.buffered_rows)
         if self.paused and not self.buffer.in_flight:
             self.consumer.resume(self.consumer.assignment())
             self.paused = False
 
-    def _insert(self, batch: Batch) -> bool:
+    def _write(self, batch: Batch) -> bool:
+        """Insert one batch (splitting out rejected rows), record progress, commit. False when
+        ClickHouse is unavailable: the batch stays in flight for a retry after the backoff."""
         spec = self.topics[batch.topic]
         started = time.monotonic()
         try:
-            self.client.insert(
-                f"{self.database}.{spec.table}", to_columns(spec, batch.records), column_names=spec.column_names,
-                column_oriented=True,
-                settings={"insert_deduplication_token": batch.token,
-                          "deduplicate_blocks_in_dependent_materialized_views": 1},
-            )  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - any ClickHouse failure: retry with backoff
+            client = self._clickhouse()
+            rejected = insert_splitting(batch.records, lambda rows: self._insert(client, batch.topic, spec, rows))
+            client.insert(f"{self.database}.sink_progress", [[batch.topic, batch.partition, batch.commit_offset]],
+                          column_names=["topic", "partition", "next_offset"])  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - unavailable or failing: retry with backoff
             SINK_FAILURES.labels(spec.table).inc()
-            delay = RETRY_BACKOFF_S[min(self.failures, len(RETRY_BACKOFF_S) - 1)]
-            self.failures += 1
-            log.error("insert of %s into %s failed (%s); retrying in %ss", batch.token, spec.table, error, delay)
-            time.sleep(delay)
+            SINK_UP.set(0)
+            delay = self._backoff()
+            hint = " (run `journey migrate`?)" if "UNKNOWN_TABLE" in str(error) else ""
+            log.error("insert of %s into %s failed: %s%s; retrying in %ss", batch.token, spec.table,
+                      _short(error), hint, delay)  # fmt: skip
+            self.stop_requested.wait(delay)
             return False
         self.failures = 0
+        SINK_UP.set(1)
+        for (record, partition, offset), reason in rejected:
+            log.warning("%s offset %d rejected by ClickHouse (%s): to %s", batch.topic, offset, reason, SINK_DEAD_LETTER)
+            value = orjson.dumps(record)
+            self._dead_letter(batch.topic, partition, offset, None, value, f"rejected by ClickHouse: {reason}")
         SINK_BATCH_SECONDS.labels(spec.table).observe(time.monotonic() - started)
-        SINK_ROWS.labels(spec.table).inc(len(batch.records))
+        SINK_ROWS.labels(spec.table).inc(len(batch.records) - len(rejected))
         offset = self.buffer.confirm(batch)
         self.consumer.commit(offsets=[TopicPartition(batch.topic, batch.partition, offset)], asynchronous=False)
         return True
 
-    def _dead_letter(self, message: Message, reason: str) -> None:
-        SINK_DEAD_LETTERS.labels(message.topic()).inc()
-        envelope: dict[str, Any] = {"reason": reason, "topic": message.topic(), "partition": message.partition(),
-                                    "offset": message.offset(), "original": (message.value() or b"").decode(errors="replace")}  # fmt: skip
-        self.producer.produce(self.settings.topics.name(SINK_DEAD_LETTER), orjson.dumps(envelope), key=message.key())
+    def _insert(self, client: Client, topic: str, spec: TableSpec, rows: list[Row]) -> None:
+        try:
+            columns = to_columns(spec, rows)
+            client.insert(
+                f"{self.database}.{spec.table}", columns, column_names=spec.column_names, column_oriented=True,
+                settings={"insert_deduplication_token": dedup_token(topic, rows),
+                          "deduplicate_blocks_in_dependent_materialized_views": 1},
+            )  # fmt: skip
+        except Exception as error:
+            if is_data_error(error):
+                raise RowsRejected(_short(error)) from error
+            raise
+
+    def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes, reason: str) -> None:
+        SINK_DEAD_LETTERS.labels(topic).inc()
+        envelope: dict[str, Any] = {"reason": reason, "topic": topic, "partition": partition, "offset": offset,
+                                    "original": value.decode(errors="replace")}  # fmt: skip
+        self.producer.produce(self.settings.topics.name(SINK_DEAD_LETTER), orjson.dumps(envelope), key=key)
         self.producer.poll(0)
+
+
+def _short(error: Exception) -> str:
+    """The first line of an error and of its cause (clickhouse-connect appends tracebacks and
+    version trailers; a serialization error's cause says which value did not fit)."""
+    lines = str(error).strip().splitlines()
+    text = lines[0][:500] if lines else type(error).__name__
+    if error.__cause__ is not None:
+        text += f" ({_short(error.__cause__)})"
+    return text

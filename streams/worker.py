@@ -128,7 +128,7 @@ def _store(table: faust.Table, key: bytes, value: bytes, event: EventT) -> None:
 class JourneyWorker:
     """Builds the Faust app for the given settings; `run()` starts a worker process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, with_sink: bool = False) -> None:
         self.settings = settings
         w, t = settings.worker, settings.topics
         data_dir = w.data_dir.resolve()
@@ -175,6 +175,12 @@ class JourneyWorker:
         self.app.agent(self.stitched, name="journeys")(self._journeys_agent)
         self.app.timer(w.tick_interval_s)(self._tick)
         self._register_views()
+        self.sink_thread = None
+        if with_sink:  # `journey run`: the sink on a thread of this process, started with the app
+            from sinks.in_worker import SinkThread
+
+            self.sink_thread = SinkThread(settings)
+            self.app._extra_services.append(self.sink_thread)  # what @app.service does, for an instance
 
     # -- stage 1 -----------------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
@@ -417,8 +423,10 @@ class JourneyWorker:
 
         @app.page("/healthz/")
         async def healthz(web: Any, request: Any) -> Any:
-            return web.json({"status": "ok", "partitions": sorted(self.partitions), "active_sessions": sum(
-                p.open_sessions for p in self.partitions.values())})  # fmt: skip
+            sink_failed = self.sink_thread is not None and self.sink_thread.failed is not None
+            return web.json({"status": "sink failed" if sink_failed else "ok", "partitions": sorted(self.partitions),
+                             "active_sessions": sum(p.open_sessions for p in self.partitions.values())},
+                            status=503 if sink_failed else 200)  # fmt: skip
 
         @app.page("/metrics/")
         async def prometheus_metrics(web: Any, request: Any) -> Any:

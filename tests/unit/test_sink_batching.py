@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks.batching import SinkBackpressure, SinkBuffer
+from sinks.batching import RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
+from sinks.sink import is_data_error
 
 
 def test_batches_are_per_topic_partition_and_cut_by_size_or_age() -> None:
@@ -61,3 +63,66 @@ def test_every_record_leaves_exactly_once_in_offset_order(arrivals: list[tuple[i
     for partition in offsets:
         seen = [r[2] for b in out if b.partition == partition for r in b.records]
         assert seen == list(range(offsets[partition]))
+
+
+def rows(offsets: list[int]) -> list:
+    return [({"value": offset}, 0, offset) for offset in offsets]
+
+
+def rejecting(bad: set[int], calls: list[list[int]]):
+    """An insert that refuses any block holding an offset in `bad`, and records what went in."""
+
+    def insert(block: list) -> None:
+        offsets = [offset for _, _, offset in block]
+        if bad & set(offsets):
+            raise RowsRejected(f"value out of range at {sorted(bad & set(offsets))}")
+        calls.append(offsets)
+
+    return insert
+
+
+@given(size=st.integers(1, 300), bad=st.sets(st.integers(0, 299), max_size=6))
+def test_splitting_inserts_every_good_row_once_and_returns_exactly_the_bad_ones(size: int, bad: set[int]) -> None:
+    bad = {b for b in bad if b < size}
+    inserted: list[list[int]] = []
+    rejected = insert_splitting(rows(list(range(size))), rejecting(bad, inserted))
+    assert sorted(offset for (_, _, offset), _ in rejected) == sorted(bad)
+    assert all("value out of range" in reason for _, reason in rejected)
+    flat = [offset for block in inserted for offset in block]
+    assert flat == [offset for offset in range(size) if offset not in bad]  # once each, in offset order
+
+
+def test_a_clean_batch_is_one_insert_and_a_split_is_deterministic() -> None:
+    calls: list[list[int]] = []
+    assert insert_splitting(rows([0, 1, 2, 3]), rejecting(set(), calls)) == []
+    assert calls == [[0, 1, 2, 3]]
+    first: list[list[int]] = []
+    second: list[list[int]] = []
+    insert_splitting(rows(list(range(10))), rejecting({3}, first))
+    insert_splitting(rows(list(range(10))), rejecting({3}, second))
+    assert first == second == [[0, 1], [2], [4], [5, 6, 7, 8, 9]]  # same blocks, same dedup tokens on a retry
+    assert dedup_token("t", rows([5, 6, 7, 8, 9])) == "t/0/5-9"
+
+
+def test_an_unavailable_clickhouse_is_not_a_rejection() -> None:
+    def down(block: list) -> None:
+        raise ConnectionError("connection refused")
+
+    with pytest.raises(ConnectionError):
+        insert_splitting(rows([0, 1, 2]), down)
+
+
+@pytest.mark.parametrize(
+    ("error", "data"),
+    [
+        (DataError("Unable to create native array for column `score`"), True),
+        (ValueError("badly formed hexadecimal UUID string"), True),
+        (DatabaseError("Code: 53. DB::Exception: Type mismatch (TYPE_MISMATCH)"), True),
+        (DatabaseError("Code: 60. DB::Exception: Table journey.touchpoints does not exist. (UNKNOWN_TABLE)"), False),
+        (DatabaseError("Code: 241. DB::Exception: Memory limit exceeded (MEMORY_LIMIT_EXCEEDED)"), False),
+        (OperationalError("HTTPConnectionPool: connection refused"), False),
+        (RuntimeError("something else"), False),
+    ],
+)
+def test_data_errors_are_told_from_unavailability(error: Exception, data: bool) -> None:
+    assert is_data_error(error) is data

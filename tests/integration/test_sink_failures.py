@@ -1,0 +1,131 @@
+"""The sink against trouble, on the real broker and the real engine (in this process): rows
+ClickHouse rejects go to the sink's dead-letter topic while the rest of their batch lands; a
+table that disappears (a server-side failure) stalls the sink without loss or duplicates."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from journey.config import Settings, SinkSettings, WorkerSettings
+from journey.samples import sample_journey
+from journey.topic_reader import read_topic
+from journey.topics import create_topics
+from schemas.touchpoint import Touchpoint
+from sinks.migrations import migrate
+from sinks.sink import ClickHouseSink
+from streams.in_memory import InMemoryPipeline
+from streams.journey import EnrichedTouchpoint
+from streams.records import touchpoint_record
+from tests.unit.builders import rules
+from tests.unit.test_journey_pipeline import T0
+
+pytestmark = pytest.mark.integration
+
+
+def touchpoint_records(journeys: int) -> list[dict]:
+    """Real journey.touchpoints records: sample journeys through the pure stages."""
+    events = [Touchpoint.model_validate(e) for seed in range(journeys) for e in sample_journey(seed, T0)]
+    outputs = InMemoryPipeline(rules()).run(events)
+    return [orjson.loads(touchpoint_record(o)) for o in outputs if isinstance(o, EnrichedTouchpoint)]
+
+
+def sink_settings(settings: Settings, clickhouse) -> Settings:
+    _, ch = clickhouse
+    return settings.model_copy(update={
+        "clickhouse": ch,
+        "worker": WorkerSettings(app_id=f"test-{uuid.uuid4().hex[:8]}"),
+        "sink": SinkSettings(max_rows=50, max_wait_s=0.2, retry_backoff_s=(0.2, 0.5)),
+    })  # fmt: skip
+
+
+def produce(settings: Settings, values: list[bytes], partition: int = 0) -> None:
+    producer = Producer(settings.kafka.confluent_config())
+    for value in values:
+        producer.produce(settings.topics.name("journey.touchpoints"), value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+@contextmanager
+def running_sink(settings: Settings) -> Iterator[ClickHouseSink]:
+    sink = ClickHouseSink(settings)
+    thread = threading.Thread(target=sink.run, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+        thread.join(60)
+        assert not thread.is_alive()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def count(client, sql: str) -> int:
+    return client.query(sql).result_rows[0][0]
+
+
+def test_rows_clickhouse_rejects_go_to_the_sink_dead_letter_topic_and_the_rest_lands(settings: Settings, clickhouse) -> None:
+    client, ch = clickhouse
+    settings = sink_settings(settings, clickhouse)
+    create_topics(settings)
+    migrate(client, ch)
+    good = touchpoint_records(6)
+    too_big = {**good[0], "event_id": str(uuid.uuid4()), "score": 40_000}  # Int16 overflow
+    not_a_uuid = {**good[1], "event_id": "not-a-uuid"}
+    values = [orjson.dumps(r) for r in good[:20]] + [orjson.dumps(too_big), b"{not json"]
+    values += [orjson.dumps(r) for r in good[20:40]] + [orjson.dumps(not_a_uuid)] + [orjson.dumps(r) for r in good[40:]]
+    produce(settings, values)
+
+    with running_sink(settings):
+        wait_until(lambda: count(client, f"SELECT count() FROM {ch.database}.touchpoints") >= len(good))
+        dead = read_topic(settings, settings.topics.name("journey.sink.dlq"), expected=3)
+        wait_until(lambda: count(client, f"SELECT max(next_offset) FROM {ch.database}.sink_progress") == len(values))
+
+    assert count(client, f"SELECT count() FROM {ch.database}.touchpoints") == len(good)
+    assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == len(good)
+    envelopes = sorted((orjson.loads(m.value()) for m in dead), key=lambda e: e["offset"])
+    assert [e["offset"] for e in envelopes] == [20, 21, 42]
+    assert envelopes[0]["reason"].startswith("rejected by ClickHouse")
+    assert "`score`" in envelopes[0]["reason"] and "32767" in envelopes[0]["reason"]
+    assert orjson.loads(envelopes[0]["original"])["score"] == 40_000
+    assert envelopes[1]["reason"].startswith("not JSON") and envelopes[1]["original"] == "{not json"
+    assert "UUID" in envelopes[2]["reason"] or "hexadecimal" in envelopes[2]["reason"], envelopes[2]["reason"]
+
+
+def test_a_server_side_failure_stalls_the_sink_and_loses_nothing(settings: Settings, clickhouse) -> None:
+    client, ch = clickhouse
+    settings = sink_settings(settings, clickhouse)
+    create_topics(settings)
+    migrate(client, ch)
+    records = touchpoint_records(12)
+    first, second = records[: len(records) // 2], records[len(records) // 2 :]
+    rows = f"SELECT count() FROM {ch.database}.touchpoints"
+
+    with running_sink(settings) as sink:
+        produce(settings, [orjson.dumps(r) for r in first])
+        wait_until(lambda: count(client, rows) == len(first))
+        client.command(f"DETACH TABLE {ch.database}.touchpoints")  # the server now fails every insert
+        produce(settings, [orjson.dumps(r) for r in second], partition=1)
+        wait_until(lambda: sink.failures >= 3)  # retried, with backoff
+        assert sink.buffer.in_flight  # held, not committed, not dropped
+        committed = sink.consumer.committed([tp for tp in sink.consumer.assignment() if tp.partition == 1], timeout=10)
+        assert all(tp.offset < 0 for tp in committed if tp.topic.endswith("journey.touchpoints"))
+        client.command(f"ATTACH TABLE {ch.database}.touchpoints")
+        wait_until(lambda: count(client, rows) == len(records))
+
+    assert count(client, rows) == len(records)  # no loss, no duplicate
+    assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == len(records)
+    assert count(client, f"SELECT uniqExactMerge(events) FROM {ch.database}.touchpoints_per_minute") == len(records)
