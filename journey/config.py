@@ -295,6 +295,10 @@ class WorkerSettings(_Section):
     )
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, gt=0, lt=65536)
+    session_timeout_s: float = Field(
+        default=30.0, ge=6, le=300,
+        description="a worker or sink that died is replaced after this long (consumer group session timeout)",
+    )
 
 
 class SinkSettings(_Section):

@@ -18,6 +18,9 @@ JOURNEY_FRICTION = "journey.friction"
 JOURNEY_STAGES = "journey.stages"
 JOURNEY_IDENTITIES = "journey.identities"
 SINK_DEAD_LETTER = "journey.sink.dlq"
+# The workers' state tables; Faust keeps each in a compacted `<app_id>-<table>-changelog` topic.
+INGEST_STATE_TABLE = "ingest-state"
+JOURNEY_STATE_TABLE = "journey-state"
 
 HOUR_MS = 3_600_000
 
@@ -47,7 +50,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         JOURNEY_IDENTITIES: compacted,
         SINK_DEAD_LETTER: dead_letters,
     }
-    return [TopicSpec(t.name(base), t.partitions, config) for base, config in specs.items()]
+    pipeline = [TopicSpec(t.name(base), t.partitions, config) for base, config in specs.items()]
+    # Created here rather than by Faust: a worker that creates them itself can look them up before
+    # the broker's metadata has them, and its agents then crash on a partition mismatch.
+    changelogs = [TopicSpec(changelog_topic(settings, table), t.partitions, {"cleanup.policy": "compact"})
+                  for table in (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE)]  # fmt: skip
+    return pipeline + changelogs
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    return f"{settings.worker.app_id}-{table}-changelog"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Start and stop `journey worker` as a child process (the demo, benchmarks and tests use it)."""
+"""Start and stop `journey worker` (or `journey run`) as a child process (the demo, benchmarks and
+tests use it)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def metric_sample(exposition: str, name: str, **labels: str) -> float:
 
 
 class WorkerProcess:
-    """A worker for `settings`, logging to `<workdir>/worker.log`; extra settings as JOURNEY_* env."""
+    """A worker for `settings`, logging to `<workdir>/worker.log`; extra settings as JOURNEY_* env.
+    `command` is "worker" (the stream stages) or "run" (stages and the ClickHouse sink)."""
 
-    def __init__(self, settings: Settings, workdir: Path, web_port: int, **env: str) -> None:
+    def __init__(self, settings: Settings, workdir: Path, web_port: int, command: str = "worker", **env: str) -> None:
+        self.command = command
         self.workdir = workdir
         self.web_port = web_port
         self.log_file = workdir / "worker.log"
@@ -48,21 +51,21 @@ class WorkerProcess:
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        command = [sys.executable, "-c", "from journey.cli import app; app()", "worker", "--loglevel", "info"]
+        command = [sys.executable, "-c", "from journey.cli import app; app()", self.command, "--loglevel", "info"]
         with self.log_file.open("ab") as log:
             # The caller's directory: relative paths in the settings mean the same to both.
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
             with self.log_file.open("rb") as log:
                 log.seek(offset)
                 if READY_MARK in log.read():
                     return
             time.sleep(0.3)
         self.stop(signal.SIGKILL)
-        raise RuntimeError(f"worker not ready within {timeout_s:.0f}s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.command} not ready within {timeout_s:.0f}s:\n{self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60) -> int:
         if self.process is None or self.process.poll() is not None:

@@ -93,6 +93,7 @@ class ClickHouseSink:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "enable.partition.eof": True,  # tells when a drain has caught up
+            "session.timeout.ms": int(settings.worker.session_timeout_s * 1000),
         })  # fmt: skip
         self.producer = Producer({**settings.kafka.confluent_config(), "enable.idempotence": True})
         self.paused = False

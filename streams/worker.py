@@ -32,13 +32,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from journey.config import KafkaSettings, Settings
 from journey.topics import (
     DEAD_LETTER,
+    INGEST_STATE_TABLE,
     JOURNEY_FRICTION,
     JOURNEY_IDENTITIES,
     JOURNEY_SESSIONS,
     JOURNEY_STAGES,
+    JOURNEY_STATE_TABLE,
     JOURNEY_TOUCHPOINTS,
     STITCHED,
     TOUCHPOINTS,
+    create_topics,
 )
 from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
 from streams import metrics
@@ -145,6 +148,11 @@ class JourneyWorker:
             web_host=w.web_host,
             web_port=w.web_port,
             producer_acks=-1,
+            # A crashed agent must take the process down: Faust acks (and commits) the records of a
+            # topic no live agent reads, which would skip them unprocessed.
+            agent_supervisor="mode.CrashingSupervisor",
+            broker_session_timeout=w.session_timeout_s,
+            broker_heartbeat_interval=w.session_timeout_s / 10,
             consumer_auto_offset_reset="earliest",
             key_serializer="raw",
             value_serializer="raw",
@@ -160,8 +168,8 @@ class JourneyWorker:
         self.out_friction = self.app.topic(t.name(JOURNEY_FRICTION), partitions=t.partitions, **raw)
         self.out_identities = self.app.topic(t.name(JOURNEY_IDENTITIES), partitions=t.partitions, **raw)
         # Tables hold our own compact encoding (streams/codec.py); the app's serializers are raw.
-        self.ingest_table = self.app.Table("ingest-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
-        self.journey_table = self.app.Table("journey-state", partitions=t.partitions, key_type=bytes, value_type=bytes)
+        self.ingest_table = self.app.Table(INGEST_STATE_TABLE, partitions=t.partitions, key_type=bytes, value_type=bytes)
+        self.journey_table = self.app.Table(JOURNEY_STATE_TABLE, partitions=t.partitions, key_type=bytes, value_type=bytes)
 
         self.rules = JourneyRules.from_settings(settings)
         self.partitions: dict[int, JourneyPartition] = {}
@@ -243,7 +251,7 @@ class JourneyWorker:
         try:
             return decode_ingest_state(raw)
         except StateFormatError as error:
-            return _unreadable("ingest-state", key, error, IngestState())
+            return _unreadable(INGEST_STATE_TABLE, key, error, IngestState())
 
     def _route_ingest_output(
         self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp
@@ -315,7 +323,7 @@ class JourneyWorker:
         try:
             return decode_state(raw)
         except StateFormatError as error:
-            return _unreadable("journey-state", key.encode(), error, None)
+            return _unreadable(JOURNEY_STATE_TABLE, key.encode(), error, None)
 
     def _partition(self, partition: int) -> JourneyPartition:
         """The partition's processor; on first use after a start or rebalance, restore its
@@ -442,6 +450,16 @@ class JourneyWorker:
 
     def run(self, loglevel: str = "info") -> None:
         from faust.worker import Worker
+
+        try:  # idempotent; where the credentials may not create topics, an operator did it
+            warnings = create_topics(self.settings).warnings
+        except Exception as error:  # noqa: BLE001 - go on: the topics may exist all the same
+            log.warning("could not check or create the topics (%s); `journey topics create` does it", error)
+            warnings = []
+        for warning in warnings:
+            if "-changelog " in warning:  # state partitions must match their input's: refuse to start
+                raise SystemExit(f"cannot start: {warning}. Use another worker.app_id, or recreate that topic.")
+            log.warning("topics: %s", warning)
 
         Worker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
 

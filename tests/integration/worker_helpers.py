@@ -23,6 +23,7 @@ def make_test_worker(settings: Settings, workdir: Path) -> WorkerProcess:
         JOURNEY_WORKER__TICK_INTERVAL_S="0.5",
         JOURNEY_WORKER__BATCH_WITHIN_S="0.2",
         JOURNEY_WORKER__SOURCE_IDLE_S="2",
+        JOURNEY_WORKER__SESSION_TIMEOUT_S="6",  # a killed worker's partitions move on quickly
     )  # fmt: skip
 
 

@@ -1,0 +1,35 @@
+"""Consumer lag: how far a consumer group's committed offsets trail the ends of its topics (the
+demo's progress, the tests' "caught up", an operator's check)."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer, TopicPartition
+
+from journey.config import Settings
+
+
+def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> int:
+    """Records in `topics` after the group's committed offsets (from the start where it has none)."""
+    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(timeout=timeout_s).topics
+        partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
+        lag = 0
+        for tp in consumer.committed(partitions, timeout=timeout_s):
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
+            lag += high - (tp.offset if tp.offset >= 0 else low)
+        return lag
+    finally:
+        consumer.close()
+
+
+def pipeline_lag(settings: Settings) -> dict[str, int]:
+    """Lag of the stream stages (their input topics) and of the sink (the journey.* topics)."""
+    from journey.topics import STITCHED, TOUCHPOINTS
+    from sinks.rows import TABLES
+
+    app_id, name = settings.worker.app_id, settings.topics.name
+    return {
+        "stages": group_lag(settings, app_id, [name(TOUCHPOINTS), name(STITCHED)]),
+        "sink": group_lag(settings, f"{app_id}-sink", [name(topic) for topic in TABLES]),
+    }

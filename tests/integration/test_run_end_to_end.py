@@ -1,0 +1,148 @@
+"""`journey run` (stages and sink in one process, on the embedded engine) on the real broker:
+killed with SIGKILL at random points and restarted, it still ends with exactly the input in
+ClickHouse, rollups included; started against an unreachable ClickHouse, it loses nothing once
+pointed at the right one."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from journey.config import Settings, WorkerSettings
+from journey.lag import pipeline_lag
+from journey.localstack.kafka import free_loopback_port
+from journey.publisher import TouchpointPublisher
+from journey.samples import sample_journey
+from journey.topics import create_topics
+from journey.worker_process import WorkerProcess
+from tests.integration.worker_helpers import advance_event_time, make_test_worker
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SESSIONS_PER_JOURNEY = 2  # the sample journey: a visit, then onboarding and support days later
+TRANSITIONS_PER_JOURNEY = 4
+
+# Exact counts: raw tables after OPTIMIZE … FINAL (replacing engines collapse re-sent records),
+# rollups through their uniqExact states.
+COUNTS = """
+import sys, orjson, clickhouse_connect
+c = clickhouse_connect.get_client(dsn=sys.argv[1])
+q = lambda sql: c.query(sql).result_rows[0][0]
+for table in ("touchpoints", "sessions", "friction_signals", "stage_transitions", "identity_links", "survey_responses"):
+    c.command(f"OPTIMIZE TABLE journey.{table} FINAL")
+real = "journey_key LIKE 'cust-%'"
+print(orjson.dumps({
+  "touchpoints": q(f"SELECT count() FROM journey.touchpoints WHERE source != 'test-clock'"),
+  "distinct_touchpoints": q("SELECT uniqExact(event_id) FROM journey.touchpoints WHERE source != 'test-clock'"),
+  "sessions": q(f"SELECT count() FROM journey.sessions WHERE {real}"),
+  "signals": q(f"SELECT count() FROM journey.friction_signals WHERE {real}"),
+  "transitions": q("SELECT count() FROM journey.stage_transitions WHERE journey_key NOT LIKE 'clock-%'"),
+  "links": q("SELECT count() FROM journey.identity_links"),
+  "csat": q("SELECT count() FROM journey.survey_responses WHERE kind = 'csat'"),
+  "rollup_touchpoints": q("SELECT uniqExactMerge(events) FROM journey.touchpoints_per_minute WHERE touchpoint != 'web.heartbeat'"),
+  "rollup_signals": q("SELECT uniqExactMerge(signals) FROM journey.friction_per_minute"),
+  "rollup_csat": q("SELECT uniqExactMerge(answers) FROM journey.cx_scores_per_hour WHERE kind = 'csat'"),
+}).decode())
+"""
+
+
+def run_process(settings: Settings, workdir: Path, dsn: str) -> WorkerProcess:
+    base = make_test_worker(settings, workdir)
+    return WorkerProcess(settings, workdir, free_loopback_port(), "run", **{
+        **{k: v for k, v in base.env.items() if k.startswith("JOURNEY_WORKER__") and k != "JOURNEY_WORKER__WEB_PORT"},
+        "JOURNEY_CLICKHOUSE__DSN": dsn, "JOURNEY_SINK__MAX_WAIT_S": "0.3", "JOURNEY_SINK__MAX_ROWS": "40",
+        "JOURNEY_SINK__RETRY_BACKOFF_S": "[0.2, 0.5]",
+    })  # fmt: skip
+
+
+def app_settings(settings: Settings, process: WorkerProcess) -> Settings:
+    return settings.model_copy(update={"worker": WorkerSettings(app_id=process.env["JOURNEY_WORKER__APP_ID"])})
+
+
+def publish_journeys(settings: Settings, seeds: range) -> int:
+    events = [e for seed in seeds for e in sample_journey(seed, START)]
+    with TouchpointPublisher(settings) as publisher:
+        for event in events:
+            publisher.publish(event)
+    return len(events)
+
+
+def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (lag := pipeline_lag(settings)) != {"stages": 0, "sink": 0}:
+        assert time.monotonic() < deadline, f"not caught up: {lag}\n{process.log_tail()}"
+        assert process.process and process.process.poll() is None, process.log_tail()
+        time.sleep(0.5)
+
+
+def counts(dsn: str) -> dict[str, int]:
+    result = subprocess.run([sys.executable, "-c", COUNTS, dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
+
+
+def expected(journeys: int, events: int) -> dict[str, int]:
+    return {"touchpoints": events, "distinct_touchpoints": events, "sessions": SESSIONS_PER_JOURNEY * journeys,
+            "signals": journeys, "transitions": TRANSITIONS_PER_JOURNEY * journeys, "links": journeys,
+            "csat": journeys, "rollup_touchpoints": events, "rollup_signals": journeys, "rollup_csat": journeys}  # fmt: skip
+
+
+def test_kill_9_at_random_points_then_restart_gives_exactly_the_input(settings: Settings, tmp_path: Path) -> None:
+    seed = int(os.environ.get("KILL_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    create_topics(settings)
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    process = run_process(settings, tmp_path, dsn)
+    app = app_settings(settings, process)
+    journeys, events, kills = 0, 0, []
+    for round_ in range(4):
+        process.start()
+        events += publish_journeys(settings, range(journeys, journeys + 12))
+        journeys += 12
+        if round_ == 3:
+            advance_event_time(settings, START + timedelta(days=3))
+        delay = rng.uniform(0.2, 4.0)
+        time.sleep(delay)
+        kills.append(round(delay, 2))
+        process.stop(signal.SIGKILL)
+    process.start()  # the last start: let it finish, then stop it cleanly
+    wait_caught_up(app, process)
+    assert process.stop() == 0, process.log_tail()
+    got = counts(dsn)
+    assert got == expected(journeys, events), f"KILL_SEED={seed}, killed {kills} s after publishing"
+
+
+def test_an_unreachable_clickhouse_then_the_right_one_loses_nothing(settings: Settings, tmp_path: Path) -> None:
+    create_topics(settings)
+    nowhere = f"http://127.0.0.1:{free_loopback_port()}"  # nothing listens there
+    process = run_process(settings, tmp_path, nowhere)
+    app = app_settings(settings, process)
+    process.start()
+    events = publish_journeys(settings, range(10))
+    advance_event_time(settings, START + timedelta(days=3))
+    deadline = time.monotonic() + 60
+    while pipeline_lag(app)["stages"] > 0:  # the stages go on without ClickHouse
+        assert time.monotonic() < deadline, process.log_tail()
+        time.sleep(0.5)
+    assert process.counter("journey_sink_clickhouse_up") == 0
+    assert pipeline_lag(app)["sink"] > 0  # nothing written, nothing committed
+    assert process.stop() == 0, process.log_tail()  # stops cleanly although ClickHouse never answered
+    assert "ClickHouse not ready" in process.log_tail(400)
+
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    process = run_process(settings, tmp_path, dsn)
+    process.env["JOURNEY_WORKER__APP_ID"] = app.worker.app_id  # the same app: its state and offsets
+    process.start()
+    wait_caught_up(app, process)
+    assert process.stop() == 0, process.log_tail()
+    assert counts(dsn) == expected(10, events)
