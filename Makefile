@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test deps bench schema clean
+.PHONY: demo test soak deps bench schema clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -12,6 +12,11 @@ demo: deps
 
 test: deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Kill `journey run` at random points, SOAK_RUNS times; each failure prints its KILL_SEED.
+SOAK_RUNS ?= 5
+soak: deps
+	@for i in $$(seq $(SOAK_RUNS)); do $(BIN)/python -m pytest -m soak tests/soak -q || exit 1; done
 
 schema: deps
 	$(BIN)/python -m schemas.export

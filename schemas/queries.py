@@ -1,0 +1,174 @@
+"""The read side: every question users ask of ClickHouse, written once.
+
+`journey report`, the worker's report page and the Grafana boards render these same definitions.
+A query's SQL names the database `{db}` and the time window `{from}` / `{to}` (ClickHouse
+DateTime expressions, end exclusive); `render` fills them in: literal times for the report,
+Grafana's `$__fromTime` / `$__toTime` macros for the boards. Formulas follow shared/DOMAIN.md:
+NPS = % promoters (9–10) − % detractors (0–6); CSAT % = share of 4–5; CES = mean (7 = easy) and
+share of low-effort (5–7) answers; churn rate = customers lost / customers at the window's start.
+
+Raw tables are read with FINAL (their Replacing engines may still hold re-sent rows), rollups
+through their uniqExact states: both stay exact however often the sink re-inserted a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from journey.config import FlowSettings, Settings
+
+# Stages in which a journey is a customer (the base of the churn rate).
+CUSTOMER_STAGES = ("onboarding", "active", "renewal")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    title: str
+    sql: str
+
+    def render(self, database: str, start: str, end: str) -> str:
+        return self.sql.replace("{db}", database).replace("{from}", start).replace("{to}", end)
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_list(items: list[str] | tuple[str, ...]) -> str:
+    """A ClickHouse tuple literal of strings: ('a', 'b')."""
+    return "(" + ", ".join(sql_string(item) for item in items) + ")"
+
+
+def literal_time(moment: datetime) -> str:
+    return f"toDateTime64('{moment.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}', 3, 'UTC')"
+
+
+VOLUME_BY_STAGE = Query("volume_by_stage", "Touchpoints by stage", """
+SELECT if(stage = '', '(none)', stage) AS stage, uniqExactMerge(events) AS touchpoints, uniqMerge(customers) AS journeys
+FROM {db}.touchpoints_per_minute
+WHERE minute >= {from} AND minute < {to}
+GROUP BY stage
+ORDER BY touchpoints DESC""")
+
+VOLUME_BY_CHANNEL = Query("volume_by_channel", "Touchpoints by channel", """
+SELECT channel, uniqExactMerge(events) AS touchpoints, uniqMerge(customers) AS journeys
+FROM {db}.touchpoints_per_minute
+WHERE minute >= {from} AND minute < {to}
+GROUP BY channel
+ORDER BY touchpoints DESC""")
+
+SESSIONS = Query("sessions", "Sessions", """
+SELECT count() AS sessions,
+       uniqExact(journey_key) AS customers,
+       round(avg(event_count), 1) AS events_per_session,
+       round(quantileExact(0.5)(duration_ms) / 60000, 1) AS p50_minutes,
+       round(quantileExact(0.9)(duration_ms) / 60000, 1) AS p90_minutes,
+       round(countIf(length(channels) > 1) / count() * 100, 1) AS multichannel_pct,
+       round(avg(friction_score), 2) AS avg_friction_score
+FROM {db}.sessions FINAL
+WHERE started_at >= {from} AND started_at < {to}""")
+
+FRICTION_BY_KIND = Query("friction_by_kind", "Friction signals by kind", """
+SELECT kind,
+       uniqExactMerge(signals) AS total,
+       uniqExactMergeIf(signals, severity = 'critical') AS critical,
+       uniqMerge(customers) AS journeys
+FROM {db}.friction_per_minute
+WHERE minute >= {from} AND minute < {to}
+GROUP BY kind
+ORDER BY total DESC""")
+
+TOP_FRICTION_PLACES = Query("top_friction_places", "Where friction happens (top 10)", """
+SELECT kind,
+       multiIf(flow IS NOT NULL AND step IS NOT NULL, concat(flow, ' / ', step), flow IS NOT NULL, flow,
+               ifNull(touchpoint, '')) AS place,
+       ifNull(channel, '') AS channel,
+       count() AS signals,
+       uniqExact(journey_key) AS customers
+FROM {db}.friction_signals FINAL
+WHERE occurred_at >= {from} AND occurred_at < {to} AND version = 1
+GROUP BY kind, place, channel
+ORDER BY signals DESC, kind, place
+LIMIT 10""")
+
+CX_SCORES = Query("cx_scores", "NPS, CSAT, CES", """
+SELECT kind,
+       sum(n) AS answers,
+       multiIf(kind = 'nps', round(100 * (sumIf(n, score >= 9) - sumIf(n, score <= 6)) / sum(n), 1),
+               kind = 'csat', round(100 * sumIf(n, score >= 4) / sum(n), 1),
+               round(sum(score * n) / sum(n), 2)) AS value,
+       multiIf(kind = 'nps', 'NPS (-100..100)', kind = 'csat', 'CSAT % (4-5)', 'CES mean (1-7, 7 = easy)') AS measure,
+       multiIf(kind = 'nps', round(100 * sumIf(n, score >= 9) / sum(n), 1),
+               kind = 'csat', round(100 * sumIf(n, score <= 2) / sum(n), 1),
+               round(100 * sumIf(n, score >= 5) / sum(n), 1)) AS share_pct,
+       multiIf(kind = 'nps', '% promoters', kind = 'csat', '% unsatisfied (1-2)', '% low effort (5-7)') AS share
+FROM (
+    SELECT kind, score, uniqExactMerge(answers) AS n
+    FROM {db}.cx_scores_per_hour
+    WHERE hour >= toStartOfHour({from}) AND hour < {to}
+    GROUP BY kind, score
+)
+GROUP BY kind
+ORDER BY kind""")
+
+TIME_TO_FIRST_VALUE = Query("time_to_first_value", "Time to first value (signup to activation)", """
+SELECT count() AS customers,
+       round(quantileExact(0.5)(time_to_first_value_ms) / 3600000, 1) AS p50_hours,
+       round(quantileExact(0.9)(time_to_first_value_ms) / 3600000, 1) AS p90_hours,
+       round(avg(time_to_first_value_ms) / 3600000, 1) AS mean_hours
+FROM {db}.stage_transitions FINAL
+WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL""")
+
+STAGE_TRANSITIONS = Query("stage_transitions", "Stage transitions", """
+SELECT ifNull(from_stage, '(new)') AS from_stage, to_stage, count() AS transitions,
+       round(quantileExact(0.5)(time_in_previous_ms) / 3600000, 1) AS p50_hours_in_previous
+FROM {db}.stage_transitions FINAL
+WHERE at >= {from} AND at < {to}
+GROUP BY from_stage, to_stage
+ORDER BY transitions DESC""")
+
+CHURN = Query("churn", "Churn", f"""
+SELECT base AS customers_at_start, churned, if(base = 0, NULL, round(100 * churned / base, 2)) AS churn_rate_pct
+FROM (
+    SELECT countIf(last_stage IN {sql_list(CUSTOMER_STAGES)}) AS base
+    FROM (SELECT journey_key, argMax(to_stage, at) AS last_stage FROM {{db}}.stage_transitions FINAL
+          WHERE at < {{from}} GROUP BY journey_key)
+) AS start_of_window,
+(
+    SELECT uniqExact(journey_key) AS churned FROM {{db}}.stage_transitions FINAL
+    WHERE to_stage = 'churn' AND at >= {{from}} AND at < {{to}}
+) AS lost""")
+
+DATA_RANGE = Query("data_range", "Event time covered", """
+SELECT min(minute) AS first_minute, max(minute) AS last_minute FROM {db}.touchpoints_per_minute""")
+
+
+def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
+    """A strict funnel: a journey counts at a step when it reached that step and every earlier one
+    (in any order) within the window. Steps: started, the flow's steps, completed."""
+    funnel = ["started", *flow.steps, "completed"]
+    return Query(f"funnel_{flow_name}", f"Funnel: {flow_name}", f"""
+WITH {sql_list(funnel).replace("(", "[").replace(")", "]")} AS funnel
+SELECT step_index AS position, funnel[step_index] AS step,
+       countIf(hasAll(reached, arraySlice(funnel, 1, step_index))) AS journeys
+FROM (
+    SELECT journey_key,
+           groupUniqArray(multiIf(touchpoint IN {sql_list(flow.start)}, 'started',
+                                  touchpoint IN {sql_list(flow.complete)}, 'completed', step)) AS reached
+    FROM {{db}}.touchpoints FINAL
+    WHERE occurred_at >= {{from}} AND occurred_at < {{to}}
+      AND (touchpoint IN {sql_list(flow.start + flow.complete)} OR (flow = {sql_string(flow_name)} AND step IS NOT NULL))
+    GROUP BY journey_key
+)
+ARRAY JOIN arrayEnumerate(funnel) AS step_index
+GROUP BY position, step
+ORDER BY position""")
+
+
+def report_queries(settings: Settings) -> list[Query]:
+    """The report's sections, in order."""
+    funnels = [funnel_query(name, flow) for name, flow in settings.friction.flows.items()]
+    return [VOLUME_BY_STAGE, VOLUME_BY_CHANNEL, SESSIONS, STAGE_TRANSITIONS, *funnels, FRICTION_BY_KIND,
+            TOP_FRICTION_PLACES, CX_SCORES, TIME_TO_FIRST_VALUE, CHURN]  # fmt: skip
