@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -177,6 +178,48 @@ def sink_command() -> None:
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
     sink.run()
+
+
+# -- report ------------------------------------------------------------------------------------
+@app.command("report")
+def report_command(
+    since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Print volume by stage and channel, sessions, stage transitions, funnels, friction, NPS/CSAT/CES,
+    time to first value and churn: SQL on ClickHouse's rollups and tables (schemas/queries.py).
+
+    While `journey run` holds the embedded engine, the report comes from its web server."""
+    import urllib.request
+
+    import orjson
+
+    from journey.report import build_report, engine_in_use, print_report, report_from_json
+    from sinks.clickhouse_client import connect
+
+    config = settings()
+    start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
+    try:
+        report = build_report(connect(config.clickhouse), config, start, end)
+    except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
+        if not engine_in_use(error):
+            console.print(f"[red]cannot read ClickHouse ({config.clickhouse.dsn}): {str(error).splitlines()[0]}[/red]")
+            raise typer.Exit(1) from None
+        url = f"http://127.0.0.1:{config.worker.web_port}/report.json"
+        if since or until:
+            url += "?" + "&".join(f"{k}={v.isoformat()}" for k, v in (("since", start), ("until", end)) if v)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                report = report_from_json(orjson.loads(response.read()))
+        except OSError as fetch_error:
+            console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
+                          f"and {url} did not answer ({fetch_error}); stop that process or run this beside it[/red]")  # fmt: skip
+            raise typer.Exit(1) from None
+    if json_output:
+        print(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_report(report, Console())
 
 
 # -- worker / run ------------------------------------------------------------------------------

@@ -67,13 +67,15 @@ def _run(client: Client, query: Query, database: str, start: datetime, end: date
 def print_report(report: Report, console: Console) -> None:
     console.print(f"[bold]Journey report[/bold]  {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC")
     for section in report.sections:
-        table = Table(title=section.title, title_justify="left", title_style="bold")
+        table = Table(title=section.title, title_justify="left", title_style="bold", min_width=len(section.title) + 4)
         for column in section.columns:
             table.add_column(column.replace("_", " "), justify="left" if _is_text(section, column) else "right")
         for row in section.rows:
             table.add_row(*("–" if v is None else str(_plain(v)) for v in row))
+        if not section.columns:
+            table.add_column("")
         if not section.rows:
-            table.add_row(*(["no data"] + [""] * (len(section.columns) - 1)))
+            table.add_row(*(["no data"] + [""] * (max(len(section.columns), 1) - 1)))
         console.print(table)
 
 
@@ -89,3 +91,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
+
+
+def report_from_json(data: dict[str, Any]) -> Report:
+    """A report served by a running `journey run` (GET /report.json)."""
+    sections = [Section(s["name"], s["title"], s["columns"], [tuple(r) for r in s["rows"]]) for s in data["sections"]]
+    return Report(datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), sections)
+
+
+def engine_in_use(error: Exception) -> bool:
+    """The embedded engine's directory is locked by another process (a running `journey run`)."""
+    return "Cannot lock file" in str(error) or "Another server instance" in str(error)

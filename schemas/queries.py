@@ -142,7 +142,8 @@ FROM (
 ) AS lost""")
 
 DATA_RANGE = Query("data_range", "Event time covered", """
-SELECT min(minute) AS first_minute, max(minute) AS last_minute FROM {db}.touchpoints_per_minute""")
+SELECT min(minute) AS first_minute, max(minute) AS last_minute
+FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FROM {db}.friction_per_minute)""")
 
 
 def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
@@ -172,3 +173,29 @@ def report_queries(settings: Settings) -> list[Query]:
     funnels = [funnel_query(name, flow) for name, flow in settings.friction.flows.items()]
     return [VOLUME_BY_STAGE, VOLUME_BY_CHANNEL, SESSIONS, STAGE_TRANSITIONS, *funnels, FRICTION_BY_KIND,
             TOP_FRICTION_PLACES, CX_SCORES, TIME_TO_FIRST_VALUE, CHURN]  # fmt: skip
+
+
+def markdown(settings: Settings) -> str:
+    """docs/queries.md: every report query, as run (`python -m schemas.queries > docs/queries.md`)."""
+    parts = [MARKDOWN_HEADER]
+    for query in report_queries(settings):
+        parts.append(f"## {query.title} (`{query.name}`)\n\n```sql{query.sql}\n```\n")
+    return "\n".join(parts)
+
+
+MARKDOWN_HEADER = """# Queries for users
+
+Generated from `schemas/queries.py`, the one definition that `journey report`, `/report.json`,
+the Grafana boards and report.html render: `python -m schemas.queries > docs/queries.md` (a test
+checks this file is current). `{db}` is the database (default `journey`); `{from}` / `{to}` the
+window as ClickHouse DateTime expressions, end exclusive, e.g.
+`toDateTime64('2026-11-02 00:00:00.000', 3, 'UTC')`. Formulas (shared/DOMAIN.md): NPS = %
+promoters (9-10) - % detractors (0-6), -100..100; CSAT % = share of 4-5 answers; CES = mean on 1-7
+(7 = easy) and share of low-effort (5-7) answers; churn rate = customers lost in the window /
+customers (onboarding, active, renewal) at its start. Raw tables are read with FINAL, rollups
+through their `...Merge` states. Funnels come from `[friction.flows]` (default flows below).
+"""
+
+
+if __name__ == "__main__":
+    print(markdown(Settings()), end="")

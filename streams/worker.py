@@ -20,6 +20,7 @@ import time
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -184,6 +185,7 @@ class JourneyWorker:
         self.app.timer(w.tick_interval_s)(self._tick)
         self._register_views()
         self.sink_thread = None
+        self.report_client = None
         if with_sink:  # `journey run`: the sink on a thread of this process, started with the app
             from sinks.in_worker import SinkThread
 
@@ -440,6 +442,23 @@ class JourneyWorker:
         async def prometheus_metrics(web: Any, request: Any) -> Any:
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+        @app.page("/report.json")
+        async def report_json(web: Any, request: Any) -> Any:
+            """The `journey report` sections, from this process's ClickHouse (`journey run` only:
+            the embedded engine cannot be opened by a second process)."""
+            if self.sink_thread is None:
+                return web.json({"error": "no report here: this worker runs without the sink"}, status=404)
+            try:
+                bounds = [request.query.get(name) for name in ("since", "until")]
+                start, end = (None if b is None else datetime.fromisoformat(b) for b in bounds)
+            except ValueError as error:
+                return web.json({"error": f"since/until: {error}"}, status=400)
+            try:
+                report = await asyncio.to_thread(self._report, start, end)
+            except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+                return web.json({"error": str(error).splitlines()[0]}, status=503)
+            return web.json(report.as_json())
+
         @app.page("/journeys/{key}/")
         @app.table_route(table=self.journey_table, match_info="key")
         async def journey_view(web: Any, request: Any, key: str) -> Any:
@@ -447,6 +466,14 @@ class JourneyWorker:
             if state is None:
                 return web.json({"error": f"no journey {key!r}"}, status=404)
             return web.json(journey_summary(state))
+
+    def _report(self, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.report.Report
+        from journey.report import build_report
+        from sinks.clickhouse_client import connect
+
+        if self.report_client is None:  # its own connection: the sink thread uses the other
+            self.report_client = connect(self.settings.clickhouse)
+        return build_report(self.report_client, self.settings, start, end)
 
     def run(self, loglevel: str = "info") -> None:
         from faust.worker import Worker

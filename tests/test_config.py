@@ -95,3 +95,4 @@ def test_stage_catalog_overrides_merge_with_defaults(tmp_path: Path) -> None:
     assert catalog.stage_of("web.pricing_viewed") is Stage.DECISION
     assert catalog.stage_of("quote.sent") is Stage.DECISION
     assert catalog.stage_of("ad.click") is Stage.AWARENESS  # built-in entries stay
+

@@ -75,12 +75,21 @@ def publish_journeys(settings: Settings, seeds: range) -> int:
     return len(events)
 
 
-def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120) -> None:
+def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
     deadline = time.monotonic() + timeout_s
-    while (lag := pipeline_lag(settings)) != {"stages": 0, "sink": 0}:
+    while (lag := pipeline_lag(settings)) != {"stages": 0, "sink": lag["sink"] if stages_only else 0}:
         assert time.monotonic() < deadline, f"not caught up: {lag}\n{process.log_tail()}"
         assert process.process and process.process.poll() is None, process.log_tail()
         time.sleep(0.5)
+
+
+def close_sessions(settings: Settings, process: WorkerProcess, stages_only: bool = False) -> None:
+    """Once the journeys went through, move event time on by days (as later traffic would): every
+    session closes and every timer fires. Earlier, the heartbeat could overtake the journeys and
+    make their events late, which is another test (test_stream_stages)."""
+    wait_caught_up(settings, process, stages_only=stages_only)
+    advance_event_time(settings, START + timedelta(days=3))
+    wait_caught_up(settings, process, stages_only=stages_only)
 
 
 def counts(dsn: str) -> dict[str, int]:
@@ -106,8 +115,7 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     process.stop(signal.SIGKILL)  # stages and sink both caught up: a restart must re-insert nothing
     process.start()
     events += publish_journeys(settings, range(12, 24))
-    advance_event_time(settings, START + timedelta(days=3))
-    wait_caught_up(app, process)
+    close_sessions(app, process)
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
 
@@ -119,11 +127,7 @@ def test_an_unreachable_clickhouse_then_the_right_one_loses_nothing(settings: Se
     app = app_settings(settings, process)
     process.start()
     events = publish_journeys(settings, range(10))
-    advance_event_time(settings, START + timedelta(days=3))
-    deadline = time.monotonic() + 60
-    while pipeline_lag(app)["stages"] > 0:  # the stages go on without ClickHouse
-        assert time.monotonic() < deadline, process.log_tail()
-        time.sleep(0.5)
+    close_sessions(app, process, stages_only=True)  # the stages go on without ClickHouse
     assert process.counter("journey_sink_clickhouse_up") == 0
     assert pipeline_lag(app)["sink"] > 0  # nothing written, nothing committed
     assert process.stop() == 0, process.log_tail()  # stops cleanly although ClickHouse never answered

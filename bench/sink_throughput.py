@@ -1,0 +1,78 @@
+"""Rows/s of the ClickHouse sink: `python -m bench.sink_throughput`.
+
+Starts its own Kafka (free loopback ports, temp dir), fills journey.touchpoints with real records
+(the workload through the pure stages), then times one ClickHouseSink (in this process, embedded
+engine in a temp dir) from its first poll until ClickHouse holds every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Producer
+
+from bench.workload import journeys
+from journey.config import ClickHouseSettings, KafkaSettings, LocalStackSettings, Settings, SinkSettings, TopicSettings
+from journey.localstack.kafka import LocalKafka
+from journey.localstack.kafka import free_loopback_port as free_port
+from journey.topics import JOURNEY_TOUCHPOINTS, create_topics
+from schemas.touchpoint import Touchpoint
+from sinks.clickhouse_client import connect
+from sinks.migrations import migrate
+from sinks.sink import ClickHouseSink
+from streams.in_memory import InMemoryPipeline
+from streams.journey import EnrichedTouchpoint, JourneyRules
+from streams.records import touchpoint_record
+
+JAR_CACHE = Path(__file__).resolve().parent.parent / ".journey" / "cache" / "kafka-jars"
+
+
+def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix="journey-bench-sink-"))
+    stack = LocalStackSettings(broker_port=free_port(), controller_port=free_port(), data_dir=workdir / "kafka", jar_cache_dir=JAR_CACHE)
+    broker = LocalKafka(stack)
+    broker.up()
+    settings = Settings(
+        kafka=KafkaSettings(bootstrap_servers=stack.bootstrap_servers), topics=TopicSettings(partitions=partitions),
+        clickhouse=ClickHouseSettings(dsn=f"chdb://{workdir / 'clickhouse'}"), sink=SinkSettings(max_rows=max_rows),
+    )  # fmt: skip
+    try:
+        create_topics(settings)
+        events = [Touchpoint.model_validate(e) for e in journeys(customers)]
+        outputs = InMemoryPipeline(JourneyRules.from_settings(settings)).run(events)
+        records = [touchpoint_record(o) for o in outputs if isinstance(o, EnrichedTouchpoint)]
+        producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 20})
+        for n, record in enumerate(records):
+            producer.produce(settings.topics.name(JOURNEY_TOUCHPOINTS), record, partition=n % partitions)
+            producer.poll(0)
+        producer.flush(60)
+        client = connect(settings.clickhouse)
+        migrate(client, settings.clickhouse)
+        sink = ClickHouseSink(settings)
+        thread = threading.Thread(target=sink.run, daemon=True)
+        started = time.perf_counter()
+        thread.start()
+        table = f"{settings.clickhouse.database}.touchpoints"
+        while client.query(f"SELECT count() FROM {table}").result_rows[0][0] < len(records):
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        sink.stop(drain=False)
+        thread.join(30)
+        return {"rows": len(records), "seconds": elapsed, "rows_per_s": len(records) / elapsed}
+    finally:
+        broker.down()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--max-rows", type=int, default=5000)
+    args = parser.parse_args()
+    r = run(args.customers, args.partitions, args.max_rows)
+    print(f"sink: {r['rows']} touchpoint rows in {r['seconds']:.1f}s = {r['rows_per_s']:,.0f} rows/s")
