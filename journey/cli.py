@@ -200,21 +200,22 @@ def report_command(
 
     config = settings()
     start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
-    try:
-        report = build_report(connect(config.clickhouse), config, start, end)
-    except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-        if not engine_in_use(error):
-            console.print(f"[red]cannot read ClickHouse ({config.clickhouse.dsn}): {str(error).splitlines()[0]}[/red]")
-            raise typer.Exit(1) from None
+    if engine_in_use(config.clickhouse.dsn):
         url = f"http://127.0.0.1:{config.worker.web_port}/report.json"
-        if since or until:
+        if start or end:
             url += "?" + "&".join(f"{k}={v.isoformat()}" for k, v in (("since", start), ("until", end)) if v)
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 report = report_from_json(orjson.loads(response.read()))
-        except OSError as fetch_error:
+        except OSError as error:
             console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
-                          f"and {url} did not answer ({fetch_error}); stop that process or run this beside it[/red]")  # fmt: skip
+                          f"and {url} did not answer ({error}); stop that process or ask its web server[/red]")  # fmt: skip
+            raise typer.Exit(1) from None
+    else:
+        try:
+            report = build_report(connect(config.clickhouse), config, start, end)
+        except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
+            console.print(f"[red]cannot read ClickHouse ({config.clickhouse.dsn}): {str(error).splitlines()[0]}[/red]")
             raise typer.Exit(1) from None
     if json_output:
         print(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())

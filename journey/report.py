@@ -99,6 +99,23 @@ def report_from_json(data: dict[str, Any]) -> Report:
     return Report(datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), sections)
 
 
-def engine_in_use(error: Exception) -> bool:
-    """The embedded engine's directory is locked by another process (a running `journey run`)."""
-    return "Cannot lock file" in str(error) or "Another server instance" in str(error)
+def engine_in_use(dsn: str) -> bool:
+    """Whether another process (a running `journey run`) has the embedded engine's directory open:
+    ClickHouse holds an exclusive lock on its `status` file while it runs."""
+    import fcntl
+    from pathlib import Path
+
+    from sinks.clickhouse_client import EMBEDDED_SCHEME, absolute_dsn
+
+    if not dsn.startswith(EMBEDDED_SCHEME):
+        return False
+    status = Path(absolute_dsn(dsn).removeprefix(EMBEDDED_SCHEME)) / "status"
+    if not status.exists():
+        return False
+    with status.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False

@@ -50,14 +50,14 @@ SELECT if(stage = '', '(none)', stage) AS stage, uniqExactMerge(events) AS touch
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY stage
-ORDER BY touchpoints DESC""")
+ORDER BY touchpoints DESC, stage""")
 
 VOLUME_BY_CHANNEL = Query("volume_by_channel", "Touchpoints by channel", """
 SELECT channel, uniqExactMerge(events) AS touchpoints, uniqMerge(customers) AS journeys
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY channel
-ORDER BY touchpoints DESC""")
+ORDER BY touchpoints DESC, channel""")
 
 SESSIONS = Query("sessions", "Sessions", """
 SELECT count() AS sessions,
@@ -78,7 +78,7 @@ SELECT kind,
 FROM {db}.friction_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY kind
-ORDER BY total DESC""")
+ORDER BY total DESC, kind""")
 
 TOP_FRICTION_PLACES = Query("top_friction_places", "Where friction happens (top 10)", """
 SELECT kind,
@@ -90,7 +90,7 @@ SELECT kind,
 FROM {db}.friction_signals FINAL
 WHERE occurred_at >= {from} AND occurred_at < {to} AND version = 1
 GROUP BY kind, place, channel
-ORDER BY signals DESC, kind, place
+ORDER BY signals DESC, kind, place, channel
 LIMIT 10""")
 
 CX_SCORES = Query("cx_scores", "NPS, CSAT, CES", """
@@ -127,7 +127,7 @@ SELECT ifNull(from_stage, '(new)') AS from_stage, to_stage, count() AS transitio
 FROM {db}.stage_transitions FINAL
 WHERE at >= {from} AND at < {to}
 GROUP BY from_stage, to_stage
-ORDER BY transitions DESC""")
+ORDER BY transitions DESC, from_stage, to_stage""")
 
 CHURN = Query("churn", "Churn", f"""
 SELECT base AS customers_at_start, churned, if(base = 0, NULL, round(100 * churned / base, 2)) AS churn_rate_pct

@@ -1,10 +1,12 @@
 """`journey run` (stages and sink in one process, on the embedded engine) on the real broker:
-killed with SIGKILL and restarted, it ends with exactly the input in ClickHouse, rollups included;
-started against an unreachable ClickHouse, it loses nothing once pointed at the right one.
-Kills at random points: tests/soak/ (`make soak`)."""
+killed with SIGKILL at random points (KILL_SEED=<n> replays a run's delays; `make soak` repeats
+the test) and restarted, it ends with exactly the input in ClickHouse, rollups included; started
+against an unreachable ClickHouse, it loses nothing once pointed at the right one."""
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import subprocess
 import sys
@@ -104,6 +106,29 @@ def expected(journeys: int, events: int) -> dict[str, int]:
             "csat": journeys, "rollup_touchpoints": events, "rollup_signals": journeys, "rollup_csat": journeys}  # fmt: skip
 
 
+def test_kill_9_at_random_points_then_restart_gives_exactly_the_input(settings: Settings, tmp_path: Path) -> None:
+    seed = int(os.environ.get("KILL_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    create_topics(settings)
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    process = run_process(settings, tmp_path, dsn)
+    app = app_settings(settings, process)
+    journeys, events, kills = 0, 0, []
+    for _ in range(4):
+        process.start()
+        events += publish_journeys(settings, range(journeys, journeys + 12))
+        journeys += 12
+        delay = rng.uniform(0.2, 4.0)
+        time.sleep(delay)
+        kills.append(round(delay, 2))
+        process.stop(signal.SIGKILL)
+    process.start()  # the last start: let it finish, then stop it cleanly
+    close_sessions(app, process)
+    assert process.stop() == 0, process.log_tail()
+    got = counts(dsn)
+    assert got == expected(journeys, events), f"KILL_SEED={seed}, killed {kills} s after publishing"
+
+
 def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(settings: Settings, tmp_path: Path) -> None:
     create_topics(settings)
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
@@ -116,8 +141,22 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     process.start()
     events += publish_journeys(settings, range(12, 24))
     close_sessions(app, process)
+    beside = report(process)  # the engine is open in `journey run`: served by its /report.json
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
+    direct = report(process)  # now read from the files
+    differing = [a["name"] for a, b in zip(beside["sections"], direct["sections"], strict=True) if a != b]
+    assert differing == [], [(a, b) for a, b in zip(beside["sections"], direct["sections"]) if a != b]
+    by_channel = next(s for s in direct["sections"] if s["name"] == "volume_by_channel")
+    heartbeats = settings.topics.partitions
+    assert sum(row[1] for row in by_channel["rows"]) == events + heartbeats
+
+
+def report(process: WorkerProcess) -> dict:
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json"]
+    result = subprocess.run(command, env=process.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
 
 
 def test_an_unreachable_clickhouse_then_the_right_one_loses_nothing(settings: Settings, tmp_path: Path) -> None:
