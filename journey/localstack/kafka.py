@@ -155,7 +155,9 @@ class LocalKafka:
             return
         _progress(f"formatting KRaft storage in {self.log_dirs}")
         cluster_id = _kafka_cluster_id()
-        command = self._java_command(STORAGE_TOOL_CLASS, "format", "-t", cluster_id, "-c", str(self.properties_file))
+        # `--cluster-id=ID`, not `-t ID`: a base64url id may start with "-" (1 in 64), which the
+        # tool's argument parser takes for an option (found when a test run failed to format).
+        command = self._java_command(STORAGE_TOOL_CLASS, "format", f"--cluster-id={cluster_id}", "-c", str(self.properties_file))
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}")

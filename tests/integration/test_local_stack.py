@@ -50,3 +50,15 @@ def test_taken_port_is_reported_with_the_setting_to_change(tmp_path: Path) -> No
         settings = local_stack_settings(tmp_path).model_copy(update={"broker_port": squatter.getsockname()[1]})
         with pytest.raises(StackError, match="JOURNEY_STACK__BROKER_PORT"):
             LocalKafka(settings).up()
+
+
+def test_a_cluster_id_starting_with_a_dash_formats(kafka_broker, tmp_path, monkeypatch) -> None:
+    from journey.localstack import kafka
+    from tests.conftest import local_stack_settings
+
+    monkeypatch.setattr(kafka, "_kafka_cluster_id", lambda: "-" + "A" * 21)
+    broker = kafka.LocalKafka(local_stack_settings(tmp_path))  # jars: fetched for the session broker
+    broker.data_dir.mkdir(parents=True, exist_ok=True)
+    broker._write_properties()
+    broker._format_storage()
+    assert "cluster.id=-AAAA" in (broker.log_dirs / "meta.properties").read_text()
