@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
+from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings, WorkerSettings
 from journey.localstack.kafka import LocalKafka
 from journey.localstack.kafka import free_loopback_port as free_port
 
@@ -34,9 +34,10 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
 
 @pytest.fixture
 def settings(kafka_broker: LocalKafka) -> Settings:
-    """Settings pointing at the session broker, with a topic prefix of this test's own."""
+    """Settings pointing at the session broker, with a topic prefix and app id of this test's own."""
     return Settings(
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.settings.bootstrap_servers),
         topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=TEST_PARTITIONS),
+        worker=WorkerSettings(app_id=f"test-{uuid.uuid4().hex[:8]}"),  # its own group and changelogs
         stack=kafka_broker.settings,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from journey.config import Settings
-from journey.topics import JOURNEY_IDENTITIES, TOUCHPOINTS, create_topics, topic_specs
+from journey.topics import JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, TOUCHPOINTS, changelog_topic, create_topics, topic_specs
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +25,14 @@ def test_topics_are_created_with_partitions_and_policies_then_left_alone(setting
     first = create_topics(settings)
     expected = sorted(spec.name for spec in topic_specs(settings))
     assert sorted(first.created) == expected and first.existing == [] and first.warnings == []
-    assert len(expected) == 9
+    assert len(expected) == 11  # 9 pipeline topics, 2 state changelogs
 
     partitions, policy, retention = describe(settings, settings.topics.name(TOUCHPOINTS))
     assert (partitions, policy) == (settings.topics.partitions, "delete")
     assert int(retention) == settings.topics.retention_hours * 3_600_000
     assert describe(settings, settings.topics.name(JOURNEY_IDENTITIES))[1] == "compact"
+    changelog = changelog_topic(settings, JOURNEY_STATE_TABLE)
+    assert describe(settings, changelog)[:2] == (settings.topics.partitions, "compact")
 
     second = create_topics(settings)
     assert second.created == [] and sorted(second.existing) == expected and second.warnings == []
@@ -38,6 +42,10 @@ def test_existing_topic_with_other_partitions_is_reported_not_changed(settings: 
     name = settings.topics.name(TOUCHPOINTS)
     admin = AdminClient(settings.kafka.confluent_config())
     admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=10)
+    deadline = time.monotonic() + 10
+    while name not in admin.list_topics(timeout=10).topics:  # metadata catches up after a create
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     report = create_topics(settings)
     assert name in report.existing
     assert any(name in w and "1 partitions" in w for w in report.warnings)
