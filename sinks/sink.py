@@ -120,21 +120,27 @@ class ClickHouseSink:
         while not self.stop_requested.is_set():
             try:
                 self._clickhouse()
-                SINK_UP.set(1)
-                self.failures = 0
-                return True
             except Exception as error:  # noqa: BLE001 - unreachable, auth, schema: say it and retry
-                SINK_UP.set(0)
-                delay = self._backoff()
-                log.error("ClickHouse not ready (%s); retrying in %ss", _short(error), delay)
-                self.stop_requested.wait(delay)
+                self._back_off("ClickHouse not ready", error)
+                continue
+            self._succeeded()
+            return True
         return False
 
-    def _backoff(self) -> float:
+    def _back_off(self, what: str, error: Exception) -> None:
+        """A ClickHouse call failed: say so and wait the next step of `retry_backoff_s` (a stop
+        request cuts the wait short)."""
+        SINK_UP.set(0)
         steps = self.config.retry_backoff_s
         delay = steps[min(self.failures, len(steps) - 1)]
         self.failures += 1
-        return delay
+        hint = " (run `journey migrate`?)" if "UNKNOWN_TABLE" in str(error) else ""
+        log.error("%s: %s%s; retrying in %ss", what, _short(error), hint, delay)
+        self.stop_requested.wait(delay)
+
+    def _succeeded(self) -> None:
+        SINK_UP.set(1)
+        self.failures = 0
 
     # -- assignment: resume past what ClickHouse already holds --------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -176,6 +182,7 @@ class ClickHouseSink:
                         if not self._take(message):
                             self._rewind(messages[position:])
                             break
+                    SINK_BUFFERED.set(self.buffer.buffered_rows)
                 else:
                     self.stop_requested.wait(0.2)
                 self._flush(time.monotonic())
@@ -219,8 +226,6 @@ class ClickHouseSink:
         except SinkBackpressure as full:
             log.warning("%s; pausing consumption", full)
             return False
-        finally:
-            SINK_BUFFERED.set(self.buffer.buffered_rows)
         return True
 
     def _rewind(self, untaken: list[Message]) -> None:
@@ -257,15 +262,9 @@ class ClickHouseSink:
                           column_names=["topic", "partition", "next_offset"])  # fmt: skip
         except Exception as error:  # noqa: BLE001 - unavailable or failing: retry with backoff
             SINK_FAILURES.labels(spec.table).inc()
-            SINK_UP.set(0)
-            delay = self._backoff()
-            hint = " (run `journey migrate`?)" if "UNKNOWN_TABLE" in str(error) else ""
-            log.error("insert of %s into %s failed: %s%s; retrying in %ss", batch.token, spec.table,
-                      _short(error), hint, delay)  # fmt: skip
-            self.stop_requested.wait(delay)
+            self._back_off(f"insert of {batch.token} into {spec.table} failed", error)
             return False
-        self.failures = 0
-        SINK_UP.set(1)
+        self._succeeded()
         for (record, partition, offset), reason in rejected:
             log.warning("%s offset %d rejected by ClickHouse (%s): to %s", batch.topic, offset, reason, SINK_DEAD_LETTER)
             value = orjson.dumps(record)
