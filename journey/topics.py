@@ -67,6 +67,7 @@ class TopicReport:
     created: list[str]
     existing: list[str]
     warnings: list[str]
+    other_partitions: dict[str, int] = field(default_factory=dict)  # existing topic -> its partition count
 
 
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
@@ -93,10 +94,12 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
                 if error.args[0].name() != "TOPIC_ALREADY_EXISTS":  # raced with another creator
                     raise
     warnings = []
+    other_partitions: dict[str, int] = {}
     present = [s for s in specs if s.name in existing]
     for spec in present:
         actual = len(existing[spec.name].partitions)
         if actual != spec.partitions:
+            other_partitions[spec.name] = actual
             warnings.append(
                 f"{spec.name} has {actual} partitions, configured {spec.partitions}; left as is "
                 "(changing it would re-key the journeys)"
@@ -109,4 +112,5 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
             policy = actual_config["cleanup.policy"].value
             if policy != spec.config["cleanup.policy"]:
                 warnings.append(f"{spec.name} has cleanup.policy={policy}, expected {spec.config['cleanup.policy']}")
-    return TopicReport(created=created, existing=[s.name for s in present], warnings=warnings)
+    return TopicReport(created=created, existing=[s.name for s in present], warnings=warnings,
+                       other_partitions=other_partitions)

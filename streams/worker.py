@@ -42,6 +42,7 @@ from journey.topics import (
     JOURNEY_TOUCHPOINTS,
     STITCHED,
     TOUCHPOINTS,
+    changelog_topic,
     create_topics,
 )
 from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
@@ -478,17 +479,26 @@ class JourneyWorker:
     def run(self, loglevel: str = "info") -> None:
         from faust.worker import Worker
 
-        try:  # idempotent; where the credentials may not create topics, an operator did it
-            warnings = create_topics(self.settings).warnings
-        except Exception as error:  # noqa: BLE001 - go on: the topics may exist all the same
-            log.warning("could not check or create the topics (%s); `journey topics create` does it", error)
-            warnings = []
-        for warning in warnings:
-            if "-changelog " in warning:  # state partitions must match their input's: refuse to start
-                raise SystemExit(f"cannot start: {warning}. Use another worker.app_id, or recreate that topic.")
-            log.warning("topics: %s", warning)
-
+        self._ensure_topics()
         Worker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+    def _ensure_topics(self) -> None:
+        """Create missing topics, state changelogs included (idempotent); refuse to start on a
+        changelog whose partitions differ from its input's."""
+        try:
+            report = create_topics(self.settings)
+        except Exception as error:  # noqa: BLE001 - go on: where credentials may not create topics, an operator did
+            log.warning("could not check or create the topics (%s); `journey topics create` does it", error)
+            return
+        for table in (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE):
+            changelog = changelog_topic(self.settings, table)
+            if changelog in report.other_partitions:
+                raise SystemExit(
+                    f"cannot start: {changelog} has {report.other_partitions[changelog]} partitions, configured "
+                    f"{self.settings.topics.partitions}. Use another worker.app_id, or recreate that topic."
+                )
+        for warning in report.warnings:
+            log.warning("topics: %s", warning)
 
 
 def journey_summary(state: Any) -> dict[str, Any]:

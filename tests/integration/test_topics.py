@@ -49,4 +49,5 @@ def test_existing_topic_with_other_partitions_is_reported_not_changed(settings: 
     report = create_topics(settings)
     assert name in report.existing
     assert any(name in w and "1 partitions" in w for w in report.warnings)
+    assert report.other_partitions == {name: 1}
     assert describe(settings, name)[0] == 1
