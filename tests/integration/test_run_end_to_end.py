@@ -17,14 +17,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings, WorkerSettings
+from journey.config import Settings
 from journey.lag import pipeline_lag
 from journey.localstack.kafka import free_loopback_port
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import create_topics
 from journey.worker_process import WorkerProcess
-from tests.integration.worker_helpers import advance_event_time, make_test_worker
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,16 +57,9 @@ print(orjson.dumps({
 
 
 def run_process(settings: Settings, workdir: Path, dsn: str) -> WorkerProcess:
-    base = make_test_worker(settings, workdir)
-    return WorkerProcess(settings, workdir, free_loopback_port(), "run", **{
-        **{k: v for k, v in base.env.items() if k.startswith("JOURNEY_WORKER__") and k != "JOURNEY_WORKER__WEB_PORT"},
-        "JOURNEY_CLICKHOUSE__DSN": dsn, "JOURNEY_SINK__MAX_WAIT_S": "0.3", "JOURNEY_SINK__MAX_ROWS": "40",
-        "JOURNEY_SINK__RETRY_BACKOFF_S": "[0.2, 0.5]",
-    })  # fmt: skip
-
-
-def app_settings(settings: Settings, process: WorkerProcess) -> Settings:
-    return settings.model_copy(update={"worker": WorkerSettings(app_id=process.env["JOURNEY_WORKER__APP_ID"])})
+    """`journey run` of the test's app (the same group and state on every start), small batches."""
+    return make_test_worker(settings, workdir, "run", JOURNEY_CLICKHOUSE__DSN=dsn, JOURNEY_SINK__MAX_WAIT_S="0.3",
+                            JOURNEY_SINK__MAX_ROWS="40", JOURNEY_SINK__RETRY_BACKOFF_S="[0.2, 0.5]")  # fmt: skip
 
 
 def publish_journeys(settings: Settings, seeds: range) -> int:
@@ -78,11 +71,12 @@ def publish_journeys(settings: Settings, seeds: range) -> int:
 
 
 def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (lag := pipeline_lag(settings)) != {"stages": 0, "sink": lag["sink"] if stages_only else 0}:
-        assert time.monotonic() < deadline, f"not caught up: {lag}\n{process.log_tail()}"
+    def caught_up() -> bool:
         assert process.process and process.process.poll() is None, process.log_tail()
-        time.sleep(0.5)
+        lag = pipeline_lag(settings)
+        return lag["stages"] == 0 and (stages_only or lag["sink"] == 0)
+
+    wait_until(caught_up, timeout_s, lambda: f"lag {pipeline_lag(settings)}\n{process.log_tail()}")
 
 
 def close_sessions(settings: Settings, process: WorkerProcess, stages_only: bool = False) -> None:
@@ -100,6 +94,13 @@ def counts(dsn: str) -> dict[str, int]:
     return orjson.loads(result.stdout)
 
 
+def report(process: WorkerProcess) -> dict:
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json"]
+    result = subprocess.run(command, env=process.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
+
+
 def expected(journeys: int, events: int) -> dict[str, int]:
     return {"touchpoints": events, "distinct_touchpoints": events, "sessions": SESSIONS_PER_JOURNEY * journeys,
             "signals": journeys, "transitions": TRANSITIONS_PER_JOURNEY * journeys, "links": journeys,
@@ -112,7 +113,6 @@ def test_kill_9_at_random_points_then_restart_gives_exactly_the_input(settings: 
     create_topics(settings)
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
     process = run_process(settings, tmp_path, dsn)
-    app = app_settings(settings, process)
     journeys, events, kills = 0, 0, []
     for _ in range(4):
         process.start()
@@ -123,7 +123,7 @@ def test_kill_9_at_random_points_then_restart_gives_exactly_the_input(settings: 
         kills.append(round(delay, 2))
         process.stop(signal.SIGKILL)
     process.start()  # the last start: let it finish, then stop it cleanly
-    close_sessions(app, process)
+    close_sessions(settings, process)
     assert process.stop() == 0, process.log_tail()
     got = counts(dsn)
     assert got == expected(journeys, events), f"KILL_SEED={seed}, killed {kills} s after publishing"
@@ -133,49 +133,38 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     create_topics(settings)
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
     process = run_process(settings, tmp_path, dsn)
-    app = app_settings(settings, process)
     process.start()
     events = publish_journeys(settings, range(0, 12))
-    wait_caught_up(app, process)
+    wait_caught_up(settings, process)
     process.stop(signal.SIGKILL)  # stages and sink both caught up: a restart must re-insert nothing
     process.start()
     events += publish_journeys(settings, range(12, 24))
-    close_sessions(app, process)
+    close_sessions(settings, process)
     beside = report(process)  # the engine is open in `journey run`: served by its /report.json
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
     direct = report(process)  # now read from the files
-    differing = [a["name"] for a, b in zip(beside["sections"], direct["sections"], strict=True) if a != b]
-    assert differing == [], [(a, b) for a, b in zip(beside["sections"], direct["sections"]) if a != b]
+    assert beside == direct, [(a, b) for a, b in zip(beside["sections"], direct["sections"]) if a != b]
     by_channel = next(s for s in direct["sections"] if s["name"] == "volume_by_channel")
     heartbeats = settings.topics.partitions
     assert sum(row[1] for row in by_channel["rows"]) == events + heartbeats
-
-
-def report(process: WorkerProcess) -> dict:
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json"]
-    result = subprocess.run(command, env=process.env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return orjson.loads(result.stdout)
 
 
 def test_an_unreachable_clickhouse_then_the_right_one_loses_nothing(settings: Settings, tmp_path: Path) -> None:
     create_topics(settings)
     nowhere = f"http://127.0.0.1:{free_loopback_port()}"  # nothing listens there
     process = run_process(settings, tmp_path, nowhere)
-    app = app_settings(settings, process)
     process.start()
     events = publish_journeys(settings, range(10))
-    close_sessions(app, process, stages_only=True)  # the stages go on without ClickHouse
+    close_sessions(settings, process, stages_only=True)  # the stages go on without ClickHouse
     assert process.counter("journey_sink_clickhouse_up") == 0
-    assert pipeline_lag(app)["sink"] > 0  # nothing written, nothing committed
+    assert pipeline_lag(settings)["sink"] > 0  # nothing written, nothing committed
     assert process.stop() == 0, process.log_tail()  # stops cleanly although ClickHouse never answered
     assert "ClickHouse not ready" in process.log_tail(400)
 
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
-    process = run_process(settings, tmp_path, dsn)
-    process.env["JOURNEY_WORKER__APP_ID"] = app.worker.app_id  # the same app: its state and offsets
+    process = run_process(settings, tmp_path, dsn)  # the same app id: its state and offsets
     process.start()
-    wait_caught_up(app, process)
+    wait_caught_up(settings, process)
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(10, events)

@@ -20,7 +20,7 @@ from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.worker_process import WorkerProcess, metric_sample
 from tests.integration.test_stream_stages import records
-from tests.integration.worker_helpers import advance_event_time
+from tests.integration.worker_helpers import advance_event_time, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +55,6 @@ def sink_rows(port: int, table: str) -> float:
     return metric_sample(text, "journey_sink_rows_total", table=table)
 
 
-def wait_for(condition, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.5)
-
-
 def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: Settings, worker: WorkerProcess, tmp_path: Path) -> None:
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
     port = free_loopback_port()
@@ -76,7 +70,7 @@ def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: 
         events = sum(len(j) for j in journeys)
         records(settings, "journey.touchpoints", events)
         advance_event_time(settings, START + timedelta(days=3))
-        wait_for(lambda: sink_rows(port, "sessions") >= 2 * len(journeys) and sink_rows(port, "touchpoints") >= events)
+        wait_until(lambda: sink_rows(port, "sessions") >= 2 * len(journeys) and sink_rows(port, "touchpoints") >= events, 90)
         assert sink.poll() is None, sink.stdout.read().decode()[-3000:] if sink.stdout else ""
     finally:
         sink.send_signal(signal.SIGTERM)

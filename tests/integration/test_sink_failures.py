@@ -5,9 +5,8 @@ table that disappears (a server-side failure) stalls the sink without loss or du
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
@@ -25,6 +24,7 @@ from streams.in_memory import InMemoryPipeline
 from streams.journey import EnrichedTouchpoint
 from streams.records import touchpoint_record
 from tests.unit.builders import rules
+from tests.integration.worker_helpers import wait_until
 from tests.unit.test_journey_pipeline import T0
 
 pytestmark = pytest.mark.integration
@@ -64,13 +64,6 @@ def running_sink(settings: Settings) -> Iterator[ClickHouseSink]:
         sink.stop()
         thread.join(60)
         assert not thread.is_alive()
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def count(client, sql: str) -> int:

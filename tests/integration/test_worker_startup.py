@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from journey.config import Settings, WorkerSettings
+from journey.config import Settings
 from journey.topics import JOURNEY_STATE_TABLE, changelog_topic
 from tests.integration.worker_helpers import make_test_worker
 
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_a_state_changelog_with_other_partitions_than_its_input_is_refused(settings: Settings, tmp_path: Path) -> None:
     worker = make_test_worker(settings, tmp_path)
-    app = settings.model_copy(update={"worker": WorkerSettings(app_id=worker.env["JOURNEY_WORKER__APP_ID"])})
-    changelog = changelog_topic(app, JOURNEY_STATE_TABLE)
+    changelog = changelog_topic(settings, JOURNEY_STATE_TABLE)
     admin = AdminClient(settings.kafka.confluent_config())
     admin.create_topics([NewTopic(changelog, 1, 1, config={"cleanup.policy": "compact"})])[changelog].result(30)
     with pytest.raises(RuntimeError) as failure:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,17 +16,27 @@ from journey.worker_process import WorkerProcess
 from tests.conftest import free_port
 
 
-def make_test_worker(settings: Settings, workdir: Path) -> WorkerProcess:
-    """A worker with a group of its own and quick ticks, for one test."""
+def make_test_worker(settings: Settings, workdir: Path, command: str = "worker", **env: str) -> WorkerProcess:
+    """`journey worker` (or `journey run`) with the test's app id (its own group and state), quick
+    ticks and quick group recovery; `env`: more JOURNEY_* settings."""
     return WorkerProcess(
-        settings, workdir, free_port(),
-        JOURNEY_WORKER__APP_ID=f"test-{uuid.uuid4().hex[:8]}",
+        settings, workdir, free_port(), command,
+        JOURNEY_WORKER__APP_ID=settings.worker.app_id,
         JOURNEY_WORKER__DATA_DIR=str(workdir / "worker-data"),
         JOURNEY_WORKER__TICK_INTERVAL_S="0.5",
         JOURNEY_WORKER__BATCH_WITHIN_S="0.2",
         JOURNEY_WORKER__SOURCE_IDLE_S="2",
         JOURNEY_WORKER__SESSION_TIMEOUT_S="6",  # a killed worker's partitions move on quickly
+        **env,
     )  # fmt: skip
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60, explain: Callable[[], str] = str) -> None:
+    """Poll `condition` until it holds; fail the test after `timeout_s`, saying `explain()`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f}s {explain()}"
+        time.sleep(0.2)
 
 
 def clock_keys(partitions: int) -> list[str]:
