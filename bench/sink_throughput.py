@@ -8,19 +8,15 @@ engine in a temp dir) from its first poll until ClickHouse holds every row.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-import orjson
 from confluent_kafka import Producer
 
+from bench.broker import bench_broker
 from bench.workload import journeys
-from journey.config import ClickHouseSettings, KafkaSettings, LocalStackSettings, Settings, SinkSettings, TopicSettings
-from journey.localstack.kafka import LocalKafka
-from journey.localstack.kafka import free_loopback_port as free_port
-from journey.topics import JOURNEY_TOUCHPOINTS, create_topics
+from journey.config import ClickHouseSettings, SinkSettings
+from journey.topics import JOURNEY_TOUCHPOINTS
 from schemas.touchpoint import Touchpoint
 from sinks.clickhouse_client import connect
 from sinks.migrations import migrate
@@ -29,20 +25,13 @@ from streams.in_memory import InMemoryPipeline
 from streams.journey import EnrichedTouchpoint, JourneyRules
 from streams.records import touchpoint_record
 
-JAR_CACHE = Path(__file__).resolve().parent.parent / ".journey" / "cache" / "kafka-jars"
-
 
 def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix="journey-bench-sink-"))
-    stack = LocalStackSettings(broker_port=free_port(), controller_port=free_port(), data_dir=workdir / "kafka", jar_cache_dir=JAR_CACHE)
-    broker = LocalKafka(stack)
-    broker.up()
-    settings = Settings(
-        kafka=KafkaSettings(bootstrap_servers=stack.bootstrap_servers), topics=TopicSettings(partitions=partitions),
-        clickhouse=ClickHouseSettings(dsn=f"chdb://{workdir / 'clickhouse'}"), sink=SinkSettings(max_rows=max_rows),
-    )  # fmt: skip
-    try:
-        create_topics(settings)
+    with bench_broker(partitions, prefix="journey-bench-sink-") as (broker_settings, workdir):
+        settings = broker_settings.model_copy(update={
+            "clickhouse": ClickHouseSettings(dsn=f"chdb://{workdir / 'clickhouse'}"),
+            "sink": SinkSettings(max_rows=max_rows),
+        })  # fmt: skip
         events = [Touchpoint.model_validate(e) for e in journeys(customers)]
         outputs = InMemoryPipeline(JourneyRules.from_settings(settings)).run(events)
         records = [touchpoint_record(o) for o in outputs if isinstance(o, EnrichedTouchpoint)]
@@ -63,9 +52,7 @@ def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
         elapsed = time.perf_counter() - started
         sink.stop(drain=False)
         thread.join(30)
-        return {"rows": len(records), "seconds": elapsed, "rows_per_s": len(records) / elapsed}
-    finally:
-        broker.down()
+    return {"rows": len(records), "seconds": elapsed, "rows_per_s": len(records) / elapsed}
 
 
 if __name__ == "__main__":

@@ -8,47 +8,35 @@ stage 2.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
+from bench.broker import bench_broker
 from bench.workload import journeys
-from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
-from journey.localstack.kafka import LocalKafka
 from journey.localstack.kafka import free_loopback_port as free_port
 from journey.publisher import TouchpointPublisher
-from journey.topics import create_topics
 from journey.worker_process import WorkerProcess
-
-JAR_CACHE = Path(__file__).resolve().parent.parent / ".journey" / "cache" / "kafka-jars"
 
 
 def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix="journey-bench-"))
-    stack = LocalStackSettings(broker_port=free_port(), controller_port=free_port(), data_dir=workdir / "kafka", jar_cache_dir=JAR_CACHE)
-    broker = LocalKafka(stack)
-    broker.up()
-    settings = Settings(kafka=KafkaSettings(bootstrap_servers=stack.bootstrap_servers), topics=TopicSettings(partitions=partitions))
-    create_topics(settings)
-    worker = WorkerProcess(settings, workdir, free_port(), JOURNEY_WORKER__DATA_DIR=str(workdir / "worker"),
-                           JOURNEY_WORKER__BATCH_SIZE=str(batch_size))  # fmt: skip
-    try:
-        worker.start()
-        events = journeys(customers)
-        started = time.perf_counter()
-        with TouchpointPublisher(settings) as publisher:
-            for event in events:
-                publisher.publish(event)
-        published = time.perf_counter() - started
-        while worker.counter("journey_events_total", outcome="valid", stage="journeys") < len(events):
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
-        batches = {stage: (worker.counter("journey_batch_seconds_count", stage=stage),
-                           worker.counter("journey_batch_seconds_sum", stage=stage))
-                   for stage in ("ingest", "journeys")}  # fmt: skip
-    finally:
-        worker.stop()
-        broker.down()
+    with bench_broker(partitions) as (settings, workdir):
+        worker = WorkerProcess(settings, workdir, free_port(), JOURNEY_WORKER__DATA_DIR=str(workdir / "worker"),
+                               JOURNEY_WORKER__BATCH_SIZE=str(batch_size))  # fmt: skip
+        try:
+            worker.start()
+            events = journeys(customers)
+            started = time.perf_counter()
+            with TouchpointPublisher(settings) as publisher:
+                for event in events:
+                    publisher.publish(event)
+            published = time.perf_counter() - started
+            while worker.counter("journey_events_total", outcome="valid", stage="journeys") < len(events):
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - started
+            batches = {stage: (worker.counter("journey_batch_seconds_count", stage=stage),
+                               worker.counter("journey_batch_seconds_sum", stage=stage))
+                       for stage in ("ingest", "journeys")}  # fmt: skip
+        finally:
+            worker.stop()
     return {"events": len(events), "publish_eps": len(events) / published, "stages_eps": len(events) / elapsed,
             "seconds": elapsed, "batches": batches}  # fmt: skip
 
