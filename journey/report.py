@@ -103,14 +103,12 @@ def engine_in_use(dsn: str) -> bool:
     """Whether another process (a running `journey run`) has the embedded engine's directory open:
     ClickHouse holds an exclusive lock on its `status` file while it runs."""
     import fcntl
-    from pathlib import Path
 
-    from sinks.clickhouse_client import EMBEDDED_SCHEME, absolute_dsn
+    from sinks.clickhouse_client import embedded_path
 
-    if not dsn.startswith(EMBEDDED_SCHEME):
-        return False
-    status = Path(absolute_dsn(dsn).removeprefix(EMBEDDED_SCHEME)) / "status"
-    if not status.exists():
+    path = embedded_path(dsn)
+    status = path / "status" if path is not None else None
+    if status is None or not status.exists():
         return False
     with status.open("rb") as handle:
         try:

@@ -13,14 +13,22 @@ from journey.config import ClickHouseSettings
 EMBEDDED_SCHEME = "chdb://"
 
 
-def absolute_dsn(dsn: str) -> str:
-    """chDB needs an absolute path; the config's default is relative to the working directory."""
+def embedded_path(dsn: str) -> Path | None:
+    """The embedded engine's data directory, absolute (the config's default is relative to the
+    working directory); None for a server DSN."""
     if not dsn.startswith(EMBEDDED_SCHEME):
-        return dsn
+        return None
     path = Path(dsn.removeprefix(EMBEDDED_SCHEME))
-    path = path if path.is_absolute() else Path.cwd() / path
+    return (path if path.is_absolute() else Path.cwd() / path).resolve()
+
+
+def absolute_dsn(dsn: str) -> str:
+    """chDB needs an absolute path, and an existing directory."""
+    path = embedded_path(dsn)
+    if path is None:
+        return dsn
     path.mkdir(parents=True, exist_ok=True)
-    return f"{EMBEDDED_SCHEME}{path.resolve()}"
+    return f"{EMBEDDED_SCHEME}{path}"
 
 
 def connect(settings: ClickHouseSettings) -> Client:
