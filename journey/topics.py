@@ -21,6 +21,7 @@ SINK_DEAD_LETTER = "journey.sink.dlq"
 # The workers' state tables; Faust keeps each in a compacted `<app_id>-<table>-changelog` topic.
 INGEST_STATE_TABLE = "ingest-state"
 JOURNEY_STATE_TABLE = "journey-state"
+STATE_TABLES = (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE)
 
 HOUR_MS = 3_600_000
 
@@ -54,7 +55,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     # Created here rather than by Faust: a worker that creates them itself can look them up before
     # the broker's metadata has them, and its agents then crash on a partition mismatch.
     changelogs = [TopicSpec(changelog_topic(settings, table), t.partitions, {"cleanup.policy": "compact"})
-                  for table in (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE)]  # fmt: skip
+                  for table in STATE_TABLES]  # fmt: skip
     return pipeline + changelogs
 
 

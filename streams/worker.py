@@ -40,6 +40,7 @@ from journey.topics import (
     JOURNEY_STAGES,
     JOURNEY_STATE_TABLE,
     JOURNEY_TOUCHPOINTS,
+    STATE_TABLES,
     STITCHED,
     TOUCHPOINTS,
     changelog_topic,
@@ -490,7 +491,7 @@ class JourneyWorker:
         except Exception as error:  # noqa: BLE001 - go on: where credentials may not create topics, an operator did
             log.warning("could not check or create the topics (%s); `journey topics create` does it", error)
             return
-        for table in (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE):
+        for table in STATE_TABLES:
             changelog = changelog_topic(self.settings, table)
             if changelog in report.other_partitions:
                 raise SystemExit(
