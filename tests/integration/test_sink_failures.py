@@ -11,9 +11,10 @@ from contextlib import contextmanager
 
 import orjson
 import pytest
+from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
-from journey.config import Settings, SinkSettings, WorkerSettings
+from journey.config import Settings, SinkSettings
 from journey.samples import sample_journey
 from journey.topic_reader import read_topic
 from journey.topics import create_topics
@@ -37,13 +38,16 @@ def touchpoint_records(journeys: int) -> list[dict]:
     return [orjson.loads(touchpoint_record(o)) for o in outputs if isinstance(o, EnrichedTouchpoint)]
 
 
-def sink_settings(settings: Settings, clickhouse) -> Settings:
-    _, ch = clickhouse
-    return settings.model_copy(update={
-        "clickhouse": ch,
-        "worker": WorkerSettings(app_id=f"test-{uuid.uuid4().hex[:8]}"),
-        "sink": SinkSettings(max_rows=50, max_wait_s=0.2, retry_backoff_s=(0.2, 0.5)),
+@pytest.fixture
+def sink_setup(settings: Settings, clickhouse) -> tuple[Client, Settings]:
+    """The test's topics and ClickHouse database, migrated; settings for a quick sink on them."""
+    client, ch = clickhouse
+    settings = settings.model_copy(update={
+        "clickhouse": ch, "sink": SinkSettings(max_rows=50, max_wait_s=0.2, retry_backoff_s=(0.2, 0.5)),
     })  # fmt: skip
+    create_topics(settings)
+    migrate(client, ch)
+    return client, settings
 
 
 def produce(settings: Settings, values: list[bytes], partition: int = 0) -> None:
@@ -70,11 +74,9 @@ def count(client, sql: str) -> int:
     return client.query(sql).result_rows[0][0]
 
 
-def test_rows_clickhouse_rejects_go_to_the_sink_dead_letter_topic_and_the_rest_lands(settings: Settings, clickhouse) -> None:
-    client, ch = clickhouse
-    settings = sink_settings(settings, clickhouse)
-    create_topics(settings)
-    migrate(client, ch)
+def test_rows_clickhouse_rejects_go_to_the_sink_dead_letter_topic_and_the_rest_lands(sink_setup) -> None:
+    client, settings = sink_setup
+    ch = settings.clickhouse
     good = touchpoint_records(6)
     too_big = {**good[0], "event_id": str(uuid.uuid4()), "score": 40_000}  # Int16 overflow
     not_a_uuid = {**good[1], "event_id": "not-a-uuid"}
@@ -98,11 +100,9 @@ def test_rows_clickhouse_rejects_go_to_the_sink_dead_letter_topic_and_the_rest_l
     assert "UUID" in envelopes[2]["reason"] or "hexadecimal" in envelopes[2]["reason"], envelopes[2]["reason"]
 
 
-def test_a_server_side_failure_stalls_the_sink_and_loses_nothing(settings: Settings, clickhouse) -> None:
-    client, ch = clickhouse
-    settings = sink_settings(settings, clickhouse)
-    create_topics(settings)
-    migrate(client, ch)
+def test_a_server_side_failure_stalls_the_sink_and_loses_nothing(sink_setup) -> None:
+    client, settings = sink_setup
+    ch = settings.clickhouse
     records = touchpoint_records(12)
     first, second = records[: len(records) // 2], records[len(records) // 2 :]
     rows = f"SELECT count() FROM {ch.database}.touchpoints"
