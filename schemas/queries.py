@@ -2,8 +2,11 @@
 
 `journey report`, the worker's report page and the Grafana boards render these same definitions.
 A query's SQL names the database `{db}` and the time window `{from}` / `{to}` (ClickHouse
-DateTime expressions, end exclusive); `render` fills them in: literal times for the report,
-Grafana's `$__fromTime` / `$__toTime` macros for the boards. Formulas follow shared/DOMAIN.md:
+DateTime expressions, end exclusive); a time series also `{bucket:<column>}` (the column's time
+bucket) and `{bucket_s}` (its width in seconds); `{filters}` is where the board's template
+variables narrow it (`AND …`). `render` fills them in for the report (literal times, no filters),
+`grafana` with the ClickHouse plugin's macros (`$__fromTime`, `$__toTime`, `$__timeInterval(col)`,
+`$__interval_s`) and the variables (`${channel:singlequote}`). Formulas follow shared/DOMAIN.md:
 NPS = % promoters (9–10) − % detractors (0–6); CSAT % = share of 4–5; CES = mean (7 = easy) and
 share of low-effort (5–7) answers; churn rate = customers lost / customers at the window's start.
 
@@ -13,6 +16,7 @@ through their uniqExact states: both stay exact however often the sink re-insert
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,13 +27,43 @@ CUSTOMER_STAGES = ("onboarding", "active", "renewal")
 
 
 @dataclass(frozen=True)
+class Filter:
+    """A board's template variable narrowing a query: `condition` is SQL in which `{values}`
+    stands for the selected values as a tuple literal, e.g. `channel IN {values}`."""
+
+    variable: str
+    condition: str
+
+
+BUCKET = re.compile(r"\{bucket:(\w+)\}")
+
+
+@dataclass(frozen=True)
 class Query:
     name: str
     title: str
     sql: str
+    filters: tuple[Filter, ...] = ()
 
-    def render(self, database: str, start: str, end: str) -> str:
-        return self.sql.replace("{db}", database).replace("{from}", start).replace("{to}", end)
+    def render(self, database: str, start: str, end: str, bucket_s: int = 60) -> str:
+        """For the report: literal window and bucket width, every variable at "all"."""
+        bucketed = BUCKET.sub(lambda m: f"toStartOfInterval(toDateTime({m[1]}), INTERVAL {bucket_s} second)", self.sql)
+        return self._fill(bucketed, database, start, end, str(bucket_s), "")
+
+    def grafana(self, database: str) -> str:
+        """For a Grafana panel of the ClickHouse plugin: its macros and the board's variables."""
+        conditions = "".join(
+            " AND " + f.condition.replace("{values}", f"(${{{f.variable}:singlequote}})") for f in self.filters
+        )
+        bucketed = BUCKET.sub(lambda m: f"$__timeInterval({m[1]})", self.sql)
+        return self._fill(bucketed, database, "$__fromTime", "$__toTime", "$__interval_s", conditions)
+
+    @staticmethod
+    def _fill(sql: str, database: str, start: str, end: str, bucket_s: str, filters: str) -> str:
+        for token, value in (("{db}", database), ("{from}", start), ("{to}", end), ("{bucket_s}", bucket_s),
+                             ("{filters}", filters)):  # fmt: skip
+            sql = sql.replace(token, value)
+        return sql
 
 
 def sql_string(text: str) -> str:
@@ -148,9 +182,15 @@ FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FRO
 
 def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
     """A strict funnel: a journey counts at a step when it reached that step and every earlier one
-    (in any order) within the window. Steps: started, the flow's steps, completed."""
+    (in any order) within the window. Steps: started, the flow's steps, completed; with the share
+    of starters still there and the drop-off from the step before (%)."""
     funnel = ["started", *flow.steps, "completed"]
     return Query(f"funnel_{flow_name}", f"Funnel: {flow_name}", f"""
+SELECT position, step, journeys,
+       round(100 * journeys / nullIf(first_value(journeys) OVER (ORDER BY position), 0), 1) AS of_started_pct,
+       if(position = 1, 0, round(100 - 100 * journeys / nullIf(lagInFrame(journeys) OVER (ORDER BY position
+          ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), 0), 1)) AS drop_off_pct
+FROM (
 WITH {sql_list(funnel).replace("(", "[").replace(")", "]")} AS funnel
 SELECT step_index AS position, funnel[step_index] AS step,
        countIf(hasAll(reached, arraySlice(funnel, 1, step_index))) AS journeys
@@ -165,6 +205,7 @@ FROM (
 )
 ARRAY JOIN arrayEnumerate(funnel) AS step_index
 GROUP BY position, step
+)
 ORDER BY position""")
 
 
