@@ -23,9 +23,11 @@ app = typer.Typer(
 stack_app = typer.Typer(help="The local stack: a real single-node Kafka broker on loopback.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+dashboards_app = typer.Typer(help="Grafana boards and alert rules, rendered from the settings.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(config_app, name="config")
+app.add_typer(dashboards_app, name="dashboards")
 
 console = Console(stderr=True)
 PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files of 1 MiB and more
@@ -243,6 +245,32 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     from streams.worker import JourneyWorker
 
     JourneyWorker(settings(), with_sink=True).run(loglevel=loglevel)
+
+
+# -- dashboards and alert rules -----------------------------------------------------------------
+@dashboards_app.command("write")
+def dashboards_write(
+    root: Annotated[Path, typer.Option(help="the project directory (grafana/ and deploy/ below it)")] = Path("."),
+) -> None:
+    """Render the Grafana boards, the Prometheus alert rules and the Grafana-managed alert rule from
+    the settings ([alerts], [friction.flows], [clickhouse].database) into grafana/ and deploy/."""
+    from journey.dashboards.files import write
+
+    written = write(settings(), root)
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"{len(written)} file(s) changed" if written else "all files already current")
+
+
+@dashboards_app.command("check")
+def dashboards_check(root: Annotated[Path, typer.Option(help="the project directory")] = Path(".")) -> None:
+    """Exit 1 when a generated file differs from what the settings render."""
+    from journey.dashboards.files import stale
+
+    differing = stale(settings(), root)
+    for path in differing:
+        console.print(f"[red]stale:[/red] {path} (run `journey dashboards write`)")
+    raise typer.Exit(1 if differing else 0)
 
 
 # -- demo --------------------------------------------------------------------------------------

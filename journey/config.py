@@ -281,6 +281,42 @@ SIGNAL_KINDS = (
 )  # fmt: skip
 
 
+def _default_spike_floors() -> dict[str, float]:
+    return {"abandonment": 2, "rage_click": 5, "error_loop": 2, "self_service_failure": 1, "negative_feedback": 1,
+            "stalled_onboarding": 2, "at_risk": 2}  # fmt: skip
+
+
+class AlertSettings(_Section):
+    """Alert rules: `journey dashboards write` renders them into deploy/prometheus/rules/ (Prometheus)
+    and grafana/provisioning/alerting/ (Grafana-managed, on the ClickHouse rollup)."""
+
+    spike_window_minutes: int = Field(default=10, ge=1, description="friction rate measured over this window")
+    spike_factor: float = Field(
+        default=3.0, gt=1, description="a spike: rate above this many times the rate an hour and a day earlier"
+    )
+    spike_floor_per_minute: dict[str, float] = Field(
+        default_factory=_default_spike_floors,
+        description="per signal kind: below this rate (signals/min) nothing pages; kinds not listed never alert",
+    )
+    critical_kinds: list[str] = Field(
+        default_factory=lambda: ["abandonment", "negative_feedback"], description="their spikes page (severity critical)"
+    )
+    repeat_contact_window_minutes: int = Field(default=30, ge=1)
+    repeat_contact_floor: int = Field(default=10, ge=1, description="repeat-contact signals in the window, at least")
+    dlq_share: float = Field(default=0.05, gt=0, le=1, description="share of input events dead-lettered")
+    dlq_floor_per_minute: float = Field(default=1, ge=0)
+    stalled_minutes: float = Field(default=10, gt=0, description="lag and no progress this long: stalled")
+    for_minutes: float = Field(default=5, ge=0, description="a condition holds this long before it fires")
+    grafana_url: str = Field(default="http://localhost:3000", description="links in alert annotations")
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> AlertSettings:
+        unknown = (set(self.spike_floor_per_minute) | set(self.critical_kinds)) - set(SIGNAL_KINDS)
+        if unknown:
+            raise ValueError(f"unknown signal kinds {sorted(unknown)}; known: {', '.join(SIGNAL_KINDS)}")
+        return self
+
+
 class WorkerSettings(_Section):
     """The Faust worker process."""
 
@@ -293,6 +329,7 @@ class WorkerSettings(_Section):
     source_idle_s: float = Field(
         default=30.0, gt=0, description="a touchpoints partition silent this long stops holding watermarks back"
     )
+    lag_interval_s: float = Field(default=15.0, gt=0, description="how often consumer lag is measured for /metrics")
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, gt=0, lt=65536)
     session_timeout_s: float = Field(
@@ -351,6 +388,7 @@ class Settings(BaseSettings):
     friction: FrictionSettings = FrictionSettings()
     worker: WorkerSettings = WorkerSettings()
     sink: SinkSettings = SinkSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from journey.config import SIGNAL_KINDS
+from streams.friction.signal import SEVERITIES
 
 EVENTS = Counter(
     "journey_events",
@@ -29,3 +34,18 @@ STATE_ERRORS = Counter(
     "journey_state_errors", "Stored states that could not be read (another format) and were started afresh.", ["table"]
 )
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])
+CONSUMER_LAG = Gauge(
+    "journey_consumer_lag",
+    "Records waiting for a consumer group: stages (the stream stages' input topics) or sink (the journey.* topics).",
+    ["consumer"],
+)
+
+
+def export_zero_series(flows: Iterable[str]) -> None:
+    """Every signal kind and flow exported from start-up, at 0: alert baselines (rate over the hour
+    before) exist before the first signal, so a kind's first spike can page."""
+    for kind in SIGNAL_KINDS:
+        for severity in SEVERITIES:
+            FRICTION_SIGNALS.labels(kind, severity)
+    for flow in flows:
+        ABANDONMENTS.labels(flow, "")

@@ -31,6 +31,7 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from journey.config import KafkaSettings, Settings
+from journey.lag import pipeline_lag
 from journey.topics import (
     DEAD_LETTER,
     INGEST_STATE_TABLE,
@@ -185,6 +186,8 @@ class JourneyWorker:
         self.app.agent(self.source, name="ingest")(self._ingest_agent)
         self.app.agent(self.stitched, name="journeys")(self._journeys_agent)
         self.app.timer(w.tick_interval_s)(self._tick)
+        self.app.timer(w.lag_interval_s)(self._measure_lag)
+        metrics.export_zero_series(settings.friction.flows)
         self._register_views()
         self.sink_thread = None
         self.report_client = None
@@ -428,6 +431,17 @@ class JourneyWorker:
                 continue  # nothing to do: keep the topic free of empty ticks
             tick = TickMessage(watermark_ms)
             await self._send(self.stitched, None, encode_message(tick), tp.partition)
+
+    async def _measure_lag(self) -> None:
+        """Consumer lag for /metrics (the PipelineStalled alert): what waits for the stages and for
+        the sink, read from the broker (every worker reports the same groups' totals)."""
+        try:
+            lag = await asyncio.to_thread(pipeline_lag, self.settings)
+        except Exception as error:  # noqa: BLE001 - a broker hiccup must not stop the worker
+            log.warning("could not measure consumer lag: %s", error)
+            return
+        for consumer, records in lag.items():
+            metrics.CONSUMER_LAG.labels(consumer).set(records)
 
     # -- web -----------------------------------------------------------------------------------
     def _register_views(self) -> None:
