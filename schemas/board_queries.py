@@ -8,7 +8,7 @@ whatever bucket Grafana picks (the panels ask for buckets of at least the rollup
 
 from __future__ import annotations
 
-from journey.config import FrictionSettings, Settings
+from journey.config import FrictionSettings
 from schemas.queries import Filter, Query, sql_list, sql_string
 
 CHANNEL = Filter("channel", "channel IN {values}")
@@ -42,8 +42,8 @@ WHERE minute >= {from} AND minute < {to}{filters}
 GROUP BY time, touchpoint_channel
 ORDER BY time, touchpoint_channel""", (CHANNEL,))
 
-ACTIVE_CUSTOMERS = Query("active_customers", "Active customers", """
-SELECT uniqMerge(customers) AS active_customers, uniqExactMerge(events) AS touchpoints
+ACTIVE_JOURNEYS = Query("active_journeys", "Active journeys", """
+SELECT uniqMerge(customers) AS journeys, uniqExactMerge(events) AS touchpoints
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}{filters}""", (CHANNEL,))
 
@@ -67,9 +67,13 @@ GROUP BY time
 ORDER BY time""", (SESSIONS_CHANNEL,))
 
 TIME_TO_FIRST_VALUE_DISTRIBUTION = Query("time_to_first_value_distribution", "Time to first value (customers per day bucket)", """
-SELECT toUInt32(intDiv(time_to_first_value_ms, 86400000)) AS days, count() AS customers
-FROM {db}.stage_transitions FINAL
-WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL
+SELECT toUInt32(intDiv(first_value_ms, 86400000)) AS days, count() AS customers
+FROM (
+    SELECT journey_key, min(time_to_first_value_ms) AS first_value_ms
+    FROM {db}.stage_transitions FINAL
+    WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL
+    GROUP BY journey_key
+)
 GROUP BY days
 ORDER BY days""")
 
@@ -158,7 +162,7 @@ SELECT occurred_at, kind, journey_key AS customer, ifNull(account_id, '') AS acc
 FROM {db}.friction_signals FINAL
 WHERE occurred_at >= {from} AND occurred_at < {to} AND severity = 'critical'{filters}
 ORDER BY occurred_at DESC, signal_id
-LIMIT 50""", (SIGNAL_CHANNEL, ACCOUNT, FLOW))
+LIMIT 50""", (SIGNAL_CHANNEL, ACCOUNT))
 
 # -- CX scores -------------------------------------------------------------------------------------
 # Answers per score from the hourly rollup; NPS = % promoters (9-10) - % detractors (0-6).
@@ -201,11 +205,3 @@ FROM (
 GROUP BY kind, answer_channel
 ORDER BY kind, answer_channel""", (CHANNEL,))
 
-
-def all_board_queries(settings: Settings) -> list[Query]:
-    friction = settings.friction
-    return [CHANNELS, SURVEY_CHANNELS, TOUCHPOINTS_BY_STAGE_OVER_TIME, TOUCHPOINTS_BY_CHANNEL_OVER_TIME,
-            ACTIVE_CUSTOMERS, NEW_SESSIONS_OVER_TIME, SESSION_DURATION_OVER_TIME, TIME_TO_FIRST_VALUE_DISTRIBUTION,
-            completion_rate_over_time(friction), ABANDONMENT_BY_STEP, ABANDONMENTS_OVER_TIME,
-            SIGNALS_BY_KIND_OVER_TIME, repeat_contacts(friction), RAGE_CLICKS_BY_ELEMENT, SELF_SERVICE_FAILURES,
-            LATEST_CRITICAL_SIGNALS, NPS, CX_OVER_TIME, CX_BY_CHANNEL]  # fmt: skip

@@ -149,11 +149,16 @@ ORDER BY kind""")
 
 TIME_TO_FIRST_VALUE = Query("time_to_first_value", "Time to first value (signup to activation)", """
 SELECT count() AS customers,
-       round(quantileExact(0.5)(time_to_first_value_ms) / 3600000, 1) AS p50_hours,
-       round(quantileExact(0.9)(time_to_first_value_ms) / 3600000, 1) AS p90_hours,
-       round(avg(time_to_first_value_ms) / 3600000, 1) AS mean_hours
-FROM {db}.stage_transitions FINAL
-WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL""")
+       round(quantileExact(0.5)(first_value_ms) / 3600000, 1) AS p50_hours,
+       round(quantileExact(0.9)(first_value_ms) / 3600000, 1) AS p90_hours,
+       round(avg(first_value_ms) / 3600000, 1) AS mean_hours
+FROM (
+    -- every transition after activation carries the figure again: one per customer
+    SELECT journey_key, min(time_to_first_value_ms) AS first_value_ms
+    FROM {db}.stage_transitions FINAL
+    WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL
+    GROUP BY journey_key
+)""")
 
 STAGE_TRANSITIONS = Query("stage_transitions", "Stage transitions", """
 SELECT ifNull(from_stage, '(new)') AS from_stage, to_stage, count() AS transitions,
@@ -182,7 +187,8 @@ FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FRO
 
 def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
     """A strict funnel: a journey counts at a step when it reached that step and every earlier one
-    (in any order) within the window. Steps: started, the flow's steps, completed; with the share
+    (in any order) within the window. Steps: started, the flow's steps (an event of the flow with
+    that `step`, the start and completion events included), completed; with the share
     of starters still there and the drop-off from the step before (%)."""
     funnel = ["started", *flow.steps, "completed"]
     return Query(f"funnel_{flow_name}", f"Funnel: {flow_name}", f"""
@@ -196,8 +202,9 @@ SELECT step_index AS position, funnel[step_index] AS step,
        countIf(hasAll(reached, arraySlice(funnel, 1, step_index))) AS journeys
 FROM (
     SELECT journey_key,
-           groupUniqArray(multiIf(touchpoint IN {sql_list(flow.start)}, 'started',
-                                  touchpoint IN {sql_list(flow.complete)}, 'completed', step)) AS reached
+           arrayConcat(groupUniqArrayIf('started', touchpoint IN {sql_list(flow.start)}),
+                       groupUniqArrayIf('completed', touchpoint IN {sql_list(flow.complete)}),
+                       groupUniqArrayIf(assumeNotNull(step), flow = {sql_string(flow_name)} AND step IS NOT NULL)) AS reached
     FROM {{db}}.touchpoints FINAL
     WHERE occurred_at >= {{from}} AND occurred_at < {{to}}
       AND (touchpoint IN {sql_list(flow.start + flow.complete)} OR (flow = {sql_string(flow_name)} AND step IS NOT NULL))

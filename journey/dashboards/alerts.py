@@ -176,28 +176,29 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
 
 # -- Grafana-managed alternative -------------------------------------------------------------------
 def friction_spike_query(alerts: AlertSettings, database: str) -> Query:
-    """Per kind and flow over the rollup: signals in the last window, the same window an hour and a
-    day earlier, and `spike` = the current count where it is a spike, else 0."""
+    """Per kind (and flow, for abandonments) over the rollup, as the Prometheus rule: signals in the
+    last window; the baseline, the higher of the hour before it (scaled to the window) and the same
+    window a day earlier; `spike` = the current count where it is a spike, else 0."""
     window = alerts.spike_window_minutes
     kinds = [k for k in alerts.spike_floor_per_minute if k not in NOT_SPIKE_KINDS]
     floors = ", ".join(f"{alerts.spike_floor_per_minute[k] * window:g}" for k in kinds)
     names = ", ".join(f"'{k}'" for k in kinds)
 
-    def count_in(offset_minutes: int) -> str:
-        return (f"uniqExactMergeIf(signals, minute >= {{to}} - INTERVAL {offset_minutes + window} MINUTE "
-                f"AND minute < {{to}} - INTERVAL {offset_minutes} MINUTE)")  # fmt: skip
+    def count_in(ago_minutes: int, length_minutes: int) -> str:
+        return (f"uniqExactMergeIf(signals, minute >= {{to}} - INTERVAL {ago_minutes + length_minutes} MINUTE "
+                f"AND minute < {{to}} - INTERVAL {ago_minutes} MINUTE)")  # fmt: skip
 
     return Query("friction_spike_alert", "Friction spike (ClickHouse)", f"""
 SELECT kind AS signal_kind, flow_key AS flow_name,
        toFloat64(current) AS current_signals,
-       toFloat64(greatest(hour_earlier, day_earlier)) AS baseline_signals,
+       toFloat64(greatest(hour_before * {window / 60:g}, day_earlier)) AS baseline_signals,
        if(current > {alerts.spike_factor:g} * baseline_signals AND current > transform(kind, [{names}], [{floors}], 0),
           current_signals, 0) AS spike
 FROM (
     SELECT kind, if(kind = 'abandonment', flow, '') AS flow_key,
-           {count_in(0)} AS current,
-           {count_in(60)} AS hour_earlier,
-           {count_in(24 * 60)} AS day_earlier
+           {count_in(0, window)} AS current,
+           {count_in(window, 60)} AS hour_before,
+           {count_in(24 * 60, window)} AS day_earlier
     FROM {{db}}.friction_per_minute
     WHERE minute >= {{to}} - INTERVAL {24 * 60 + window} MINUTE AND minute < {{to}} AND kind IN ({names})
     GROUP BY kind, flow_key

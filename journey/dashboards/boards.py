@@ -40,8 +40,9 @@ def journey_overview(settings: Settings) -> dict[str, Any]:
         return [clickhouse_target(query, db, format)]
 
     panels = [
-        Panel("Active customers", "stat", ch(bq.ACTIVE_CUSTOMERS), width=6, height=5,
-              description="Distinct journeys with a touchpoint in the window (HyperLogLog estimate)."),
+        Panel("Active journeys", "stat", ch(bq.ACTIVE_JOURNEYS), width=6, height=5,
+              description="Distinct journeys with a touchpoint in the window (an estimate): known customers, and "
+                          "anonymous visitors (one who signs up later counts once as each)."),
         Panel("Sessions", "table", ch(rq.SESSIONS), width=18, height=5,
               description="Sessions started in the window: count, customers, p50/p90 duration, multichannel share."),
         Panel("Touchpoints per minute by stage", "timeseries", ch(bq.TOUCHPOINTS_BY_STAGE_OVER_TIME, TIME_SERIES),
