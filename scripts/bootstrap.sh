@@ -12,6 +12,9 @@ missing=()
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
 command -v mvn >/dev/null || missing+=(maven)
+# Prometheus (live alert check), promtool (rule tests), amtool (Alertmanager config check).
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[bootstrap] installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
