@@ -54,19 +54,28 @@ def _stack_failed(error: Exception) -> typer.Exit:
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    prometheus: Annotated[bool, typer.Option(help="also a local Prometheus scraping the worker and sink, "
+                                                  "with the alert rules of the settings")] = False,  # fmt: skip
+) -> None:
     """Start the local Kafka broker (fetching its jars on first use) and wait until it answers."""
     from journey.localstack.kafka import StackError
+    from journey.localstack.prometheus import LocalPrometheus
 
     try:
         print(_local_kafka().up().describe())
+        if prometheus:
+            print(f"prometheus: {LocalPrometheus(settings()).up()} (alerts: /alerts)")
     except StackError as error:
         raise _stack_failed(error) from None
 
 
 @stack_app.command("down")
 def stack_down() -> None:
-    """Stop the local Kafka broker; its data stays for the next `stack up`."""
+    """Stop the local Kafka broker (and Prometheus, if it runs); their data stays for the next `stack up`."""
+    from journey.localstack.prometheus import LocalPrometheus
+
+    LocalPrometheus(settings()).down()
     _local_kafka().down()
 
 

@@ -134,6 +134,8 @@ class LocalStackSettings(_Section):
     jar_cache_dir: Path = Path(".journey/cache/kafka-jars")
     heap: str = Field(default="768m", pattern=r"^\d+[mg]$")
     start_timeout_s: float = Field(default=90.0, gt=0)
+    prometheus_port: int = Field(default=9090, gt=0, lt=65536, description="`journey stack up --prometheus`")
+    prometheus_data_dir: Path = Path(".journey/prometheus")
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> LocalStackSettings:
