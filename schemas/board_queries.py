@@ -26,21 +26,25 @@ SELECT DISTINCT channel FROM {db}.touchpoints_per_minute ORDER BY channel""")
 SURVEY_CHANNELS = Query("survey_channels", "Channels with survey answers", """
 SELECT DISTINCT channel FROM {db}.cx_scores_per_hour ORDER BY channel""")
 
-# -- Journey overview -----------------------------------------------------------------------------
-TOUCHPOINTS_BY_STAGE_OVER_TIME = Query("touchpoints_by_stage_over_time", "Touchpoints per minute by stage", """
-SELECT {bucket:minute} AS time, if(stage = '', '(none)', stage) AS journey_stage,
-       uniqExactMerge(events) / ({bucket_s} / 60) AS per_minute
-FROM {db}.touchpoints_per_minute
-WHERE minute >= {from} AND minute < {to}{filters}
-GROUP BY time, journey_stage
-ORDER BY time, journey_stage""", (CHANNEL,))
+def per_minute_over_time(name: str, title: str, rollup: str, count: str, series: str, where: str,
+                         filters: tuple[Filter, ...]) -> Query:  # fmt: skip
+    """A rollup's count per minute, one series per value of `series` (an expression AS a name)."""
+    label = series.rsplit(" AS ", 1)[1]
+    return Query(name, title, f"""
+SELECT {{bucket:minute}} AS time, {series}, uniqExactMerge({count}) / ({{bucket_s}} / 60) AS per_minute
+FROM {{db}}.{rollup}
+WHERE minute >= {{from}} AND minute < {{to}}{where}{{filters}}
+GROUP BY time, {label}
+ORDER BY time, {label}""", filters)
 
-TOUCHPOINTS_BY_CHANNEL_OVER_TIME = Query("touchpoints_by_channel_over_time", "Touchpoints per minute by channel", """
-SELECT {bucket:minute} AS time, channel AS touchpoint_channel, uniqExactMerge(events) / ({bucket_s} / 60) AS per_minute
-FROM {db}.touchpoints_per_minute
-WHERE minute >= {from} AND minute < {to}{filters}
-GROUP BY time, touchpoint_channel
-ORDER BY time, touchpoint_channel""", (CHANNEL,))
+
+# -- Journey overview -----------------------------------------------------------------------------
+TOUCHPOINTS_BY_STAGE_OVER_TIME = per_minute_over_time(
+    "touchpoints_by_stage_over_time", "Touchpoints per minute by stage", "touchpoints_per_minute", "events",
+    "if(stage = '', '(none)', stage) AS journey_stage", "", (CHANNEL,))
+TOUCHPOINTS_BY_CHANNEL_OVER_TIME = per_minute_over_time(
+    "touchpoints_by_channel_over_time", "Touchpoints per minute by channel", "touchpoints_per_minute", "events",
+    "channel AS touchpoint_channel", "", (CHANNEL,))
 
 ACTIVE_JOURNEYS = Query("active_journeys", "Active journeys", """
 SELECT uniqMerge(customers) AS journeys, uniqExactMerge(events) AS touchpoints
@@ -106,20 +110,14 @@ WHERE minute >= {from} AND minute < {to} AND kind = 'abandonment'{filters}
 GROUP BY flow_name, last_step
 ORDER BY abandonments DESC, flow_name, last_step""", (FLOW,))
 
-ABANDONMENTS_OVER_TIME = Query("abandonments_over_time", "Abandonments per minute by flow", """
-SELECT {bucket:minute} AS time, flow AS flow_name, uniqExactMerge(signals) / ({bucket_s} / 60) AS per_minute
-FROM {db}.friction_per_minute
-WHERE minute >= {from} AND minute < {to} AND kind = 'abandonment'{filters}
-GROUP BY time, flow_name
-ORDER BY time, flow_name""", (FLOW,))
+ABANDONMENTS_OVER_TIME = per_minute_over_time(
+    "abandonments_over_time", "Abandonments per minute by flow", "friction_per_minute", "signals",
+    "flow AS flow_name", " AND kind = 'abandonment'", (FLOW,))
 
 # -- Friction --------------------------------------------------------------------------------------
-SIGNALS_BY_KIND_OVER_TIME = Query("signals_by_kind_over_time", "Friction signals per minute by kind", """
-SELECT {bucket:minute} AS time, kind AS signal_kind, uniqExactMerge(signals) / ({bucket_s} / 60) AS per_minute
-FROM {db}.friction_per_minute
-WHERE minute >= {from} AND minute < {to}{filters}
-GROUP BY time, signal_kind
-ORDER BY time, signal_kind""", (KIND,))
+SIGNALS_BY_KIND_OVER_TIME = per_minute_over_time(
+    "signals_by_kind_over_time", "Friction signals per minute by kind", "friction_per_minute", "signals",
+    "kind AS signal_kind", "", (KIND,))
 
 
 def repeat_contacts(friction: FrictionSettings, min_contacts: str = "toUInt32OrZero(${min_contacts:sqlstring})") -> Query:

@@ -4,10 +4,12 @@ pipeline-health board reads the processes' Prometheus series."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from journey.config import SIGNAL_KINDS, Settings
 from journey.dashboards.model import (
+    TABLE,
     TIME_SERIES,
     Panel,
     clickhouse_target,
@@ -29,15 +31,17 @@ def board_links() -> list[dict[str, Any]]:
     return [{"title": "Journey Telemetry boards", "type": "dashboards", "tags": FOLDER_TAGS, "asDropdown": True}]
 
 
+def _targets(database: str, query: rq.Query, format: int = TABLE) -> list[dict[str, Any]]:
+    return [clickhouse_target(query, database, format)]
+
+
 def _series(label_column: str) -> str:
     return f"${{__field.labels.{label_column}}}"
 
 
 def journey_overview(settings: Settings) -> dict[str, Any]:
     db = settings.clickhouse.database
-
-    def ch(query: rq.Query, format: int = 1) -> list[dict[str, Any]]:
-        return [clickhouse_target(query, db, format)]
+    ch = partial(_targets, db)
 
     panels = [
         Panel("Active journeys", "stat", ch(bq.ACTIVE_JOURNEYS), width=6, height=5,
@@ -92,9 +96,7 @@ def funnels(settings: Settings) -> dict[str, Any]:
 
 def friction_board(settings: Settings) -> dict[str, Any]:
     db, friction = settings.clickhouse.database, settings.friction
-
-    def ch(query: rq.Query, format: int = 1) -> list[dict[str, Any]]:
-        return [clickhouse_target(query, db, format)]
+    ch = partial(_targets, db)
 
     panels = [
         Panel("Friction signals per minute by kind", "timeseries", ch(bq.SIGNALS_BY_KIND_OVER_TIME, TIME_SERIES),
@@ -126,9 +128,7 @@ def friction_board(settings: Settings) -> dict[str, Any]:
 
 def cx_scores(settings: Settings) -> dict[str, Any]:
     db = settings.clickhouse.database
-
-    def ch(query: rq.Query, format: int = 1) -> list[dict[str, Any]]:
-        return [clickhouse_target(query, db, format)]
+    ch = partial(_targets, db)
 
     panels = [
         Panel("NPS", "stat", ch(bq.NPS), width=8, height=6,
