@@ -51,6 +51,11 @@ SELECT uniqMerge(customers) AS journeys, uniqExactMerge(events) AS touchpoints
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}{filters}""", (CHANNEL,))
 
+ACTIVE_CUSTOMERS = Query("active_customers", "Active customers", """
+SELECT uniqExact(customer_id) AS customers, uniqExactIf(journey_key, customer_id IS NULL) AS anonymous_visitors
+FROM {db}.touchpoints FINAL
+WHERE occurred_at >= {from} AND occurred_at < {to}{filters}""", (CHANNEL,))
+
 SESSIONS_CHANNEL = Filter("channel", "hasAny(channels, array{values})")
 
 NEW_SESSIONS_OVER_TIME = Query("new_sessions_over_time", "New sessions", """

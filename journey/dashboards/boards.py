@@ -44,10 +44,12 @@ def journey_overview(settings: Settings) -> dict[str, Any]:
     ch = partial(_targets, db)
 
     panels = [
-        Panel("Active journeys", "stat", ch(bq.ACTIVE_JOURNEYS), width=6, height=5,
-              description="Distinct journeys with a touchpoint in the window (an estimate): known customers, and "
-                          "anonymous visitors (one who signs up later counts once as each)."),
-        Panel("Sessions", "table", ch(rq.SESSIONS), width=18, height=5,
+        Panel("Active customers", "stat", ch(bq.ACTIVE_CUSTOMERS), width=6, height=5,
+              description="Known customers with a touchpoint in the window, and anonymous visitors not (yet) linked "
+                          "to one (a visitor who signs up later counts once as each)."),
+        Panel("Journeys and touchpoints", "stat", ch(bq.ACTIVE_JOURNEYS), width=6, height=5,
+              description="Distinct journeys (known and anonymous, an estimate from the rollup) and touchpoints."),
+        Panel("Sessions", "table", ch(rq.SESSIONS), width=12, height=5,
               description="Sessions started in the window: count, customers, p50/p90 duration, multichannel share."),
         Panel("Touchpoints per minute by stage", "timeseries", ch(bq.TOUCHPOINTS_BY_STAGE_OVER_TIME, TIME_SERIES),
               unit="short", min_interval="1m", display_name=_series("journey_stage")),

@@ -140,7 +140,9 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     rows = {name: result[2] for name, result in results.items()}
     n = s.customers
 
-    # Journeys: each person's anonymous visit before signing up, and their customer journey.
+    # Each person: an anonymous visit before signing up (its own journey), then a customer journey.
+    [customers] = rows["journey-overview/active_customers"]
+    assert (customers["customers"], customers["anonymous_visitors"]) == (n, n)
     [active] = rows["journey-overview/active_journeys"]
     assert active["journeys"] == 2 * n
     assert active["touchpoints"] == len(s.events)
