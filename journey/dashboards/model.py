@@ -14,7 +14,7 @@ GRID_WIDTH = 24
 
 # The ClickHouse plugin's result formats (its `format` field) and query types.
 TIME_SERIES, TABLE = 0, 1
-QUERY_TYPES = {TIME_SERIES: "timeseries", TABLE: "table"}
+QUERY_TYPES = {TIME_SERIES: "timeSeries", TABLE: "table"}  # the plugin's QueryType values
 
 
 def clickhouse_target(query: Query, database: str, format: int = TABLE, ref_id: str = "A") -> dict[str, Any]:
