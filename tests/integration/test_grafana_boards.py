@@ -30,7 +30,7 @@ from sinks.sink import ClickHouseSink
 from tests.conftest import TEST_PARTITIONS
 from tests.grafana_sql import clickhouse_targets, expand_macros, interpolate_variables, panel_interval_s
 from tests.integration.board_scenario import T0, Scenario, board_scenario
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_until
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def seeded(kafka_broker, chdb_path: Path, tmp_path_factory: pytest.TempPathFacto
         wait_until(lambda: client.query(
             f"SELECT count() FROM {settings.clickhouse.database}.friction_signals WHERE kind = 'abandonment'"
         ).result_rows[0][0] >= scenario.customers - len(scenario.ids(bool)), 120, lambda: "no signup abandonments yet")  # fmt: skip
-        wait_until(lambda: pipeline_lag(settings) == {"stages": 0, "sink": 0}, 120, lambda: f"lag {pipeline_lag(settings)}")
+        wait_quiet(settings)
     finally:
         sink.stop()
         sink_thread.join(60)

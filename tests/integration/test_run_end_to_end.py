@@ -24,7 +24,7 @@ from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import create_topics
 from journey.worker_process import WorkerProcess
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_until
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet
 
 pytestmark = pytest.mark.integration
 
@@ -71,12 +71,10 @@ def publish_journeys(settings: Settings, seeds: range) -> int:
 
 
 def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
-    def caught_up() -> bool:
-        assert process.process and process.process.poll() is None, process.log_tail()
-        lag = pipeline_lag(settings)
-        return lag["stages"] == 0 and (stages_only or lag["sink"] == 0)
+    def gone() -> str | None:
+        return None if process.process and process.process.poll() is None else process.log_tail()
 
-    wait_until(caught_up, timeout_s, lambda: f"lag {pipeline_lag(settings)}\n{process.log_tail()}")
+    wait_quiet(settings, timeout_s, stages_only, alive=gone)
 
 
 def close_sessions(settings: Settings, process: WorkerProcess, stages_only: bool = False) -> None:

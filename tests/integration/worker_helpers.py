@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka.partitioner import murmur2
 
 from journey.config import Settings
+from journey.lag import pipeline_lag
 from journey.publisher import TouchpointPublisher
 from journey.worker_process import WorkerProcess
 from tests.conftest import free_port
@@ -23,9 +24,9 @@ def make_test_worker(settings: Settings, workdir: Path, command: str = "worker",
         settings, workdir, free_port(), command,
         JOURNEY_WORKER__APP_ID=settings.worker.app_id,
         JOURNEY_WORKER__DATA_DIR=str(workdir / "worker-data"),
-        JOURNEY_WORKER__TICK_INTERVAL_S="0.5",
+        JOURNEY_WORKER__TICK_INTERVAL_S=str(TICK_S),
         JOURNEY_WORKER__BATCH_WITHIN_S="0.2",
-        JOURNEY_WORKER__SOURCE_IDLE_S="2",
+        JOURNEY_WORKER__SOURCE_IDLE_S=str(SOURCE_IDLE_S),
         JOURNEY_WORKER__SESSION_TIMEOUT_S="6",  # a killed worker's partitions move on quickly
         **env,
     )  # fmt: skip
@@ -37,6 +38,33 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60, explain: Ca
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f}s {explain()}"
         time.sleep(0.2)
+
+
+# The test worker's timers: a silent touchpoints partition is announced idle after SOURCE_IDLE_S,
+# checked every TICK_S. Until then a stitched partition may hold finished work (its watermark waits
+# for the other sources), with no consumer lag to show for it.
+SOURCE_IDLE_S, TICK_S = 2, 0.5
+QUIET_S = SOURCE_IDLE_S + 4 * TICK_S
+
+
+def wait_quiet(settings: Settings, timeout_s: float = 120, stages_only: bool = False,
+               alive: Callable[[], str | None] = lambda: None) -> None:  # fmt: skip
+    """Wait until the pipeline has nothing left to do: no consumer lag, for longer than the
+    worker's idle announcements take (lag 0 alone can come before the timers' last outputs).
+    `alive` returns why the process is gone, if it is."""
+    quiet_since: list[float] = []
+
+    def quiet() -> bool:
+        gone = alive()
+        assert gone is None, gone
+        lag = pipeline_lag(settings)
+        if lag["stages"] or (not stages_only and lag["sink"]):
+            quiet_since.clear()
+            return False
+        quiet_since[:] = quiet_since or [time.monotonic()]
+        return time.monotonic() - quiet_since[0] >= QUIET_S
+
+    wait_until(quiet, timeout_s, lambda: f"lag {pipeline_lag(settings)}")
 
 
 def clock_keys(partitions: int) -> list[str]:
