@@ -256,6 +256,45 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     JourneyWorker(settings(), with_sink=True).run(loglevel=loglevel)
 
 
+# -- simulator ---------------------------------------------------------------------------------
+@app.command("simulate")
+def simulate_command(
+    customers: Annotated[int | None, typer.Option(min=1, help="customers (default: simulation.customers)")] = None,
+    days: Annotated[float | None, typer.Option(min=0.01, help="simulated days, ending now")] = None,
+    seed: Annotated[int | None, typer.Option(help="same seed and end, same journeys")] = None,
+    end: Annotated[datetime | None, typer.Option(help="the simulated span ends here (UTC; default now)")] = None,
+    speed: Annotated[float | None, typer.Option(min=0, help="simulated seconds per wall second; 0 = as fast as possible")] = None,
+    incident: Annotated[bool, typer.Option(help="a broken step (simulation.incident) part of the time")] = True,
+    jsonl: Annotated[Path | None, typer.Option(help="also write the records as JSON Lines here")] = None,
+    publish: Annotated[bool, typer.Option(help="send to Kafka through the SDK")] = True,
+) -> None:
+    """Simulate customer journeys (personas, funnels, support, surveys, churn, an incident; some late,
+    duplicate and malformed events) and publish them and/or write them as JSON Lines."""
+    from journey.simulation.generate import simulate
+    from journey.simulation.send import send, write_jsonl
+
+    base = settings()
+    chosen = {"customers": customers, "days": days, "seed": seed, "speed": speed,
+              "end": end.replace(tzinfo=end.tzinfo or UTC) if end else None}  # fmt: skip
+    overrides = {k: v for k, v in chosen.items() if v is not None}
+    sim = base.simulation.model_copy(update={**overrides, "incident": base.simulation.incident.model_copy(update={"enabled": incident})})
+    configured = base.model_copy(update={"simulation": sim})
+    simulation = simulate(configured)
+    kinds = {kind: simulation.count(kind) for kind in ("event", "late", "duplicate", "invalid")}
+    console.print(f"simulated {sim.customers} customers over {sim.days:g} days ({simulation.start:%Y-%m-%d %H:%M} → "
+                  f"{simulation.end:%Y-%m-%d %H:%M} UTC): {len(simulation.records)} records {kinds}")  # fmt: skip
+    if simulation.incident:
+        t1, t2 = simulation.incident
+        console.print(f"incident: {sim.incident.flow} / {sim.incident.step} broken {t1:%Y-%m-%d %H:%M} → {t2:%H:%M} UTC")
+    if jsonl:
+        console.print(f"wrote {write_jsonl(simulation, jsonl)} lines to {jsonl}")
+    if publish:
+        started = time.monotonic()
+        sent = send(configured, simulation, sim.speed,
+                    progress=lambda done, total: console.print(f"  sent {done}/{total}", highlight=False))  # fmt: skip
+        console.print(f"published {sent} records in {time.monotonic() - started:.1f}s")
+
+
 # -- dashboards and alert rules -----------------------------------------------------------------
 @dashboards_app.command("write")
 def dashboards_write(

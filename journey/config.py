@@ -11,6 +11,7 @@ a TOML path (`kafka.bootstrap_servers`) and as its environment variable.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -319,6 +320,33 @@ class AlertSettings(_Section):
         return self
 
 
+class IncidentSettings(_Section):
+    """A broken step, for the demo: for `duration_hours` of simulated time from `starts_at` (a share
+    of the simulated span), the step fails (errors, rage clicks on its button, most give up there)."""
+
+    enabled: bool = True
+    flow: str = "checkout"
+    step: str = "payment"
+    starts_at: float = Field(default=0.6, ge=0, lt=1, description="0 = the span's start, 0.5 = its middle")
+    duration_hours: float = Field(default=4, gt=0)
+    failure_share: float = Field(default=0.8, ge=0, le=1, description="customers reaching the step who hit it")
+
+
+class SimulationSettings(_Section):
+    """`journey simulate` and the demo: who, how many, over how long, and what goes wrong."""
+
+    customers: int = Field(default=2000, ge=1)
+    accounts: int = Field(default=400, ge=1)
+    days: float = Field(default=3, gt=0, description="simulated event time, ending at `end` (default: now)")
+    end: datetime | None = Field(default=None, description="the simulated span ends here (UTC); default now")
+    seed: int = 7
+    speed: float = Field(default=0, ge=0, description="simulated seconds per wall second; 0 = as fast as possible")
+    late_share: float = Field(default=0.02, ge=0, le=1, description="events sent minutes after later ones")
+    duplicate_share: float = Field(default=0.01, ge=0, le=1, description="events sent twice")
+    invalid_share: float = Field(default=0.005, ge=0, le=1, description="malformed events (to the dead-letter topic)")
+    incident: IncidentSettings = IncidentSettings()
+
+
 class WorkerSettings(_Section):
     """The Faust worker process."""
 
@@ -391,6 +419,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     sink: SinkSettings = SinkSettings()
     alerts: AlertSettings = AlertSettings()
+    simulation: SimulationSettings = SimulationSettings()
 
     @classmethod
     def settings_customise_sources(
