@@ -186,7 +186,7 @@ FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FRO
 
 
 def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
-    """A strict funnel: a journey counts at a step when it reached that step and every earlier one
+    """A strict funnel: a person counts at a step when they reached that step and every earlier one
     (in any order) within the window. Steps: started, the flow's steps (an event of the flow with
     that `step`, the start and completion events included), completed; with the share
     of starters still there and the drop-off from the step before (%)."""
@@ -201,14 +201,18 @@ WITH {sql_list(funnel).replace("(", "[").replace(")", "]")} AS funnel
 SELECT step_index AS position, funnel[step_index] AS step,
        countIf(hasAll(reached, arraySlice(funnel, 1, step_index))) AS journeys
 FROM (
-    SELECT journey_key,
-           arrayConcat(groupUniqArrayIf('started', touchpoint IN {sql_list(flow.start)}),
-                       groupUniqArrayIf('completed', touchpoint IN {sql_list(flow.complete)}),
-                       groupUniqArrayIf(assumeNotNull(step), flow = {sql_string(flow_name)} AND step IS NOT NULL)) AS reached
-    FROM {{db}}.touchpoints FINAL
-    WHERE occurred_at >= {{from}} AND occurred_at < {{to}}
-      AND (touchpoint IN {sql_list(flow.start + flow.complete)} OR (flow = {sql_string(flow_name)} AND step IS NOT NULL))
-    GROUP BY journey_key
+    -- one person across an identify in the middle of the flow: an anonymous id linked to a
+    -- customer counts as that customer
+    SELECT coalesce(t.customer_id, nullIf(l.linked_customer, ''), t.journey_key) AS person,
+           arrayConcat(groupUniqArrayIf('started', t.touchpoint IN {sql_list(flow.start)}),
+                       groupUniqArrayIf('completed', t.touchpoint IN {sql_list(flow.complete)}),
+                       groupUniqArrayIf(assumeNotNull(t.step), t.flow = {sql_string(flow_name)} AND t.step IS NOT NULL)) AS reached
+    FROM {{db}}.touchpoints AS t FINAL
+    LEFT JOIN (SELECT anonymous_id, any(customer_id) AS linked_customer FROM {{db}}.identity_links FINAL
+               WHERE kind = 'link' GROUP BY anonymous_id) AS l ON t.anonymous_id = l.anonymous_id
+    WHERE t.occurred_at >= {{from}} AND t.occurred_at < {{to}}
+      AND (t.touchpoint IN {sql_list(flow.start + flow.complete)} OR (t.flow = {sql_string(flow_name)} AND t.step IS NOT NULL))
+    GROUP BY person
 )
 ARRAY JOIN arrayEnumerate(funnel) AS step_index
 GROUP BY position, step

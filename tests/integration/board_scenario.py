@@ -86,11 +86,12 @@ def _journey(s: Scenario, i: int, t: datetime) -> list[dict[str, Any]]:
 
     add(0, "ad.click", "ads", known=False)
     add(1, "web.landing_viewed", "web", known=False)
-    add(1, "identity.identified")
-    add(0.5, "signup.started", flow="signup", step="account")
+    add(1, "signup.started", flow="signup", step="account", known=False)
+    add(0.5, "identity.identified")  # in the middle of signup: the funnel must follow the person
     add(1, "signup.step_completed", flow="signup", step="profile")
     if s.abandons_signup(i):
         return events  # gone: the signup times out
+    add(0.5, "signup.step_completed", flow="signup", step="verify")
     add(1, "signup.completed", flow="signup", step="done")
     if s.starts_checkout(i):
         add(1, "checkout.started", flow="checkout", step="cart")

@@ -167,6 +167,11 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     assert [(r["answer_channel"], r["answers"]) for r in csat] == [("survey", len(answered))]
     assert csat[0]["value"] == round(100 * sum(s.csat(i) >= 4 for i in answered) / len(answered), 1)
 
+    # Signup: identified after its first step, one person all through (the funnel follows the link).
+    signup = {r["step"]: r["journeys"] for r in rows["journey-funnels/funnel_signup"]}
+    assert signup["started"] == signup["account"] == signup["profile"] == n
+    assert signup["verify"] == signup["completed"] == len(s.ids(bool))
+
     checkout = {r["step"]: r for r in rows["journey-funnels/funnel_checkout"]}
     started, completed = len(s.ids(s.starts_checkout)), len(s.ids(s.completes_checkout))
     assert checkout["started"]["journeys"] == checkout["payment"]["journeys"] == started
