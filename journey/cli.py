@@ -197,6 +197,7 @@ def report_command(
     since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
     until: Annotated[datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    html: Annotated[Path | None, typer.Option(help="write report.html (charts, self-contained) here instead")] = None,
 ) -> None:
     """Print volume by stage and channel, sessions, stage transitions, funnels, friction, NPS/CSAT/CES,
     time to first value and churn: SQL on ClickHouse's rollups and tables (schemas/queries.py).
@@ -209,26 +210,34 @@ def report_command(
     from journey.report import build_report, engine_in_use, print_report, report_from_json
     from sinks.clickhouse_client import connect
 
+    from journey.report_page import build_page
+
     config = settings()
     start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
     if engine_in_use(config.clickhouse.dsn):
-        url = f"http://127.0.0.1:{config.worker.web_port}/report.json"
+        url = f"http://127.0.0.1:{config.worker.web_port}/{'report' if html else 'report.json'}"
         if start or end:
             url += "?" + "&".join(f"{k}={v.isoformat()}" for k, v in (("since", start), ("until", end)) if v)
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
-                report = report_from_json(orjson.loads(response.read()))
+                body = response.read()
         except OSError as error:
             console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
                           f"and {url} did not answer ({error}); stop that process or ask its web server[/red]")  # fmt: skip
             raise typer.Exit(1) from None
+        page, report = (body.decode(), None) if html else (None, report_from_json(orjson.loads(body)))
     else:
         try:
-            report = build_report(connect(config.clickhouse), config, start, end)
+            client = connect(config.clickhouse)
+            page = build_page(client, config, start, end) if html else None
+            report = None if html else build_report(client, config, start, end)
         except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
             console.print(f"[red]cannot read ClickHouse ({config.clickhouse.dsn}): {str(error).splitlines()[0]}[/red]")
             raise typer.Exit(1) from None
-    if json_output:
+    if html:
+        html.write_text(page)
+        console.print(f"wrote {html}")
+    elif json_output:
         print(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         print_report(report, Console())

@@ -15,6 +15,8 @@ command -v mvn >/dev/null || missing+=(maven)
 # Prometheus (live alert check), promtool (rule tests), amtool (Alertmanager config check).
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+# Headless Chromium for the report.html test (driven by Playwright, which downloads no browser).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[bootstrap] installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then

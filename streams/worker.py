@@ -475,6 +475,22 @@ class JourneyWorker:
                 return web.json({"error": str(error).splitlines()[0]}, status=503)
             return web.json(report.as_json())
 
+        @app.page("/report")
+        async def report_page(web: Any, request: Any) -> Any:
+            """report.html, live: the same page `journey report --html` writes (`journey run` only)."""
+            if self.sink_thread is None:
+                return web.text("no report here: this worker runs without the sink", status=404)
+            try:
+                bounds = [request.query.get(name) for name in ("since", "until")]
+                start, end = (None if b is None else datetime.fromisoformat(b) for b in bounds)
+            except ValueError as error:
+                return web.text(f"since/until: {error}", status=400)
+            try:
+                page = await asyncio.to_thread(self._report_page, start, end)
+            except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+                return web.text(str(error).splitlines()[0], status=503)
+            return web.html(page)
+
         @app.page("/journeys/{key}/")
         @app.table_route(table=self.journey_table, match_info="key")
         async def journey_view(web: Any, request: Any, key: str) -> Any:
@@ -485,11 +501,20 @@ class JourneyWorker:
 
     def _report(self, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.report.Report
         from journey.report import build_report
+
+        return build_report(self._report_connection(), self.settings, start, end)
+
+    def _report_page(self, start: datetime | None, end: datetime | None) -> str:
+        from journey.report_page import build_page
+
+        return build_page(self._report_connection(), self.settings, start, end)
+
+    def _report_connection(self):  # noqa: ANN202 - a clickhouse_connect Client
         from sinks.clickhouse_client import connect
 
         if self.report_client is None:  # its own connection: the sink thread uses the other
             self.report_client = connect(self.settings.clickhouse)
-        return build_report(self.report_client, self.settings, start, end)
+        return self.report_client
 
     def run(self, loglevel: str = "info") -> None:
         from faust.worker import Worker

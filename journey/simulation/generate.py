@@ -87,6 +87,9 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
     """Every record of one simulation run (`settings.simulation`), ending at `end` (or the
     settings' end, or now)."""
     sim = settings.simulation
+    missing = {"signup", "checkout", "onboarding"} - set(settings.friction.flows)
+    if missing:
+        raise ValueError(f"the simulator walks the flows signup, checkout and onboarding; [friction.flows] lacks {sorted(missing)}")
     end = (end or sim.end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=sim.days)
     rng = random.Random(sim.seed)
@@ -136,6 +139,13 @@ def _live(j: _Journey, p: Persona, truth: CustomerTruth, settings: Settings, inc
     if p.via_sales:
         j.wait(60 * 3)
         j.emit("sales.contract_signed", "sales")
+    elif "trial_to_paid" in flows and rng.random() < p.trials:  # tries before buying: converts or lets it lapse
+        j.wait(3)
+        j.emit(flows["trial_to_paid"].start[0], "web", flow="trial_to_paid")
+        if rng.random() < p.buys:
+            j.wait(60 * rng.uniform(4, 48))
+            j.emit(flows["trial_to_paid"].complete[0], "billing", flow="trial_to_paid")
+            truth.completed.add("trial_to_paid")
     elif rng.random() < p.buys:
         j.wait(10)
         _flow(j, "checkout", flows["checkout"], p, truth, incident=incident, settings=settings)

@@ -21,11 +21,12 @@ class Persona:
     churns: float  # cancels later, before the effect of friction
     nps_base: float  # the NPS answer of a frictionless journey
     via_sales: bool = False  # demos and a contract instead of self-serve checkout
+    trials: float = 0.0  # starts a trial instead of buying at once (then converts with `buys`)
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("explorer", 0.35, signs_up=0.2, step_pass=0.8, buys=0.2, onboards=0.6, trouble=0.2, contacts=(1, 1),
-            rage_prone=0.05, error_prone=0.1, churns=0.15, nps_base=7),
+    Persona("explorer", 0.35, signs_up=0.2, step_pass=0.8, buys=0.3, onboards=0.6, trouble=0.2, contacts=(1, 1),
+            rage_prone=0.05, error_prone=0.1, churns=0.15, nps_base=7, trials=0.7),
     Persona("self_starter", 0.25, signs_up=0.95, step_pass=0.96, buys=0.5, onboards=0.95, trouble=0.08, contacts=(1, 1),
             rage_prone=0.02, error_prone=0.1, churns=0.03, nps_base=9.2),
     Persona("buyer", 0.2, signs_up=0.9, step_pass=0.93, buys=0.9, onboards=0.8, trouble=0.15, contacts=(1, 2),

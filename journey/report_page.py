@@ -1,0 +1,106 @@
+"""report.html: the report as one self-contained page (inline CSS and SVG charts, no scripts, no
+network), from the same query definitions as `journey report` and the Grafana boards. Written by
+`journey report --html` and the demo, served live by `journey run` at /report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from journey import charts
+from journey.config import Settings
+from journey.report import Report, Section, build_report
+from schemas import board_queries as bq
+from schemas import queries as rq
+
+POINTS = 120  # buckets across the window in the time charts
+
+
+def bucket_seconds(start: datetime, end: datetime) -> int:
+    """About POINTS buckets over the window, whole minutes (the rollups' grain)."""
+    return max(60, round((end - start).total_seconds() / POINTS / 60) * 60)
+
+
+def build_page(client: Client, settings: Settings, start: datetime | None = None, end: datetime | None = None,
+               marks: Sequence[tuple[datetime, datetime, str]] = ()) -> str:  # fmt: skip
+    report = build_report(client, settings, start, end)
+    db, bucket = settings.clickhouse.database, bucket_seconds(report.start, report.end)
+
+    def rows(query: rq.Query) -> list[dict[str, Any]]:
+        sql = query.render(db, rq.literal_time(report.start), rq.literal_time(report.end), bucket)
+        result = client.query(sql)
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def over_time(query: rq.Query, label: str, value: str = "per_minute") -> dict[str, list[tuple[datetime, float]]]:
+        series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        for row in rows(query):
+            series[str(row[label])].append((row["time"].replace(tzinfo=UTC), float(row[value] or 0)))
+        return dict(series)
+
+    figures = [
+        ("Touchpoints per minute by stage", charts.line_chart(
+            "touchpoints_by_stage", over_time(bq.TOUCHPOINTS_BY_STAGE_OVER_TIME, "journey_stage"), marks=marks)),
+        ("Touchpoints per minute by channel", charts.line_chart(
+            "touchpoints_by_channel", over_time(bq.TOUCHPOINTS_BY_CHANNEL_OVER_TIME, "touchpoint_channel"), marks=marks)),
+        ("Friction signals per minute by kind", charts.line_chart(
+            "friction_by_kind", over_time(bq.SIGNALS_BY_KIND_OVER_TIME, "signal_kind"), marks=marks)),
+        *((f"Funnel: {name}", charts.bar_chart(
+            f"funnel_{name}", [(f"{r['step']} ({r['of_started_pct'] or 0:g}%)", r["journeys"])
+                               for r in rows(rq.funnel_query(name, flow))], horizontal=True))
+          for name, flow in settings.friction.flows.items()),
+        ("Time to first value (customers by days)", charts.bar_chart(
+            "time_to_first_value", [(f"{r['days']}d", r["customers"]) for r in rows(bq.TIME_TO_FIRST_VALUE_DISTRIBUTION)])),
+        ("Where friction happens (signals)", charts.bar_chart(
+            "top_friction_places", [(f"{r['kind']}: {r['place']}"[:40], r["signals"])
+                                    for r in _rows(report.section("top_friction_places"))], horizontal=True)),
+        ("NPS, CSAT % and CES over time", charts.line_chart(
+            "cx_over_time", over_time(bq.CX_OVER_TIME, "measure", "value"), marks=marks)),
+    ]  # fmt: skip
+    return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")])
+
+
+def _rows(section: Section) -> list[dict[str, Any]]:
+    return [dict(zip(section.columns, row, strict=True)) for row in section.rows]
+
+
+def _table(section: Section) -> str:
+    head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in section.columns)
+    body = "".join("<tr>" + "".join(f"<td>{'–' if v is None else escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in section.rows) or f'<tr><td colspan="{len(section.columns) or 1}">no data</td></tr>'  # fmt: skip
+    return f'<table data-section="{escape(section.name)}"><caption>{escape(section.title)}</caption><tr>{head}</tr>{body}</table>'
+
+
+def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section]) -> str:
+    cards = "".join(f"<figure><figcaption>{escape(title)}</figcaption>{svg}</figure>" for title, svg in figures)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Journey Telemetry report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{STYLE}</style></head>
+<body><header><h1>Journey Telemetry report</h1>
+<p>Event time {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · generated {generated}</p></header>
+<section class="tables">{"".join(_table(s) for s in tables)}</section>
+<section class="charts">{cards}</section>
+<footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>
+</body></html>
+"""
+
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #f6f7f9; }
+header h1 { margin: 0 0 4px; font-size: 22px; } header p { margin: 0 0 16px; color: #666; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
+figure { margin: 0; background: #fff; border: 1px solid #e3e5e8; border-radius: 6px; padding: 8px; }
+figcaption { font-weight: 600; margin: 0 0 6px 4px; } svg.chart { width: 100%; height: auto; }
+.tables { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 16px; }
+table { border-collapse: collapse; background: #fff; border: 1px solid #e3e5e8; }
+caption { text-align: left; font-weight: 600; padding: 4px 0; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: right; } th { background: #fafafa; }
+td:first-child, th:first-child { text-align: left; }
+.tick, .legend, .value, .label { font-size: 11px; fill: #555; } footer { margin-top: 16px; color: #888; }
+"""
