@@ -333,12 +333,14 @@ def dashboards_check(root: Annotated[Path, typer.Option(help="the project direct
 # -- demo --------------------------------------------------------------------------------------
 @app.command("demo")
 def demo(
-    customers: Annotated[int, typer.Option(min=1, help="scripted journeys to publish")] = 20,
+    customers: Annotated[int | None, typer.Option(min=1, help="simulated customers (default: simulation.customers)")] = None,
+    html: Annotated[Path, typer.Option(help="where to write report.html")] = Path("report.html"),
 ) -> None:
-    """Start the local stack and stream worker, publish scripted journeys, show sessions and stages."""
+    """The whole pipeline on this machine: local Kafka, `journey run` into the embedded ClickHouse,
+    ~2,000 simulated customers with an incident, live progress, then the report and report.html."""
     from journey.demo import run_demo
 
-    sys.exit(run_demo(settings(), customers=customers, console=console))
+    sys.exit(run_demo(settings(), customers, console, html))
 
 
 def main() -> None:  # pragma: no cover - console-script convenience

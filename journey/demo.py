@@ -1,99 +1,164 @@
 """`journey demo`: the first thing a new user runs, on the embedded default.
 
-Brings up the local broker, creates the topics, starts the stream worker, publishes scripted
-multi-channel journeys through the SDK (anonymous ad click → pricing → signup → identify →
-onboarding → support → CSAT) and shows what came out: stitched sessions, stage transitions and
-one journey's live state. ClickHouse, friction signals and the report join it as they land.
+Brings up the local broker, creates the topics, starts `journey run` (stream stages and sink into
+the embedded ClickHouse, which it migrates), simulates customers (personas, funnels, support,
+surveys, an incident breaking checkout's payment step for a few hours) and publishes them through
+the SDK while showing what the pipeline does; then prints the report and writes report.html.
+Ctrl-C stops cleanly (the worker drains to ClickHouse); the data stays for the next run.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 
 from journey.config import Settings
+from journey.lag import pipeline_lag
 from journey.localstack.kafka import LocalKafka, StackError
-from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
-from journey.topic_reader import read_topic
-from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_STAGES, create_topics
-from journey.worker_process import WorkerProcess
+from journey.report import print_report, report_from_json
+from journey.simulation.generate import Simulation, simulate
+from journey.simulation.send import send
+from journey.topics import create_topics
+from journey.worker_process import WorkerProcess, metric_sample
+
+REFRESH_S = 1.0
+QUIET_S = 8.0  # lag 0 this long after publishing: the pipeline has caught up (idle timers included)
 
 
-def read_records(settings: Settings, topic: str, timeout_s: float) -> list[dict]:
-    """Every record of a topic so far, decoded (reads until the timeout: the demo cannot know how many)."""
-    return [orjson.loads(m.value()) for m in read_topic(settings, topic, expected=10**9, timeout_s=timeout_s)]
+@dataclass
+class Progress:
+    total: int
+    sent: int = 0
+    done_sending: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
-def run_demo(settings: Settings, customers: int, console: Console) -> int:
+def run_demo(settings: Settings, customers: int | None, console: Console, html: Path = Path("report.html"),
+             drain_timeout_s: float = 600) -> int:  # fmt: skip
+    if customers:
+        settings = settings.model_copy(update={"simulation": settings.simulation.model_copy(update={"customers": customers})})
     try:
         LocalKafka(settings.stack).up()
     except StackError as error:
         console.print(f"[red]{error}[/red]")
         return 1
-    report = create_topics(settings)
-    console.print(f"topics: {len(report.created)} created, {len(report.existing)} already there")
+    topics = create_topics(settings)
+    console.print(f"topics: {len(topics.created)} created, {len(topics.existing)} already there")
+    simulation = simulate(settings)
+    _describe(console, settings, simulation)
 
-    worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port)
-    console.print(f"starting the stream worker (log: {worker.log_file}) …")
+    worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port, "run")
+    console.print(f"starting journey run: stages + sink into {settings.clickhouse.dsn} (log: {worker.log_file}) …")
+    started = time.monotonic()
     worker.start()
+    progress = Progress(len(simulation.records))
+    sender = threading.Thread(target=_send, args=(settings, simulation, progress), daemon=True)
     try:
-        # A fresh run id keeps re-runs apart: the broker keeps earlier runs' data.
-        run = int(time.time()) % 100_000
-        events = [e for seed in range(customers) for e in sample_journey(run * 1000 + seed)]
-        started = time.monotonic()
-        with TouchpointPublisher(settings) as publisher:
-            for event in events:
-                publisher.publish(event)
-        console.print(f"published {len(events)} events of {customers} journeys in {time.monotonic() - started:.2f}s")
-
-        mine = {f"cust-{run * 1000 + seed:06d}" for seed in range(customers)}
-        sessions = [s for s in read_records(settings, settings.topics.name(JOURNEY_SESSIONS), 20) if s["journey_key"] in mine]
-        stages = [s for s in read_records(settings, settings.topics.name(JOURNEY_STAGES), 5)
-                  if s["journey_key"].split(":")[-1].replace("anon", "cust") in mine]  # fmt: skip
-        signals = [s for s in read_records(settings, settings.topics.name(JOURNEY_FRICTION), 5) if s["journey_key"] in mine]
-        show(console, sessions, stages, worker.get(f"/journeys/{sorted(mine)[0]}/"))
-        show_friction(console, signals)
-        console.print(f"live views while the worker runs: http://127.0.0.1:{worker.web_port}/journeys/<journey_key>/, "
-                      f"/metrics/ — the broker keeps running: `journey stack status|down`.")  # fmt: skip
-        return 0 if len(sessions) >= customers else 1
+        sender.start()
+        caught_up = _watch(console, settings, worker, progress, drain_timeout_s)
+        window = f"?since={simulation.start.isoformat()}&until={simulation.end.isoformat()}".replace("+", "%2B")
+        report = report_from_json(_get(worker, f"/report.json{window}"))
+        print_report(report, console)
+        html.write_text(_get(worker, f"/report{window}", raw=True).decode())
+        console.print(f"[bold]report.html[/bold] written to {html.resolve()}; live while `journey run` runs at "
+                      f"http://127.0.0.1:{worker.web_port}/report")  # fmt: skip
+        console.print(f"demo took {time.monotonic() - started:.0f}s; data kept in {settings.clickhouse.dsn} and the "
+                      "broker (`journey stack down` stops it); run again for more")  # fmt: skip
+        return 0 if caught_up else 1
+    except KeyboardInterrupt:
+        progress.stopping.set()
+        console.print("[yellow]stopping: the worker writes what it has to ClickHouse; data kept for the next run[/yellow]")
+        return 130
     finally:
+        progress.stopping.set()
+        sender.join(30)
         worker.stop()
 
 
-def show(console: Console, sessions: list[dict], stages: list[dict], live: dict) -> None:
-    table = Table(title=f"Closed sessions ({len(sessions)}; each journey's last session stays open until it goes quiet)")
-    for column in ("journey", "started", "events", "channels", "path", "stages"):
-        table.add_column(column, no_wrap=True)
-    for s in sorted(sessions, key=lambda s: s["journey_key"])[:6]:
-        path = s["path"][0] if len(s["path"]) == 1 else f"{s['path'][0]} … {s['path'][-1]}"
-        reached = " → ".join(s["stages"]) if len(s["stages"]) < 3 else f"{s['stages'][0]} → … → {s['stages'][-1]}"
-        table.add_row(s["journey_key"], s["started_at"][5:16].replace("T", " "), str(s["event_count"]),
-                      ",".join(s["channels"]), path, reached)  # fmt: skip
-    console.print(table)
-    moves = Table(title="Stage transitions (anonymous history continues under the customer)")
-    for column in ("journey", "from", "to", "at"):
-        moves.add_column(column)
-    for s in sorted(stages, key=lambda s: (s["journey_key"][-6:], s["at"]))[:8]:
-        moves.add_row(s["journey_key"], str(s["from_stage"]), s["to_stage"], s["at"][:16])
-    console.print(moves)
-    console.print(f"live state of {live['journey_key']}: stage {live['current_stage']}, {live['events']} events, "
-                  f"absorbed {live['absorbed_from']}, open session path {live['open_sessions'][0]['path'] if live['open_sessions'] else []}")  # fmt: skip
+def _describe(console: Console, settings: Settings, simulation: Simulation) -> None:
+    sim = settings.simulation
+    console.print(f"simulating {sim.customers} customers over {sim.days:g} days of event time "
+                  f"({simulation.start:%b %d %H:%M} → {simulation.end:%b %d %H:%M} UTC): {len(simulation.records)} "
+                  f"records, of which {simulation.count('late')} late, {simulation.count('duplicate')} duplicates, "
+                  f"{simulation.count('invalid')} malformed")  # fmt: skip
+    if simulation.incident:
+        t1, t2 = simulation.incident
+        console.print(f"incident: {sim.incident.flow} / {sim.incident.step} broken {t1:%b %d %H:%M} → {t2:%H:%M} UTC")
 
 
-def show_friction(console: Console, signals: list[dict]) -> None:
-    table = Table(title=f"Friction signals ({len(signals)}; timer-driven ones wait for event time to pass)")
-    for column in ("kind", "severity", "signals", "example evidence"):
-        table.add_column(column)
-    by_kind: dict[tuple[str, str], list[dict]] = {}
-    for signal in signals:
-        by_kind.setdefault((signal["kind"], signal["severity"]), []).append(signal)
-    for (kind, severity), found in sorted(by_kind.items()):
-        details = found[0]["details"]
-        example = ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, list | dict))[:60]
-        table.add_row(kind, severity, str(len(found)), example)
-    console.print(table)
+def _send(settings: Settings, simulation: Simulation, progress: Progress) -> None:
+    def advance(sent: int, total: int) -> None:
+        progress.sent = sent
+
+    send(settings, simulation, settings.simulation.speed, progress=advance, stop=progress.stopping.is_set)
+    progress.done_sending = True
+
+
+def _watch(console: Console, settings: Settings, worker: WorkerProcess, progress: Progress, timeout_s: float) -> bool:
+    """Live figures until everything sent went through (or the timeout): True when caught up."""
+    quiet_since, deadline = None, None
+    with Live(console=console, refresh_per_second=2, transient=False) as live:
+        while True:
+            lag = pipeline_lag(settings)
+            live.update(_panel(progress, worker.metrics_text(), lag))
+            if progress.done_sending:
+                deadline = deadline or time.monotonic() + timeout_s
+                quiet = lag["stages"] == 0 and lag["sink"] == 0
+                quiet_since = (quiet_since or time.monotonic()) if quiet else None
+                if quiet_since and time.monotonic() - quiet_since >= QUIET_S:
+                    return True
+                if time.monotonic() > deadline:
+                    console.print(f"[yellow]not caught up after {timeout_s:.0f}s (lag {lag}); reporting what landed[/yellow]")
+                    return False
+            time.sleep(REFRESH_S)
+
+
+def _panel(progress: Progress, metrics: str, lag: dict[str, int]) -> Group:
+    figures = Table(title="Journey Telemetry demo", title_justify="left", show_header=False, min_width=60)
+    figures.add_column("what")
+    figures.add_column("how many", justify="right")
+    events = {outcome: metric_sample(metrics, "journey_events_total", stage="ingest", outcome=outcome)
+              for outcome in ("valid", "invalid", "duplicate", "misrouted")}  # fmt: skip
+    figures.add_row("records published", f"{progress.sent:,} / {progress.total:,}")
+    figures.add_row("events processed (valid / duplicate / to DLQ)",
+                    f"{events['valid']:,.0f} / {events['duplicate']:,.0f} / {events['invalid'] + events['misrouted']:,.0f}")
+    figures.add_row("late events (placed, flagged)", f"{metric_sample(metrics, 'journey_events_total', stage='journeys', outcome='late'):,.0f}")
+    figures.add_row("sessions opened / open now", f"{metric_sample(metrics, 'journey_sessions_opened_total'):,.0f} / "
+                    f"{metric_sample(metrics, 'journey_active_sessions'):,.0f}")  # fmt: skip
+    figures.add_row("rows in ClickHouse", f"{_sum(metrics, 'journey_sink_rows_total'):,.0f}")
+    figures.add_row("lag (stages / sink)", f"{lag['stages']:,} / {lag['sink']:,}")
+    signals = Table(title="Friction signals", title_justify="left", min_width=60)
+    signals.add_column("kind")
+    signals.add_column("signals", justify="right")
+    for kind, count in sorted(_by_label(metrics, "journey_friction_signals_total", "kind").items(), key=lambda kv: -kv[1]):
+        if count:
+            signals.add_row(kind, f"{count:,.0f}")
+    return Group(figures, signals)
+
+
+def _sum(metrics: str, name: str) -> float:
+    return sum(float(v) for v in re.findall(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", metrics, re.M))
+
+
+def _by_label(metrics: str, name: str, label: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for labels, value in re.findall(rf"^{re.escape(name)}\{{([^}}]*)\}} (\S+)$", metrics, re.M):
+        match = re.search(rf'{label}="([^"]*)"', labels)
+        if match:
+            totals[match[1]] = totals.get(match[1], 0.0) + float(value)
+    return totals
+
+
+def _get(worker: WorkerProcess, path: str, raw: bool = False):  # noqa: ANN202 - dict or bytes
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=120) as response:
+        body = response.read()
+    return body if raw else orjson.loads(body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -37,10 +37,15 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def over_time(query: rq.Query, label: str, value: str = "per_minute") -> dict[str, list[tuple[datetime, float]]]:
-        series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        """Series by label; a rate series gets 0 for the buckets without rows (the rollups have no
+        rows for quiet minutes), so its line drops instead of bridging the gap."""
+        series: dict[str, dict[datetime, float]] = defaultdict(dict)
         for row in rows(query):
-            series[str(row[label])].append((row["time"].replace(tzinfo=UTC), float(row[value] or 0)))
-        return dict(series)
+            series[str(row[label])][row["time"].replace(tzinfo=UTC)] = float(row[value] or 0)
+        if value == "per_minute":
+            buckets = _buckets(report.start, report.end, bucket)
+            series = defaultdict(dict, {name: {t: points.get(t, 0.0) for t in buckets} for name, points in series.items()})
+        return {name: sorted(points.items()) for name, points in series.items()}
 
     figures = [
         ("Touchpoints per minute by stage", charts.line_chart(
@@ -62,6 +67,13 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
             "cx_over_time", over_time(bq.CX_OVER_TIME, "measure", "value"), marks=marks)),
     ]  # fmt: skip
     return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")])
+
+
+def _buckets(start: datetime, end: datetime, bucket_s: int) -> list[datetime]:
+    """The bucket starts ClickHouse's toStartOfInterval gives over [start, end)."""
+    first = datetime.fromtimestamp(int(start.timestamp()) // bucket_s * bucket_s, UTC)
+    return [first + timedelta(seconds=bucket_s * k) for k in range(int((end - first).total_seconds() // bucket_s) + 1)
+            if first + timedelta(seconds=bucket_s * k) < end]  # fmt: skip
 
 
 def _rows(section: Section) -> list[dict[str, Any]]:

@@ -64,9 +64,9 @@ class Simulation:
 class _Journey:
     """One customer's events, on a clock that only moves forward."""
 
-    def __init__(self, rng: random.Random, index: int, at: datetime, account: str) -> None:
-        self.rng, self.index, self.at, self.account = rng, index, at, account
-        self.anonymous_id, self.customer_id = f"sim-anon-{index:06d}", f"sim-cust-{index:06d}"
+    def __init__(self, rng: random.Random, run: str, index: int, at: datetime, account: str) -> None:
+        self.rng, self.run, self.index, self.at, self.account = rng, run, index, at, account
+        self.anonymous_id, self.customer_id = f"{run}-anon-{index:06d}", f"{run}-cust-{index:06d}"
         self.known = False
         self.events: list[dict[str, Any]] = []
         self.frictions = 0  # what went wrong so far: surveys and churn follow it
@@ -75,7 +75,7 @@ class _Journey:
         self.at += timedelta(minutes=minutes * self.rng.uniform(0.6, 1.4))
 
     def emit(self, touchpoint: str, channel: str, **fields: Any) -> None:
-        event = {"event_id": str(uuid.uuid5(NAMESPACE, f"{self.index}/{len(self.events)}")),
+        event = {"event_id": str(uuid.uuid5(NAMESPACE, f"{self.run}/{self.index}/{len(self.events)}")),
                  "occurred_at": self.at.isoformat(timespec="milliseconds"), "anonymous_id": self.anonymous_id,
                  "channel": channel, "touchpoint": touchpoint, "source": f"{channel}-service"}  # fmt: skip
         if self.known:
@@ -93,6 +93,8 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
     end = (end or sim.end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=sim.days)
     rng = random.Random(sim.seed)
+    # Ids of this run's own (seed and end): a re-run adds new people instead of replaying old events.
+    run = f"sim{sim.seed}-{end:%y%m%d%H%M}"
     incident = None
     if sim.incident.enabled:
         t1 = start + (end - start) * sim.incident.starts_at
@@ -102,7 +104,7 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
     truths = []
     for index in range(sim.customers):
         persona = rng.choices(personas, weights)[0]
-        journey = _Journey(rng, index, _arrival(rng, start, end), f"sim-acct-{rng.randrange(sim.accounts):04d}")
+        journey = _Journey(rng, run, index, _arrival(rng, start, end), f"sim-acct-{rng.randrange(sim.accounts):04d}")
         truth = CustomerTruth(index, persona.name, journey.customer_id)
         _live(journey, persona, truth, settings, incident)
         truths.append(truth)
@@ -235,7 +237,7 @@ def _contact(j: _Journey, truth: CustomerTruth) -> None:
     j.emit(touchpoint, channel, properties={"topic": j.rng.choice(["import", "billing", "access"])})
     truth.contacts += 1
     j.wait(30)
-    j.emit("survey.csat", "survey", score=max(1, min(5, round(j.rng.gauss(4.2 - 1.2 * j.frictions, 0.8)))))
+    j.emit("survey.csat", "survey", score=max(1, min(5, round(j.rng.gauss(4.6 - 0.7 * j.frictions, 0.8)))))
 
 
 def _maybe_rage(j: _Journey, p: Persona, truth: CustomerTruth) -> None:
@@ -287,7 +289,7 @@ def _with_faults(rng: random.Random, events: list[dict[str, Any]], sim: Simulati
 
 def _malformed(rng: random.Random, template: dict[str, Any], n: int) -> bytes:
     shape = INVALID_SHAPES[n % len(INVALID_SHAPES)]
-    event = dict(template, event_id=str(uuid.uuid5(NAMESPACE, f"invalid/{n}")))
+    event = dict(template, event_id=str(uuid.uuid5(NAMESPACE, f"{template['event_id']}/invalid/{n}")))
     if shape == "not json":
         return b"{'touchpoint': checkout.started" + str(rng.random()).encode()
     if shape == "no ids":
