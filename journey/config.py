@@ -327,7 +327,8 @@ class IncidentSettings(_Section):
     enabled: bool = True
     flow: str = "checkout"
     step: str = "payment"
-    starts_at: float = Field(default=0.6, ge=0, lt=1, description="0 = the span's start, 0.5 = its middle")
+    starts_at: float = Field(default=0.6, ge=0, lt=1, description="the day it happens: a share of the span (0.5 = middle)")
+    hour_utc: int | None = Field(default=13, ge=0, le=23, description="and the hour it starts (busy hours show it best)")
     duration_hours: float = Field(default=4, gt=0)
     failure_share: float = Field(default=0.8, ge=0, le=1, description="customers reaching the step who hit it")
 

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import urllib.request
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,10 +66,14 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
     try:
         sender.start()
         caught_up = _watch(console, settings, worker, progress, drain_timeout_s)
-        window = f"?since={simulation.start.isoformat()}&until={simulation.end.isoformat()}".replace("+", "%2B")
-        report = report_from_json(_get(worker, f"/report.json{window}"))
+        window = {"since": simulation.start.isoformat(), "until": simulation.end.isoformat()}
+        report = report_from_json(_get(worker, f"/report.json?{urlencode(window)}"))
         print_report(report, console)
-        html.write_text(_get(worker, f"/report{window}", raw=True).decode())
+        if simulation.incident:  # shaded on the time charts
+            t1, t2 = simulation.incident
+            sim = settings.simulation.incident
+            window |= {"mark_from": t1.isoformat(), "mark_to": t2.isoformat(), "mark_label": f"incident: {sim.flow} / {sim.step}"}
+        html.write_text(_get(worker, f"/report?{urlencode(window)}", raw=True).decode())
         console.print(f"[bold]report.html[/bold] written to {html.resolve()}; live while `journey run` runs at "
                       f"http://127.0.0.1:{worker.web_port}/report")  # fmt: skip
         console.print(f"demo took {time.monotonic() - started:.0f}s; data kept in {settings.clickhouse.dsn} and the "

@@ -485,8 +485,15 @@ class JourneyWorker:
                 start, end = (None if b is None else datetime.fromisoformat(b) for b in bounds)
             except ValueError as error:
                 return web.text(f"since/until: {error}", status=400)
+            marks = []  # a shaded range, e.g. the demo's incident: mark_from, mark_to, mark_label
+            if request.query.get("mark_from") and request.query.get("mark_to"):
+                try:
+                    marks.append((datetime.fromisoformat(request.query["mark_from"]),
+                                  datetime.fromisoformat(request.query["mark_to"]), request.query.get("mark_label", "")))  # fmt: skip
+                except ValueError as error:
+                    return web.text(f"mark_from/mark_to: {error}", status=400)
             try:
-                page = await asyncio.to_thread(self._report_page, start, end)
+                page = await asyncio.to_thread(self._report_page, start, end, marks)
             except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
                 return web.text(str(error).splitlines()[0], status=503)
             return web.html(page)
@@ -504,10 +511,10 @@ class JourneyWorker:
 
         return build_report(self._report_connection(), self.settings, start, end)
 
-    def _report_page(self, start: datetime | None, end: datetime | None) -> str:
+    def _report_page(self, start: datetime | None, end: datetime | None, marks: list) -> str:
         from journey.report_page import build_page
 
-        return build_page(self._report_connection(), self.settings, start, end)
+        return build_page(self._report_connection(), self.settings, start, end, marks)
 
     def _report_connection(self):  # noqa: ANN202 - a clickhouse_connect Client
         from sinks.clickhouse_client import connect

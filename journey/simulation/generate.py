@@ -98,6 +98,9 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
     incident = None
     if sim.incident.enabled:
         t1 = start + (end - start) * sim.incident.starts_at
+        if sim.incident.hour_utc is not None:
+            at_hour = t1.replace(hour=sim.incident.hour_utc, minute=0, second=0)
+            t1 = at_hour if start <= at_hour < end else t1
         incident = (t1, min(end, t1 + timedelta(hours=sim.incident.duration_hours)))
     personas, weights = list(PERSONAS), [p.weight for p in PERSONAS]
     events: list[dict[str, Any]] = []
@@ -225,8 +228,9 @@ def _trouble(j: _Journey, p: Persona, truth: CustomerTruth) -> None:
         j.emit("help.searched", "web", properties={"query": j.rng.choice(HELP_QUERIES), "results": j.rng.choice([0, 0, 3])})
     _maybe_rage(j, p, truth)
     low, high = p.contacts
-    for _ in range(j.rng.randint(low, high)):
-        j.wait(60 * j.rng.uniform(0.2, 20))
+    for n in range(j.rng.randint(low, high)):
+        # the first right after searching in vain (same session); then hours apart, other channels
+        j.wait(j.rng.uniform(2, 10) if n == 0 else 60 * j.rng.uniform(0.5, 20))
         _contact(j, truth)
     if truth.contacts >= 3:
         j.frictions += 1

@@ -59,6 +59,7 @@ def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(se
         assert expected in output, f"{expected!r} missing from:\n{output[-4000:]}"
     assert "rage_click" in output and "abandonment" in output
 
+    assert 'class="mark"' in (tmp_path / "report.html").read_text()  # the incident, shaded on the time charts
     rendered = render((tmp_path / "report.html").as_uri(), tmp_path / "report.png")
     assert rendered.errors == [] and rendered.requests == []
     assert all(rendered.charts[name] > 0 for name in ("touchpoints_by_stage", "friction_by_kind", "funnel_checkout",
