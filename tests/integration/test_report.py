@@ -17,7 +17,6 @@ from sinks.migrations import migrate
 from sinks.rows import TABLES, to_columns
 from streams.in_memory import InMemoryPipeline
 from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.records import friction_record, session_record, stage_transition_record, touchpoint_record
 from tests.unit.builders import rules
 from tests.integration.test_clickhouse_rows import ENCODERS
 
