@@ -26,6 +26,10 @@ class Section:
         return {"name": self.name, "title": self.title, "columns": self.columns,
                 "rows": [[_plain(v) for v in row] for row in self.rows]}  # fmt: skip
 
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as column → value."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
 
 @dataclass(frozen=True)
 class Report:

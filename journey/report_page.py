@@ -4,9 +4,10 @@ network), from the same query definitions as `journey report` and the Grafana bo
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -43,9 +44,10 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
         for row in rows(query):
             series[str(row[label])][row["time"].replace(tzinfo=UTC)] = float(row[value] or 0)
         if value == "per_minute":
-            buckets = _buckets(report.start, report.end, bucket)
-            series = defaultdict(dict, {name: {t: points.get(t, 0.0) for t in buckets} for name, points in series.items()})
+            series = {name: {t: points.get(t, 0.0) for t in buckets} for name, points in series.items()}
         return {name: sorted(points.items()) for name, points in series.items()}
+
+    buckets = _buckets(report.start, report.end, bucket)
 
     figures = [
         ("Touchpoints per minute by stage", charts.line_chart(
@@ -54,15 +56,15 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
             "touchpoints_by_channel", over_time(bq.TOUCHPOINTS_BY_CHANNEL_OVER_TIME, "touchpoint_channel"), marks=marks)),
         ("Friction signals per minute by kind", charts.line_chart(
             "friction_by_kind", over_time(bq.SIGNALS_BY_KIND_OVER_TIME, "signal_kind"), marks=marks)),
-        *((f"Funnel: {name}", charts.bar_chart(
+        *((f"Funnel: {name}", charts.bar_chart(  # the report ran the funnels already: its sections
             f"funnel_{name}", [(f"{r['step']} ({r['of_started_pct'] or 0:g}%)", r["journeys"])
-                               for r in rows(rq.funnel_query(name, flow))], horizontal=True))
-          for name, flow in settings.friction.flows.items()),
+                               for r in report.section(f"funnel_{name}").records()], horizontal=True))
+          for name in settings.friction.flows),
         ("Time to first value (customers by days)", charts.bar_chart(
             "time_to_first_value", [(f"{r['days']}d", r["customers"]) for r in rows(bq.TIME_TO_FIRST_VALUE_DISTRIBUTION)])),
         ("Where friction happens (signals)", charts.bar_chart(
             "top_friction_places", [(f"{r['kind']}: {r['place']}"[:40], r["signals"])
-                                    for r in _rows(report.section("top_friction_places"))], horizontal=True)),
+                                    for r in report.section("top_friction_places").records()], horizontal=True)),
         ("NPS, CSAT % and CES over time", charts.line_chart(
             "cx_over_time", over_time(bq.CX_OVER_TIME, "measure", "value"), marks=marks)),
     ]  # fmt: skip
@@ -71,13 +73,8 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
 
 def _buckets(start: datetime, end: datetime, bucket_s: int) -> list[datetime]:
     """The bucket starts ClickHouse's toStartOfInterval gives over [start, end)."""
-    first = datetime.fromtimestamp(int(start.timestamp()) // bucket_s * bucket_s, UTC)
-    return [first + timedelta(seconds=bucket_s * k) for k in range(int((end - first).total_seconds() // bucket_s) + 1)
-            if first + timedelta(seconds=bucket_s * k) < end]  # fmt: skip
-
-
-def _rows(section: Section) -> list[dict[str, Any]]:
-    return [dict(zip(section.columns, row, strict=True)) for row in section.rows]
+    first = int(start.timestamp()) // bucket_s * bucket_s
+    return [datetime.fromtimestamp(t, UTC) for t in range(first, math.ceil(end.timestamp()), bucket_s)]
 
 
 def _table(section: Section) -> str:

@@ -46,8 +46,7 @@ def seeded(clickhouse) -> tuple[Settings, list]:
 
 
 def rows(report, name: str) -> list[dict]:
-    section = report.section(name)
-    return [dict(zip(section.columns, row, strict=True)) for row in section.rows]
+    return report.section(name).records()
 
 
 def test_every_section_answers_with_what_the_stages_emitted(clickhouse) -> None:
