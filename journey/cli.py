@@ -289,18 +289,14 @@ def simulate_command(
     sim = base.simulation.model_copy(update={**overrides, "incident": base.simulation.incident.model_copy(update={"enabled": incident})})
     configured = base.model_copy(update={"simulation": sim})
     simulation = simulate(configured)
-    kinds = {kind: simulation.count(kind) for kind in ("event", "late", "duplicate", "invalid")}
-    console.print(f"simulated {sim.customers} customers over {sim.days:g} days ({simulation.start:%Y-%m-%d %H:%M} → "
-                  f"{simulation.end:%Y-%m-%d %H:%M} UTC): {len(simulation.records)} records {kinds}")  # fmt: skip
-    if simulation.incident:
-        t1, t2 = simulation.incident
-        console.print(f"incident: {sim.incident.flow} / {sim.incident.step} broken {t1:%Y-%m-%d %H:%M} → {t2:%H:%M} UTC")
+    first, *more = simulation.describe()
+    for line in [f"simulated {first}", *more]:
+        console.print(line, highlight=False)
     if jsonl:
         console.print(f"wrote {write_jsonl(simulation, jsonl)} lines to {jsonl}")
     if publish:
         started = time.monotonic()
-        sent = send(configured, simulation, sim.speed,
-                    progress=lambda done, total: console.print(f"  sent {done}/{total}", highlight=False))  # fmt: skip
+        sent = send(configured, simulation, progress=lambda done, total: console.print(f"  sent {done}/{total}", highlight=False))
         console.print(f"published {sent} records in {time.monotonic() - started:.1f}s")
 
 

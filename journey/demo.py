@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 import threading
 import time
-import urllib.request
-from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
-import orjson
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -33,6 +31,7 @@ from journey.worker_process import WorkerProcess, metric_sample
 
 REFRESH_S = 1.0
 QUIET_S = 8.0  # lag 0 this long after publishing: the pipeline has caught up (idle timers included)
+REPORT_TIMEOUT_S = 120.0  # the report's queries over everything the demo wrote
 
 
 @dataclass
@@ -55,7 +54,9 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
     topics = create_topics(settings)
     console.print(f"topics: {len(topics.created)} created, {len(topics.existing)} already there")
     simulation = simulate(settings)
-    _describe(console, settings, simulation)
+    first, *more = simulation.describe()
+    for line in [f"simulating {first}", *more]:
+        console.print(line, highlight=False)
 
     worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port, "run")
     console.print(f"starting journey run: stages + sink into {settings.clickhouse.dsn} (log: {worker.log_file}) …")
@@ -67,13 +68,12 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
         sender.start()
         caught_up = _watch(console, settings, worker, progress, drain_timeout_s)
         window = {"since": simulation.start.isoformat(), "until": simulation.end.isoformat()}
-        report = report_from_json(_get(worker, f"/report.json?{urlencode(window)}"))
+        report = report_from_json(worker.get(f"/report.json?{urlencode(window)}", REPORT_TIMEOUT_S))
         print_report(report, console)
         if simulation.incident:  # shaded on the time charts
             t1, t2 = simulation.incident
-            sim = settings.simulation.incident
-            window |= {"mark_from": t1.isoformat(), "mark_to": t2.isoformat(), "mark_label": f"incident: {sim.flow} / {sim.step}"}
-        html.write_text(_get(worker, f"/report?{urlencode(window)}", raw=True).decode())
+            window |= {"mark_from": t1.isoformat(), "mark_to": t2.isoformat(), "mark_label": f"incident: {simulation.incident_label}"}
+        html.write_bytes(worker.fetch(f"/report?{urlencode(window)}", REPORT_TIMEOUT_S))
         console.print(f"[bold]report.html[/bold] written to {html.resolve()}; live while `journey run` runs at "
                       f"http://127.0.0.1:{worker.web_port}/report")  # fmt: skip
         console.print(f"demo took {time.monotonic() - started:.0f}s; data kept in {settings.clickhouse.dsn} and the "
@@ -89,22 +89,11 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
         worker.stop()
 
 
-def _describe(console: Console, settings: Settings, simulation: Simulation) -> None:
-    sim = settings.simulation
-    console.print(f"simulating {sim.customers} customers over {sim.days:g} days of event time "
-                  f"({simulation.start:%b %d %H:%M} → {simulation.end:%b %d %H:%M} UTC): {len(simulation.records)} "
-                  f"records, of which {simulation.count('late')} late, {simulation.count('duplicate')} duplicates, "
-                  f"{simulation.count('invalid')} malformed")  # fmt: skip
-    if simulation.incident:
-        t1, t2 = simulation.incident
-        console.print(f"incident: {sim.incident.flow} / {sim.incident.step} broken {t1:%b %d %H:%M} → {t2:%H:%M} UTC")
-
-
 def _send(settings: Settings, simulation: Simulation, progress: Progress) -> None:
     def advance(sent: int, total: int) -> None:
         progress.sent = sent
 
-    send(settings, simulation, settings.simulation.speed, progress=advance, stop=progress.stopping.is_set)
+    send(settings, simulation, progress=advance, stop=progress.stopping.is_set)
     progress.done_sending = True
 
 
@@ -139,7 +128,7 @@ def _panel(progress: Progress, metrics: str, lag: dict[str, int]) -> Group:
     figures.add_row("late events (placed, flagged)", f"{metric_sample(metrics, 'journey_events_total', stage='journeys', outcome='late'):,.0f}")
     figures.add_row("sessions opened / open now", f"{metric_sample(metrics, 'journey_sessions_opened_total'):,.0f} / "
                     f"{metric_sample(metrics, 'journey_active_sessions'):,.0f}")  # fmt: skip
-    figures.add_row("rows in ClickHouse", f"{_sum(metrics, 'journey_sink_rows_total'):,.0f}")
+    figures.add_row("rows in ClickHouse", f"{sum(_by_label(metrics, 'journey_sink_rows_total', 'table').values()):,.0f}")
     figures.add_row("lag (stages / sink)", f"{lag['stages']:,} / {lag['sink']:,}")
     signals = Table(title="Friction signals", title_justify="left", min_width=60)
     signals.add_column("kind")
@@ -150,10 +139,6 @@ def _panel(progress: Progress, metrics: str, lag: dict[str, int]) -> Group:
     return Group(figures, signals)
 
 
-def _sum(metrics: str, name: str) -> float:
-    return sum(float(v) for v in re.findall(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", metrics, re.M))
-
-
 def _by_label(metrics: str, name: str, label: str) -> dict[str, float]:
     totals: dict[str, float] = {}
     for labels, value in re.findall(rf"^{re.escape(name)}\{{([^}}]*)\}} (\S+)$", metrics, re.M):
@@ -161,9 +146,3 @@ def _by_label(metrics: str, name: str, label: str) -> dict[str, float]:
         if match:
             totals[match[1]] = totals.get(match[1], 0.0) + float(value)
     return totals
-
-
-def _get(worker: WorkerProcess, path: str, raw: bool = False):  # noqa: ANN202 - dict or bytes
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=120) as response:
-        body = response.read()
-    return body if raw else orjson.loads(body)

@@ -73,13 +73,16 @@ class WorkerProcess:
         self.process.send_signal(sig)
         return self.process.wait(timeout=timeout_s)
 
-    def get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=10) as response:
-            return orjson.loads(response.read())
+    def fetch(self, path: str, timeout_s: float = 10) -> bytes:
+        """GET a path of the worker's web server."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=timeout_s) as response:
+            return response.read()
+
+    def get(self, path: str, timeout_s: float = 10) -> dict:
+        return orjson.loads(self.fetch(path, timeout_s))
 
     def metrics_text(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics/", timeout=10) as response:
-            return response.read().decode()
+        return self.fetch("/metrics/").decode()
 
     def counter(self, name: str, **labels: str) -> float:
         """The value of one Prometheus sample of this worker, 0 when absent."""

@@ -57,8 +57,20 @@ class Simulation:
     end: datetime
     incident: tuple[datetime, datetime] | None
 
+    incident_label: str = ""  # what broke, e.g. "checkout / payment"
+
     def count(self, kind: str) -> int:
         return sum(r.kind == kind for r in self.records)
+
+    def describe(self) -> list[str]:
+        """What was simulated, in a line or two (for `journey simulate` and the demo)."""
+        lines = [f"{len(self.customers)} customers over {(self.end - self.start) / timedelta(days=1):g} days of event "
+                 f"time ({self.start:%b %d %H:%M} → {self.end:%b %d %H:%M} UTC): {len(self.records)} records, of which "
+                 f"{self.count('late')} late, {self.count('duplicate')} duplicates, {self.count('invalid')} malformed"]  # fmt: skip
+        if self.incident:
+            t1, t2 = self.incident
+            lines.append(f"incident: {self.incident_label} broken {t1:%b %d %H:%M} → {t2:%H:%M} UTC")
+        return lines
 
 
 class _Journey:
@@ -112,7 +124,8 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
         _live(journey, persona, truth, settings, incident)
         truths.append(truth)
         events.extend(e for e in journey.events if e["occurred_at"] < end.isoformat(timespec="milliseconds"))
-    return Simulation(_with_faults(rng, events, sim), truths, start, end, incident)
+    return Simulation(_with_faults(rng, events, sim), truths, start, end, incident,
+                      f"{sim.incident.flow} / {sim.incident.step}" if incident else "")  # fmt: skip
 
 
 def _arrival(rng: random.Random, start: datetime, end: datetime) -> datetime:

@@ -26,12 +26,11 @@ def write_jsonl(simulation: Simulation, path: Path) -> int:
     return len(simulation.records)
 
 
-def send(settings: Settings, simulation: Simulation, speed: float = 0,
-         progress: Callable[[int, int], None] = lambda sent, total: None,
+def send(settings: Settings, simulation: Simulation, progress: Callable[[int, int], None] = lambda sent, total: None,
          stop: Callable[[], bool] = lambda: False) -> int:  # fmt: skip
-    """Publish every record; with `speed` > 0, `speed` simulated seconds per wall second.
-    Returns how many were sent (fewer when `stop()` turned true)."""
-    records = simulation.records
+    """Publish every record; with `settings.simulation.speed` > 0, that many simulated seconds per
+    wall second. Returns how many were sent (fewer when `stop()` turned true)."""
+    records, speed = simulation.records, settings.simulation.speed
     if not records:
         return 0
     first, wall_start = records[0].sent_at, time.monotonic()
