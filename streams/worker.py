@@ -463,12 +463,11 @@ class JourneyWorker:
             """The `journey report` sections, from this process's ClickHouse (`journey run` only:
             the embedded engine cannot be opened by a second process)."""
             if self.sink_thread is None:
-                return web.json({"error": "no report here: this worker runs without the sink"}, status=404)
+                return web.json({"error": NO_REPORT}, status=404)
             try:
-                bounds = [request.query.get(name) for name in ("since", "until")]
-                start, end = (None if b is None else datetime.fromisoformat(b) for b in bounds)
+                start, end = _query_times(request, "since", "until")
             except ValueError as error:
-                return web.json({"error": f"since/until: {error}"}, status=400)
+                return web.json({"error": str(error)}, status=400)
             try:
                 report = await asyncio.to_thread(self._report, start, end)
             except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
@@ -479,19 +478,13 @@ class JourneyWorker:
         async def report_page(web: Any, request: Any) -> Any:
             """report.html, live: the same page `journey report --html` writes (`journey run` only)."""
             if self.sink_thread is None:
-                return web.text("no report here: this worker runs without the sink", status=404)
+                return web.text(NO_REPORT, status=404)
             try:
-                bounds = [request.query.get(name) for name in ("since", "until")]
-                start, end = (None if b is None else datetime.fromisoformat(b) for b in bounds)
+                start, end, mark_from, mark_to = _query_times(request, "since", "until", "mark_from", "mark_to")
             except ValueError as error:
-                return web.text(f"since/until: {error}", status=400)
-            marks = []  # a shaded range, e.g. the demo's incident: mark_from, mark_to, mark_label
-            if request.query.get("mark_from") and request.query.get("mark_to"):
-                try:
-                    marks.append((datetime.fromisoformat(request.query["mark_from"]),
-                                  datetime.fromisoformat(request.query["mark_to"]), request.query.get("mark_label", "")))  # fmt: skip
-                except ValueError as error:
-                    return web.text(f"mark_from/mark_to: {error}", status=400)
+                return web.text(str(error), status=400)
+            # a shaded range, e.g. the demo's incident
+            marks = [(mark_from, mark_to, request.query.get("mark_label", ""))] if mark_from and mark_to else []
             try:
                 page = await asyncio.to_thread(self._report_page, start, end, marks)
             except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
@@ -546,6 +539,21 @@ class JourneyWorker:
                 )
         for warning in report.warnings:
             log.warning("topics: %s", warning)
+
+
+NO_REPORT = "no report here: this worker runs without the sink"
+
+
+def _query_times(request: Any, *names: str) -> list[datetime | None]:
+    """ISO times from a request's query string (None where absent); ValueError naming the bad one."""
+    times = []
+    for name in names:
+        value = request.query.get(name)
+        try:
+            times.append(None if value is None else datetime.fromisoformat(value))
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+    return times
 
 
 def journey_summary(state: Any) -> dict[str, Any]:

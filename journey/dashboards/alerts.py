@@ -175,7 +175,7 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
 
 
 # -- Grafana-managed alternative -------------------------------------------------------------------
-def friction_spike_query(alerts: AlertSettings, database: str) -> Query:
+def friction_spike_query(alerts: AlertSettings) -> Query:
     """Per kind (and flow, for abandonments) over the rollup, as the Prometheus rule: signals in the
     last window; the baseline, the higher of the hour before it (scaled to the window) and the same
     window a day earlier; `spike` = the current count where it is a spike, else 0."""
@@ -208,7 +208,7 @@ ORDER BY signal_kind, flow_name""")
 
 def grafana_alert_rules(settings: Settings) -> dict[str, Any]:
     alerts = settings.alerts
-    query = friction_spike_query(alerts, settings.clickhouse.database)
+    query = friction_spike_query(alerts)
     source = clickhouse_target(query, settings.clickhouse.database, TABLE)
     source.pop("datasource")
     return {
@@ -229,7 +229,7 @@ def grafana_alert_rules(settings: Settings) -> dict[str, Any]:
                                "conditions": [{"evaluator": {"type": "gt", "params": [0]}}]}},
                 ],
                 "noDataState": "OK", "execErrState": "Error",
-                "for": f"{round(alerts.for_minutes)}m",
+                "for": _duration(alerts.for_minutes),
                 "labels": {"severity": "warning", "source": "clickhouse"},
                 "annotations": {
                     "summary": "{{ $labels.signal_kind }} {{ $labels.flow_name }} spiking: {{ $values.A }} signals "
