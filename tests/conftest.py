@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,12 +33,19 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
     broker.down()
 
 
-@pytest.fixture
-def settings(kafka_broker: LocalKafka) -> Settings:
-    """Settings pointing at the session broker, with a topic prefix and app id of this test's own."""
+def broker_settings(kafka_broker: LocalKafka, **sections: Any) -> Settings:
+    """Settings pointing at the session broker, with a topic prefix and app id of their own (their
+    own group and changelogs); `sections`: more settings sections."""
     return Settings(
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.settings.bootstrap_servers),
         topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=TEST_PARTITIONS),
-        worker=WorkerSettings(app_id=f"test-{uuid.uuid4().hex[:8]}"),  # its own group and changelogs
+        worker=WorkerSettings(app_id=f"test-{uuid.uuid4().hex[:8]}"),
         stack=kafka_broker.settings,
+        **sections,
     )
+
+
+@pytest.fixture
+def settings(kafka_broker: LocalKafka) -> Settings:
+    """Settings of this test's own on the session broker."""
+    return broker_settings(kafka_broker)

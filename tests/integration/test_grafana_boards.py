@@ -17,8 +17,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, KafkaSettings, Settings, SinkSettings
-from journey.config import TopicSettings, WorkerSettings
+from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, Settings, SinkSettings
 from journey.dashboards.alerts import grafana_alert_rules
 from journey.dashboards.boards import all_boards
 from journey.lag import pipeline_lag
@@ -27,7 +26,7 @@ from journey.topics import create_topics
 from sinks.clickhouse_client import connect
 from sinks.migrations import migrate
 from sinks.sink import ClickHouseSink
-from tests.conftest import TEST_PARTITIONS
+from tests.conftest import broker_settings
 from tests.grafana_sql import clickhouse_targets, expand_macros, interpolate_variables, panel_interval_s
 from tests.integration.board_scenario import T0, Scenario, board_scenario
 from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet, wait_until
@@ -54,13 +53,10 @@ class Seeded:
 @pytest.fixture(scope="module")
 def seeded(kafka_broker, chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """The scenario through the real pipeline into a database of this module's own."""
-    settings = Settings(
-        kafka=KafkaSettings(bootstrap_servers=kafka_broker.settings.bootstrap_servers),
-        topics=TopicSettings(prefix=f"b{uuid.uuid4().hex[:10]}.", partitions=TEST_PARTITIONS),
-        worker=WorkerSettings(app_id=f"boards-{uuid.uuid4().hex[:8]}"),
+    settings = broker_settings(
+        kafka_broker,
         clickhouse=ClickHouseSettings(dsn=f"chdb://{chdb_path}", database=f"b_{uuid.uuid4().hex[:10]}"),
         sink=SinkSettings(max_rows=500, max_wait_s=0.2),
-        stack=kafka_broker.settings,
     )
     client = connect(settings.clickhouse)
     migrate(client, settings.clickhouse)
