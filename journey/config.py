@@ -157,6 +157,10 @@ class IdentitySettings(_Section):
         default=7 * 24, gt=0, description="event ids remembered this long (event time) per key"
     )
     dedupe_max_ids: int = Field(default=512, ge=16, le=100_000, description="and at most this many per key")
+    max_held_events: int = Field(
+        default=10_000, ge=1, description="a customer's events held while its anonymous journey's handoff is on its way; "
+        "past this it stops waiting (only a broken deployment gets there)",
+    )
 
 
 class SessionSettings(_Section):

@@ -1,21 +1,32 @@
 """Stages 1 and 2 wired together without Kafka: the routing the worker does, in memory.
 
-One stage-2 partition fed by one source partition, a dict as the state table, every stitched
-message encoded and decoded as on Kafka. Used by the property tests and the pure-core benchmark.
+Source partitions (stage 1 input, keyed by the publisher's key) and stitched partitions (stage 2,
+keyed by journey_key) are modelled as Kafka has them: per-partition order, nothing across
+partitions. Every stitched message goes through the wire format. Handoffs and forwards are
+appended to the stitched partition of their key, as the worker sends them, and read whenever
+that partition is read next. Used by the property tests and the pure-core benchmark.
+
+- `run` is the simple path: every event through stage 1, then stage 2 in the given batch cuts.
+- `run_interleaved` is a catch-up as a worker meets it: a seeded random schedule picks which
+  source or stitched partition is read next and how much of it, and sends timer ticks between.
+- `run_trickle` delivers one event at a time and lets everything settle before the next.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import random
+import zlib
+from collections import defaultdict, deque
 
 from journey.config import IdentitySettings
 from schemas.touchpoint import Touchpoint
 from streams.codec import decode_state, encode_state
 from streams.identity import IngestState, Linked, Stitched, anonymous_journey_key, ingest
-from streams.journey import Forward, Handoff, JourneyRules
+from streams.journey import NO_WATERMARK, Forward, Handoff, JourneyRules
 from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
+    SourceIdleMessage,
     SourceStamp,
     StitchedMessage,
     TickMessage,
@@ -27,19 +38,33 @@ from streams.partition import JourneyPartition
 from streams.timeutil import to_ms
 
 
+def partition_of(key: str, partitions: int) -> int:
+    return zlib.crc32(key.encode()) % partitions
+
+
 class InMemoryPipeline:
-    def __init__(self, rules: JourneyRules, identity: IdentitySettings | None = None) -> None:
+    def __init__(
+        self, rules: JourneyRules, identity: IdentitySettings | None = None, *, sources: int = 1, partitions: int = 1
+    ) -> None:
         self.rules = rules
         self.identity = identity or rules.identity
+        self.sources = sources
         self.ingest_states: dict[str, IngestState] = defaultdict(IngestState)
+        self.source_watermarks = [NO_WATERMARK] * sources  # stamped on stage 1's messages
         self.table: dict[str, bytes] = {}
-        self.partition = JourneyPartition(rules, source_partitions=1)
-        self.source_watermark_ms = -(2**62)  # one source partition, stamped as stage 1 does
+        self.partitions = [JourneyPartition(rules, source_partitions=sources) for _ in range(partitions)]
+        self.stitched: list[list[StitchedMessage]] = [[] for _ in range(partitions)]  # the topic's partitions
+        self.read = [0] * partitions  # stage 2's position in each
         self.outputs: list = []
 
+    # -- stage 1 ---------------------------------------------------------------------------
+    def source_of(self, event: Touchpoint) -> int:
+        return partition_of(event.partition_key, self.sources)
+
     def stage1(self, event: Touchpoint) -> list[StitchedMessage]:
-        self.source_watermark_ms = max(self.source_watermark_ms, to_ms(event.occurred_at))
-        stamp = SourceStamp(0, self.source_watermark_ms)
+        source = self.source_of(event)
+        self.source_watermarks[source] = max(self.source_watermarks[source], to_ms(event.occurred_at))
+        stamp = SourceStamp(source, self.source_watermarks[source])
         messages: list[StitchedMessage] = []
         for output in ingest(self.ingest_states[event.partition_key], event, self.identity):
             if isinstance(output, Stitched):
@@ -51,21 +76,60 @@ class InMemoryPipeline:
                 messages.append(AbsorbMessage(key, output.customer_id, output.linked_at_ms, stamp))
         return messages
 
-    def stage2(self, batch: list[StitchedMessage]) -> None:
-        pending = [decode_message(encode_message(m)) for m in batch]  # through the wire format
-        while pending:
-            result = self.partition.process(pending, lambda k: decode_state(self.table[k]) if k in self.table else None)
-            for key, state in result.changed.items():
-                self.table[key] = encode_state(state)
-            pending = []
-            for output in result.outputs:
-                if isinstance(output, Handoff):
-                    pending.append(HandoffMessage(output))
-                elif isinstance(output, Forward):
-                    pending.append(TouchpointMessage(output.journey_key, output.customer_id, output.event))
-                else:
-                    self.outputs.append(output)
+    def _send(self, message: StitchedMessage, partition: int | None = None) -> None:
+        if partition is None:
+            partition = partition_of(message.journey_key, len(self.partitions))  # type: ignore[union-attr]
+        self.stitched[partition].append(decode_message(encode_message(message)))  # through the wire format
 
+    def _announce_idle(self, source: int) -> None:
+        for partition in range(len(self.partitions)):
+            self._send(SourceIdleMessage(source), partition)
+
+    # -- stage 2 ---------------------------------------------------------------------------
+    def _process(self, partition: int, batch: list[StitchedMessage]) -> None:
+        load = lambda k: decode_state(self.table[k]) if k in self.table else None  # noqa: E731
+        result = self.partitions[partition].process(batch, load)
+        for key, state in result.changed.items():
+            self.table[key] = encode_state(state)
+        for output in result.outputs:
+            if isinstance(output, Handoff):
+                self._send(HandoffMessage(output))
+            elif isinstance(output, Forward):
+                self._send(TouchpointMessage(output.journey_key, output.customer_id, output.event))
+            else:
+                self.outputs.append(output)
+
+    def _read(self, partition: int, most: int) -> bool:
+        start = self.read[partition]
+        batch = self.stitched[partition][start : start + most]
+        self.read[partition] += len(batch)
+        if batch:
+            self._process(partition, batch)
+        return bool(batch)
+
+    def drain(self) -> None:
+        """Read every stitched partition to its end, again while handoffs and forwards arrive."""
+        while any(self._read(p, len(self.stitched[p])) for p in range(len(self.partitions))):
+            pass
+
+    def stage2(self, batch: list[StitchedMessage]) -> None:
+        """One batch as the worker reads it (grouped by partition), then whatever it sent."""
+        by_partition: dict[int, list[StitchedMessage]] = defaultdict(list)
+        for message in batch:
+            message = decode_message(encode_message(message))
+            key = getattr(message, "journey_key", None)
+            by_partition[0 if key is None else partition_of(key, len(self.partitions))].append(message)
+        for partition, messages in by_partition.items():
+            self._process(partition, messages)
+        self.drain()
+
+    def tick(self, watermark_ms: int) -> None:
+        """A timer tick with this watermark on every stitched partition, then settle."""
+        for partition in range(len(self.partitions)):
+            self._send(TickMessage(watermark_ms), partition)
+        self.drain()
+
+    # -- whole runs ------------------------------------------------------------------------
     def run(self, events: list[Touchpoint], batch_sizes: list[int] | None = None, tick_ms: int | None = None) -> list:
         messages = [m for e in events for m in self.stage1(e)]
         sizes = iter(batch_sizes or [len(messages) or 1])
@@ -75,5 +139,55 @@ class InMemoryPipeline:
             self.stage2(messages[position : position + size])
             position += size
         if tick_ms is not None:  # after the batches drained, as a wall-clock tick would come
-            self.stage2([TickMessage(tick_ms)])
+            self.tick(tick_ms)
+        return self.outputs
+
+    def run_trickle(self, events: list[Touchpoint], tick_ms: int | None = None) -> list:
+        """One event at a time, everything it causes settled before the next."""
+        for event in events:
+            for message in self.stage1(event):
+                self._send(message)
+            self.drain()
+        return self._finish(tick_ms)
+
+    def run_interleaved(
+        self, events: list[Touchpoint], rng: random.Random, most: int, tick_ms: int | None = None, ticks: bool = True
+    ) -> list:
+        """A catch-up: all events waiting in their source partitions (in the given order), then a
+        random schedule of reads of 1..`most` records from a source or stitched partition, and
+        ticks at a partition's event watermark (what the worker's timer sends, less wall time)."""
+        queues: list[deque[Touchpoint]] = [deque() for _ in range(self.sources)]
+        for event in events:
+            queues[self.source_of(event)].append(event)
+        announced: set[int] = set()
+        while True:
+            for source, queue in enumerate(queues):
+                if not queue and source not in announced:  # caught up: no longer holds watermarks back
+                    self._announce_idle(source)
+                    announced.add(source)
+            readable = [("source", s) for s, q in enumerate(queues) if q]
+            readable += [("stitched", p) for p in range(len(self.partitions)) if self.read[p] < len(self.stitched[p])]
+            if not readable:
+                break
+            kind, index = rng.choice(readable)
+            count = rng.randint(1, most)
+            if kind == "source":
+                for _ in range(min(count, len(queues[index]))):
+                    for message in self.stage1(queues[index].popleft()):
+                        self._send(message)
+            else:
+                self._read(index, count)
+            if ticks and rng.random() < 0.05:
+                partition = rng.randrange(len(self.partitions))
+                watermark = self.partitions[partition].event_watermark_ms
+                if watermark != NO_WATERMARK:
+                    self._send(TickMessage(watermark), partition)
+        return self._finish(tick_ms)
+
+    def _finish(self, tick_ms: int | None) -> list:
+        for source in range(self.sources):
+            self._announce_idle(source)
+        self.drain()
+        if tick_ms is not None:
+            self.tick(tick_ms)
         return self.outputs

@@ -34,7 +34,7 @@ from streams.sessions import (
     place_event,
 )
 from streams.stage_tracker import StageState, StageTransition, merge_stages, track_stage
-from streams.timeutil import DAY_MS, HOUR_MS, to_ms
+from streams.timeutil import HOUR_MS, to_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +94,11 @@ class JourneyState:
     pending_handoffs: dict[str, int] = field(default_factory=dict)
     # (event, customer_id, watermark it arrived at); event None: a tick's watermark to apply
     held: list[tuple[Touchpoint | None, str | None, int]] = field(default_factory=list)
-    # This journey's own event-time progress: its newest event minus grace, or a tick's watermark.
-    # Lateness is judged against it, so other journeys (or source partitions) running ahead in
-    # event time never make this journey's events late.
+    # This journey's event time: the lower of its newest event minus grace and its partition's
+    # watermark when the event arrived (or a tick's watermark). Bounded by the partition, it never
+    # passes an on-time event still on its way from a slower source partition (a catch-up reads
+    # sources at different paces); bounded by the journey, other journeys running ahead in event
+    # time never make this one's events late.
     watermark_ms: int = NO_WATERMARK
     friction: FrictionState = field(default_factory=FrictionState)
     # Events placed but not yet shown to the friction detectors: they see a journey's events in
@@ -220,6 +222,8 @@ def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> lis
         if moment == observation_at:  # an event at a deadline still counts before it
             pending, position = ready[position], position + 1
             observation = dataclasses.replace(pending.observation, session_id=_session_at(state, pending))
+            if not pending.late:
+                outputs.extend(_transitions(state, observation, rules))
             signals = detectors.observe(state.friction, observation, rules.friction, rules.journeys)
             outputs.extend(_signals(state, signals, rules, state.sessions.open))
         elif moment == timer_at:
@@ -228,6 +232,15 @@ def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> lis
         else:
             outputs.extend(_session_records(state, close_expired(state.sessions, moment, rules.limits), rules))
     return outputs
+
+
+def _transitions(state: JourneyState, o: Observation, rules: JourneyRules) -> list[JourneyOutput]:
+    """Stages move in event-time order (with the detectors), so events arriving out of order
+    within grace give the transitions of the in-order arrival."""
+    return [
+        JourneyStageTransition(state.journey_key, state.customer_id, t, state.stages.time_to_first_value_ms)
+        for t in track_stage(state.stages, o.occurred_ms, o.event_id, o.touchpoint, o.stage, rules.journeys)
+    ]
 
 
 def _session_records(state: JourneyState, closed: list[ClosedSession], rules: JourneyRules) -> list[JourneyOutput]:
@@ -250,16 +263,14 @@ def next_deadline(state: JourneyState, rules: JourneyRules) -> int | None:
     return min((c for c in candidates if c is not None), default=None)
 
 
-MAX_HELD_EVENTS = 10_000  # safety valve: past this a journey stops waiting for a handoff
-
-
-def _still_waiting(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> bool:
-    """Whether to keep holding events for a handoff; the handoff always comes, so the limits
-    (lookback of watermark progress, MAX_HELD_EVENTS) only bound a broken deployment."""
+def _still_waiting(state: JourneyState, rules: JourneyRules) -> bool:
+    """Whether to keep holding events for a handoff. The handoff always comes (every absorb is
+    answered, a replayed one with an empty handoff), however much event time passes meanwhile: a
+    catch-up can cover days of a journey before the round trip through Kafka completes. Only the
+    count limit bounds a broken deployment; giving up there makes the outputs timing-dependent."""
     if not state.pending_handoffs:
         return False
-    expiry_ms = int(rules.identity.lookback_days * DAY_MS)
-    if len(state.held) < MAX_HELD_EVENTS and watermark_ms < min(state.pending_handoffs.values()) + expiry_ms:
+    if len(state.held) < rules.identity.max_held_events:
         return True
     state.pending_handoffs.clear()
     return False
@@ -276,10 +287,10 @@ def _release_held(state: JourneyState, rules: JourneyRules) -> list[JourneyOutpu
     return outputs
 
 
-def _arrival_watermark(state: JourneyState, occurred_ms: int, rules: JourneyRules) -> int:
+def _arrival_watermark(state: JourneyState, occurred_ms: int, partition_watermark_ms: int, rules: JourneyRules) -> int:
     """The journey's watermark once this event is counted (held events keep their own)."""
     current = state.held[-1][2] if state.held else state.watermark_ms
-    return max(current, occurred_ms - rules.limits.grace_ms)
+    return max(current, min(occurred_ms - rules.limits.grace_ms, partition_watermark_ms))
 
 
 def apply_touchpoint(
@@ -287,6 +298,7 @@ def apply_touchpoint(
     event: Touchpoint,
     customer_id: str | None,
     rules: JourneyRules,
+    partition_watermark_ms: int,
     awaits_handoff: str | None = None,
 ) -> list[JourneyOutput]:
     if state.absorbed_into is not None:
@@ -295,10 +307,10 @@ def apply_touchpoint(
         if _seen_before(state, event, rules):
             return [DuplicateEvent(state.journey_key, event)]
         return [Forward(state.absorbed_into, state.absorbed_into, event)]
-    watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), rules)
+    watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), partition_watermark_ms, rules)
     if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
         state.pending_handoffs.setdefault(awaits_handoff, watermark_ms)
-    if _still_waiting(state, watermark_ms, rules):
+    if _still_waiting(state, rules):
         state.held.append((event, customer_id, watermark_ms))
         return []
     return [*_release_held(state, rules), *_apply(state, event, customer_id, watermark_ms, rules)]
@@ -331,13 +343,6 @@ def _apply(
     observation = Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id,
                               stage, event.flow, event.step, event.score, event.properties)  # fmt: skip
     state.pending.append(PendingEvent(observation, placement.late))
-    if not placement.late:
-        for transition in track_stage(state.stages, occurred_ms, event_id, event.touchpoint, stage, rules.journeys):
-            outputs.append(
-                JourneyStageTransition(
-                    state.journey_key, state.customer_id, transition, state.stages.time_to_first_value_ms
-                )
-            )
     outputs.extend(_advance(state, watermark_ms, rules))  # a late event is shown at once
     return outputs
 
@@ -356,8 +361,8 @@ def _catalog_stage(rules: JourneyRules, touchpoint: str) -> str | None:
 
 def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
     """A tick: event time moved on without this journey; close the sessions it has passed."""
-    if _still_waiting(state, watermark_ms, rules):
-        state.held.append((None, None, max(watermark_ms, _arrival_watermark(state, NO_WATERMARK, rules))))
+    if _still_waiting(state, rules):
+        state.held.append((None, None, max(watermark_ms, _arrival_watermark(state, NO_WATERMARK, NO_WATERMARK, rules))))
         return []
     return [*_release_held(state, rules), *_close_due(state, watermark_ms, rules)]
 
@@ -368,14 +373,18 @@ def _close_due(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> l
 
 
 def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
-    """Hand this anonymous journey over to its customer; from now on forward its events."""
+    """Hand this anonymous journey over to its customer; from now on forward its events.
+
+    Everything still open travels: sessions, flows, the events not yet shown to the detectors.
+    What the journey decided itself was decided at its own watermark, which is bounded by its
+    source's progress at the link: an event of this person still on its way (stage 1 routes it to
+    the customer now) is never older than that, so the customer shows the handed-over events and
+    those stragglers in event-time order, as a trickle would have."""
     if state.absorbed_into is not None:
         # A replayed absorb: answer with an empty handoff so the customer never waits for one.
         return [Handoff(customer_id, state.journey_key, [], StageState(), None)]
-    lookback_start = linked_at_ms - int(rules.identity.lookback_days * DAY_MS)
-    handed = [s for s in state.sessions.open if s.end_ms >= lookback_start]
+    handed, state.sessions.open = state.sessions.open, []
     state.absorbed_into = customer_id
-    state.sessions.open = [s for s in state.sessions.open if s.end_ms < lookback_start]
     # The friction context travels too: the absorbed journey keeps no timers of its own.
     pending, state.pending = state.pending, []
     friction, state.friction = state.friction, FrictionState()

@@ -77,7 +77,7 @@ class JourneyPartition:
                 case TouchpointMessage(key, customer_id, event, awaits_handoff, source):
                     self._observe(source)
                     state = state_of(key)
-                    outputs = apply_touchpoint(state, event, customer_id, self.rules, awaits_handoff)
+                    outputs = apply_touchpoint(state, event, customer_id, self.rules, self.watermark_ms, awaits_handoff)
                     result.outputs.extend(outputs)
                     self._index(state)
                 case AbsorbMessage(key, customer_id, linked_at_ms, source):

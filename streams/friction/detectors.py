@@ -91,3 +91,12 @@ def merge(into: FrictionState, anonymous: FrictionState) -> None:
     if into.stalled_onboarding.started_ms is None:
         into.stalled_onboarding = anonymous.stalled_onboarding
     at_risk.merge(into.at_risk, anonymous.at_risk)
+    # Windows in progress (a burst of clicks, a loop of errors, searches before a contact) go on
+    # across the identify: the rest of them may reach the customer's journey.
+    rage_click.merge(into.rage_click, anonymous.rage_click)
+    if not into.error_loop.errors:
+        into.error_loop = anonymous.error_loop
+    if not into.self_service.attempts:
+        into.self_service = anonymous.self_service
+    if into.session_id is None:
+        into.session_id, into.session_path = anonymous.session_id, anonymous.session_path

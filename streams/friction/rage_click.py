@@ -39,3 +39,10 @@ def on_event(state: RageClickState, o: Observation, config: FrictionSettings) ->
     details = {"element": element, "clicks": [c[1] for c in clicks], "span_ms": clicks[-1][0] - clicks[0][0]}
     return [Signal("rage_click", WARNING, f"{element}/{clicks[0][1]}", o.occurred_ms, o.occurred_ms, o.session_id,
                    len(clicks), details, o, o.flow, o.step)]  # fmt: skip
+
+
+def merge(into: RageClickState, other: RageClickState) -> None:
+    """Clicks of an anonymous journey join the customer's, per element, in time order."""
+    for element, clicks in other.bursts.items():
+        into.bursts[element] = sorted({(c[0], c[1]): c for c in into.bursts.get(element, []) + clicks}.values())
+    into.signalled = sorted(set(into.signalled) | set(other.signalled))
