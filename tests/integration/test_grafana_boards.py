@@ -20,7 +20,6 @@ from clickhouse_connect.driver.client import Client
 from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, Settings, SinkSettings
 from journey.dashboards.alerts import grafana_alert_rules
 from journey.dashboards.boards import all_boards
-from journey.lag import pipeline_lag
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
 from sinks.clickhouse_client import connect
@@ -72,7 +71,7 @@ def seeded(kafka_broker, chdb_path: Path, tmp_path_factory: pytest.TempPathFacto
             for event in scenario.events:
                 publisher.publish(event)
         # Journeys first, then event time moves on: sessions close and unfinished flows time out.
-        wait_until(lambda: pipeline_lag(settings)["stages"] == 0, 120, lambda: f"stages lag {pipeline_lag(settings)}")
+        wait_quiet(settings, stages_only=True)
         advance_event_time(settings, T0 + timedelta(days=2))
         wait_until(lambda: client.query(
             f"SELECT count() FROM {settings.clickhouse.database}.friction_signals WHERE kind = 'abandonment'"

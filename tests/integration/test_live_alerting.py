@@ -13,12 +13,11 @@ import pytest
 
 from journey.config import AlertSettings, Settings
 from journey.dashboards.boards import PIPELINE_PANELS
-from journey.lag import pipeline_lag
 from journey.localstack.prometheus import LocalPrometheus
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
 from tests.conftest import free_port
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_until
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +64,7 @@ def test_a_friction_spike_through_the_pipeline_turns_the_alert_on(settings: Sett
                 publisher.publish(event)
         # Detectors see a journey's events once event time has passed them by the grace period
         # (traffic moves it on; here the test clock does, after the bursts were read).
-        wait_until(lambda: pipeline_lag(settings)["stages"] == 0, 60)
+        wait_quiet(settings, stages_only=True)
         advance_event_time(settings, now + timedelta(minutes=settings.sessions.grace_minutes + 1))
         wait_until(lambda: firing(prometheus, "rage_click") != [], 60,
                    lambda: f"alerts {prometheus.alerts()}; rate {prometheus.query('journey:friction_signals:per_minute')}")  # fmt: skip
