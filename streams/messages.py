@@ -3,7 +3,9 @@
 Besides stitched touchpoints the topic carries the control messages that must be ordered with
 them in their journey's partition: `absorb` (an anonymous journey learns its customer),
 `handoff` (its state arriving at the customer), `tick` (sent to one partition so an idle
-partition's watermark still moves and its sessions close) and `source_idle` (stage 1 saying a
+partition's watermark still moves and its sessions close), `source_progress` (stage 1 telling
+every stitched partition how far a source partition got, so a partition none of that source's
+keys reach still follows it) and `source_idle` (stage 1 saying a
 source partition went quiet, so it no longer holds watermarks back).
 
 Messages from stage 1 carry a `SourceStamp`: the `touchpoints` partition they came from and the
@@ -53,6 +55,11 @@ class SourceIdleMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceProgressMessage:
+    source: SourceStamp
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffMessage:
     handoff: Handoff
 
@@ -66,7 +73,9 @@ class TickMessage:
     watermark_ms: int  # no key: sent to one partition explicitly
 
 
-StitchedMessage = TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage | SourceIdleMessage
+StitchedMessage = (
+    TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage | SourceIdleMessage | SourceProgressMessage
+)
 
 
 def _stamp(source: SourceStamp | None) -> list[int] | None:
@@ -90,6 +99,8 @@ def encode_message(message: StitchedMessage) -> bytes:
                     "linked_at_ms": linked_at_ms, "source": _stamp(source)}  # fmt: skip
         case SourceIdleMessage(source_partition):
             body = {"type": "source_idle", "source_partition": source_partition}
+        case SourceProgressMessage(source):
+            body = {"type": "source_progress", "source": _stamp(source)}
         case HandoffMessage(handoff):
             body = {"type": "handoff", **handoff_to_dict(handoff)}
         case TickMessage(watermark_ms):
@@ -108,6 +119,8 @@ def decode_message(raw: bytes) -> StitchedMessage:
         return AbsorbMessage(body["journey_key"], body["customer_id"], body["linked_at_ms"], _unstamp(body.get("source")))
     if kind == "source_idle":
         return SourceIdleMessage(body["source_partition"])
+    if kind == "source_progress":
+        return SourceProgressMessage(_unstamp(body["source"]))  # type: ignore[arg-type]
     if kind == "handoff":
         return HandoffMessage(handoff_from_dict(body))
     if kind == "tick":

@@ -34,6 +34,7 @@ from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
     SourceIdleMessage,
+    SourceProgressMessage,
     SourceStamp,
     StitchedMessage,
     TickMessage,
@@ -89,6 +90,8 @@ class JourneyPartition:
                     state = state_of(handoff.to_journey_key)
                     result.outputs.extend(receive_handoff(state, handoff, self.rules))
                     self._index(state)
+                case SourceProgressMessage(source):
+                    self._observe(source)
                 case SourceIdleMessage(source_partition):
                     self.idle_sources.add(source_partition)
                     self._recompute()
@@ -135,6 +138,12 @@ class JourneyPartition:
         """After a restart or rebalance: which stored journeys have sessions still open."""
         for state in states:
             self._index(state)
+
+    @property
+    def all_sources_idle(self) -> bool:
+        """Every source partition is caught up and silent: only then may wall time stand in for
+        event time (a source with a backlog would find its events behind the watermark)."""
+        return len(self.idle_sources) >= self.source_partitions
 
     def has_work_due(self, watermark_ms: int) -> bool:
         return any(deadline <= watermark_ms for deadline in self.close_deadlines.values())

@@ -65,6 +65,7 @@ from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
     SourceIdleMessage,
+    SourceProgressMessage,
     SourceStamp,
     StitchedMessage,
     TickMessage,
@@ -180,6 +181,9 @@ class JourneyWorker:
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
         self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
         self.source_last_wall: dict[int, float] = {}  # stage-1 partition -> wall time of its last event
+        self.source_next_offset: dict[int, int] = {}  # stage-1 partition -> offset after the last one processed
+        self.source_delivered: dict[int, int] = {}  # stage-1 partition -> progress whose outputs Kafka acked
+        self.source_broadcast: dict[int, int] = {}  # stage-1 partition -> progress last told every partition
         self.announced_idle: set[int] = set()
         self.started_wall = time.time()
 
@@ -232,6 +236,7 @@ class JourneyWorker:
             stamp = self._stamp(message.partition, touchpoint.occurred_at)
             last_of_partition[message.partition] = event
             self.source_last_wall[message.partition] = now
+            self.source_next_offset[message.partition] = message.offset + 1
             self.announced_idle.discard(message.partition)
             for output in ingest(state, touchpoint, self.settings.identity):
                 sends.extend(self._route_ingest_output(output, stamp))
@@ -239,6 +244,7 @@ class JourneyWorker:
         for key, (state, event) in touched.items():
             _store(self.ingest_table, key, encode_ingest_state(state), event)
         for partition, event in last_of_partition.items():
+            self.source_delivered[partition] = self.source_watermarks[partition]
             key = SOURCE_WATERMARK_KEY.format(partition=partition).encode()
             _store(self.ingest_table, key, orjson.dumps(self.source_watermarks[partition]), event)
 
@@ -400,23 +406,29 @@ class JourneyWorker:
     # -- ticks -------------------------------------------------------------------------------
     async def _tick(self) -> None:
         """Time moves on without events, as messages in the stream so replays agree:
-        - a touchpoints partition silent for `source_idle_s` is announced idle to every stitched
-          partition, so it no longer holds their watermarks back;
-        - a stitched partition silent for a tick interval gets a tick moving its watermark by the
-          idle wall time, when that closes a session."""
+        - each touchpoints partition's progress whose outputs Kafka acknowledged is told to every
+          stitched partition, so one that none of its keys reach still follows it;
+        - a touchpoints partition that is caught up (nothing left to read) and silent for
+          `source_idle_s` is announced idle, so it no longer holds watermarks back; one with a
+          backlog never is, however long a catch-up or a rebalance keeps it unread;
+        - a stitched partition silent for a tick interval gets a tick at its watermark, which
+          closes what is due there; only while every source is idle does the tick add the idle
+          wall time (live traffic has paused: event time moves with the clock)."""
         interval_ms = self.settings.worker.tick_interval_s * 1000
         now = time.time()
         assigned = self.app.assignor.assigned_actives()
         source_topic = self.source.get_topic_name()
-        for tp in assigned:
-            if tp.topic != source_topic or tp.partition in self.announced_idle:
-                continue
-            silent_s = now - self.source_last_wall.get(tp.partition, self.started_wall)
-            if silent_s >= self.settings.worker.source_idle_s:
-                idle = encode_message(SourceIdleMessage(tp.partition))
-                for partition in range(self.settings.topics.partitions):
-                    await self._send(self.stitched, None, idle, partition)
-                self.announced_idle.add(tp.partition)
+        owned = sorted((tp for tp in assigned if tp.topic == source_topic), key=lambda tp: tp.partition)
+        for tp in owned:
+            progress = self.source_delivered.get(tp.partition)
+            if progress is not None and progress > self.source_broadcast.get(tp.partition, NO_WATERMARK):
+                await self._broadcast(SourceProgressMessage(SourceStamp(tp.partition, progress)))
+                self.source_broadcast[tp.partition] = progress
+        silent = [tp for tp in owned if tp.partition not in self.announced_idle
+                  and now - self.source_last_wall.get(tp.partition, self.started_wall) >= self.settings.worker.source_idle_s]  # fmt: skip
+        for tp in await self._caught_up(silent):
+            await self._broadcast(SourceIdleMessage(tp.partition))
+            self.announced_idle.add(tp.partition)
         for tp in assigned:
             if tp.topic != self.stitched.get_topic_name():
                 continue
@@ -426,11 +438,34 @@ class JourneyWorker:
             idle_ms = (now - self.last_event_wall.get(tp.partition, now)) * 1000
             if idle_ms < interval_ms:
                 continue
-            watermark_ms = processor.event_watermark_ms + int(idle_ms)
+            watermark_ms = processor.event_watermark_ms + (int(idle_ms) if processor.all_sources_idle else 0)
             if not processor.has_work_due(watermark_ms):
                 continue  # nothing to do: keep the topic free of empty ticks
             tick = TickMessage(watermark_ms)
             await self._send(self.stitched, None, encode_message(tick), tp.partition)
+
+    async def _broadcast(self, message: StitchedMessage) -> None:
+        """To every stitched partition, after everything stage 1 sent before it."""
+        body = encode_message(message)
+        await self._deliver([self._send(self.stitched, None, body, p) for p in range(self.settings.topics.partitions)])
+
+    async def _caught_up(self, partitions: list[Any]) -> list[Any]:
+        """Those touchpoints partitions stage 1 has read to their end."""
+        if not partitions:
+            return []
+        try:
+            ends = await self.app.consumer.highwaters(*partitions)
+        except Exception as error:  # noqa: BLE001 - unknown: not idle, ask again next tick
+            log.warning("could not read the touchpoints partitions' end offsets: %s", error)
+            return []
+        caught_up = []
+        for tp in partitions:
+            read_to = self.source_next_offset.get(tp.partition)
+            if read_to is None:  # nothing processed here yet: where the consumer stands
+                read_to = await self.app.consumer.position(tp)
+            if read_to is not None and read_to >= ends.get(tp, 0):
+                caught_up.append(tp)
+        return caught_up
 
     async def _measure_lag(self) -> None:
         """Consumer lag for /metrics (the PipelineStalled alert): what waits for the stages and for

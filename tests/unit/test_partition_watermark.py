@@ -71,3 +71,17 @@ def test_tick_moves_the_watermark_and_closes_due_sessions() -> None:
     outputs = process(partition, TickMessage(to_ms(touchpoint(31).occurred_at)))
     assert [type(o).__name__ for o in outputs] == ["SessionRecord"]
     assert partition.open_sessions == 0
+
+
+def test_a_source_progress_broadcast_moves_a_partition_none_of_its_keys_reach() -> None:
+    from streams.messages import SourceProgressMessage
+
+    partition = JourneyPartition(rules(), source_partitions=2)
+    process(partition, message(0, 0, 1))
+    assert partition.watermark_ms == NO_WATERMARK  # source 1 has not reported
+    process(partition, SourceProgressMessage(SourceStamp(1, to_ms(touchpoint(40).occurred_at))))
+    assert partition.watermark_ms == to_ms(touchpoint(0).occurred_at) - GRACE  # the slowest source: 0
+    assert not partition.all_sources_idle
+    process(partition, SourceIdleMessage(0))
+    process(partition, SourceIdleMessage(1))
+    assert partition.all_sources_idle
