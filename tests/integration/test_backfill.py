@@ -1,0 +1,133 @@
+"""The same simulated records give the same ClickHouse figures however they reach `journey run`:
+published in full before it starts (a backfill: large batches spanning a day of event time,
+source partitions read at different paces), published paced while it runs (a trickle), and a
+backfill killed with SIGKILL during its catch-up (BACKFILL_KILL_SEED=<n> replays the delay).
+
+Records late beyond grace (the simulator's `late_share`) are left out: whether such a record
+is late is judged against the partition's progress when it arrives, which does depend on arrival
+(docs/architecture.md, "Arrival and determinism"). Duplicates and malformed records stay in.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from journey.config import IncidentSettings, Settings, SimulationSettings
+from journey.simulation.generate import simulate
+from journey.simulation.send import send
+from journey.topics import create_topics
+from tests.conftest import broker_settings
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet
+
+pytestmark = pytest.mark.integration
+
+END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
+SIMULATION = SimulationSettings(customers=150, days=1, end=END, seed=12, late_share=0,
+                                incident=IncidentSettings(hour_utc=13))  # fmt: skip
+PACED_SECONDS = 25  # the simulated day, published over this much wall time
+
+# Figures of everything but the test clock's heartbeats, after the replacing engines collapsed
+# re-sent records (OPTIMIZE … FINAL).
+FIGURES = """
+import sys, orjson, clickhouse_connect
+c = clickhouse_connect.get_client(dsn=sys.argv[1])
+for table in ("touchpoints", "sessions", "friction_signals", "stage_transitions", "identity_links", "survey_responses"):
+    c.command(f"OPTIMIZE TABLE journey.{table} FINAL")
+rows = lambda sql: [list(r) for r in c.query(sql).result_rows]
+real = "journey_key NOT LIKE 'clock-%'"
+print(orjson.dumps({
+  "touchpoints": rows(f"SELECT count(), uniqExact(event_id), countIf(late) FROM journey.touchpoints WHERE source != 'test-clock'"),
+  "sessions": rows(f"SELECT count(), sum(event_count), sum(toUnixTimestamp64Milli(ended_at) - toUnixTimestamp64Milli(started_at)),"
+                   f" countIf(length(merged_from) > 0) FROM journey.sessions WHERE {real}"),
+  "sessions_by_reason": rows(f"SELECT close_reason, count() FROM journey.sessions WHERE {real} GROUP BY 1 ORDER BY 1"),
+  "transitions": rows(f"SELECT from_stage, to_stage, count() FROM journey.stage_transitions WHERE {real} GROUP BY 1, 2 ORDER BY 1, 2"),
+  "signals": rows("SELECT kind, flow, severity, version, count() FROM journey.friction_signals GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
+  "signal_ids": rows("SELECT groupArray(signal_id) FROM (SELECT signal_id FROM journey.friction_signals ORDER BY signal_id)"),
+  "nps": rows("SELECT count(), round(100 * (countIf(score >= 9) - countIf(score <= 6)) / count(), 2) FROM journey.survey_responses WHERE kind = 'nps'"),
+}).decode())
+"""
+
+
+def figures(dsn: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", FIGURES, dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
+
+
+def report(env: dict[str, str]) -> list:
+    """`journey report --json` over the simulated day: every section (funnels included)."""
+    window = ["--since", (END - timedelta(days=2)).isoformat(), "--until", (END + timedelta(days=1)).isoformat()]
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json", *window]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)["sections"]
+
+
+def pipeline(settings: Settings, workdir: Path):  # noqa: ANN201 - a WorkerProcess
+    create_topics(settings)
+    return make_test_worker(settings, workdir, "run", JOURNEY_CLICKHOUSE__DSN=f"chdb://{workdir / 'clickhouse'}",
+                            JOURNEY_SINK__MAX_WAIT_S="0.3")  # fmt: skip
+
+
+def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:  # noqa: ANN001
+    """Let the catch-up end, move event time on by days (every session closes, every timer fires),
+    stop, and read the figures from the engine's files."""
+    alive = lambda: None if process.process and process.process.poll() is None else process.log_tail()  # noqa: E731
+    wait_quiet(settings, 300, alive=alive)
+    advance_event_time(settings, END + timedelta(days=20))
+    wait_quiet(settings, 300, alive=alive)
+    assert process.stop() == 0, process.log_tail()
+    return figures(f"chdb://{workdir / 'clickhouse'}"), report(process.env)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 12 still open on the real worker: backfill 238 sessions vs trickle 228 (touchpoints equal, none late); "
+    "the in-memory model with the same properties does not reproduce it"))
+def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker, tmp_path: Path) -> None:  # noqa: ANN001
+    kill_seed = int(os.environ.get("BACKFILL_KILL_SEED", random.randrange(1 << 30)))
+    runs: dict[str, tuple[dict, list]] = {}
+
+    # A backfill: everything published before the pipeline starts.
+    settings = broker_settings(kafka_broker, simulation=SIMULATION)
+    records = simulate(settings)
+    process = pipeline(settings, tmp_path / "backfill")
+    send(settings, records)
+    process.start()
+    runs["backfill"] = finish(settings, process, tmp_path / "backfill")
+
+    # A trickle: the same records paced while the pipeline runs.
+    paced = SIMULATION.model_copy(update={"speed": SIMULATION.days * 86_400 / PACED_SECONDS})
+    settings = broker_settings(kafka_broker, simulation=paced)
+    process = pipeline(settings, tmp_path / "trickle")
+    process.start()
+    send(settings, records)
+    runs["trickle"] = finish(settings, process, tmp_path / "trickle")
+
+    # A backfill killed during its catch-up, then restarted on its state and offsets.
+    settings = broker_settings(kafka_broker, simulation=SIMULATION)
+    process = pipeline(settings, tmp_path / "killed")
+    send(settings, records)
+    process.start()
+    delay = random.Random(kill_seed).uniform(0.5, 5)
+    subprocess.run(["sleep", str(delay)], check=True)
+    process.stop(signal.SIGKILL)
+    process.start()
+    runs["killed"] = finish(settings, process, tmp_path / "killed")
+
+    backfill, trickle, killed = (runs[name] for name in ("backfill", "trickle", "killed"))
+    assert backfill[0]["touchpoints"][0][0] > 1000 and backfill[0]["signals"], backfill[0]  # a real workload
+    assert backfill[0]["touchpoints"][0][2] == 0  # nothing late: the property behind the others
+    assert backfill[0] == trickle[0], {k: (backfill[0][k], trickle[0][k]) for k in backfill[0] if backfill[0][k] != trickle[0][k]}
+    assert backfill[1] == trickle[1]
+    assert killed[0] == backfill[0], f"BACKFILL_KILL_SEED={kill_seed}: " + repr(
+        {k: (killed[0][k], backfill[0][k]) for k in killed[0] if killed[0][k] != backfill[0][k]})
+    assert killed[1] == backfill[1], f"BACKFILL_KILL_SEED={kill_seed}"
