@@ -79,9 +79,12 @@ def test_scripted_journeys_become_stitched_sessions_and_stages(settings: Setting
     stages = records(settings, JOURNEY_STAGES, 4 * CUSTOMERS, where=lambda r: not r["journey_key"].startswith("clock"))
     for seed in journeys:
         moves = sorted((s["at"], s["journey_key"], s["to_stage"]) for s in stages if s["journey_key"].endswith(f"{seed:06d}"))
-        assert [(key.split("-")[0], stage) for _, key, stage in moves] == [
-            ("anon:anon", "awareness"), ("anon:anon", "consideration"), ("anon:anon", "decision"), ("cust", "onboarding"),
-        ]  # fmt: skip
+        # One journey through the identify: which key records a transition within grace of the
+        # link depends on how far the anonymous journey's watermark got (the identity link resolves
+        # both); the order of the stages does not, and after the link it is the customer's.
+        assert [stage for _, _, stage in moves] == ["awareness", "consideration", "decision", "onboarding"]
+        assert {key for _, key, _ in moves} <= {f"anon:anon-{seed:06d}", f"cust-{seed:06d}"}
+        assert moves[-1][1] == f"cust-{seed:06d}"
 
     links = records(settings, JOURNEY_IDENTITIES, CUSTOMERS)
     assert sorted((l["anonymous_id"], l["customer_id"]) for l in links) == [
