@@ -113,14 +113,9 @@ class InMemoryPipeline:
             pass
 
     def stage2(self, batch: list[StitchedMessage]) -> None:
-        """One batch as the worker reads it (grouped by partition), then whatever it sent."""
-        by_partition: dict[int, list[StitchedMessage]] = defaultdict(list)
+        """One batch as the worker reads it (each partition's share at once), then whatever it sent."""
         for message in batch:
-            message = decode_message(encode_message(message))
-            key = getattr(message, "journey_key", None)
-            by_partition[0 if key is None else partition_of(key, len(self.partitions))].append(message)
-        for partition, messages in by_partition.items():
-            self._process(partition, messages)
+            self._send(message)
         self.drain()
 
     def tick(self, watermark_ms: int) -> None:
@@ -151,7 +146,7 @@ class InMemoryPipeline:
         return self._finish(tick_ms)
 
     def run_interleaved(
-        self, events: list[Touchpoint], rng: random.Random, most: int, tick_ms: int | None = None, ticks: bool = True
+        self, events: list[Touchpoint], rng: random.Random, most: int, tick_ms: int | None = None
     ) -> list:
         """A catch-up: all events waiting in their source partitions (in the given order), then a
         random schedule of reads of 1..`most` records from a source or stitched partition, and
@@ -177,7 +172,7 @@ class InMemoryPipeline:
                         self._send(message)
             else:
                 self._read(index, count)
-            if ticks and rng.random() < 0.05:
+            if rng.random() < 0.05:
                 partition = rng.randrange(len(self.partitions))
                 watermark = self.partitions[partition].event_watermark_ms
                 if watermark != NO_WATERMARK:

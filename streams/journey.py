@@ -287,10 +287,14 @@ def _release_held(state: JourneyState, rules: JourneyRules) -> list[JourneyOutpu
     return outputs
 
 
+def _held_watermark(state: JourneyState) -> int:
+    """The journey's watermark as of the last event it took (held events keep their own)."""
+    return state.held[-1][2] if state.held else state.watermark_ms
+
+
 def _arrival_watermark(state: JourneyState, occurred_ms: int, partition_watermark_ms: int, rules: JourneyRules) -> int:
-    """The journey's watermark once this event is counted (held events keep their own)."""
-    current = state.held[-1][2] if state.held else state.watermark_ms
-    return max(current, min(occurred_ms - rules.limits.grace_ms, partition_watermark_ms))
+    """The journey's watermark once this event is counted."""
+    return max(_held_watermark(state), min(occurred_ms - rules.limits.grace_ms, partition_watermark_ms))
 
 
 def apply_touchpoint(
@@ -362,7 +366,7 @@ def _catalog_stage(rules: JourneyRules, touchpoint: str) -> str | None:
 def advance_watermark(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> list[JourneyOutput]:
     """A tick: event time moved on without this journey; close the sessions it has passed."""
     if _still_waiting(state, rules):
-        state.held.append((None, None, max(watermark_ms, _arrival_watermark(state, NO_WATERMARK, NO_WATERMARK, rules))))
+        state.held.append((None, None, max(watermark_ms, _held_watermark(state))))
         return []
     return [*_release_held(state, rules), *_close_due(state, watermark_ms, rules)]
 
