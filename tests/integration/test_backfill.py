@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 from journey.config import IncidentSettings, Settings, SimulationSettings
@@ -26,7 +24,7 @@ from journey.simulation.generate import simulate
 from journey.simulation.send import send
 from journey.topics import create_topics
 from tests.conftest import broker_settings
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet
+from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -57,19 +55,10 @@ print(orjson.dumps({
 """
 
 
-def figures(dsn: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", FIGURES, dsn], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return orjson.loads(result.stdout)
-
-
-def report(env: dict[str, str]) -> list:
+def report(process) -> list:  # noqa: ANN001 - a WorkerProcess
     """`journey report --json` over the simulated day: every section (funnels included)."""
     window = ["--since", (END - timedelta(days=2)).isoformat(), "--until", (END + timedelta(days=1)).isoformat()]
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json", *window]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return orjson.loads(result.stdout)["sections"]
+    return report_json(process.env, *window)["sections"]
 
 
 def pipeline(settings: Settings, workdir: Path):  # noqa: ANN201 - a WorkerProcess
@@ -81,12 +70,11 @@ def pipeline(settings: Settings, workdir: Path):  # noqa: ANN201 - a WorkerProce
 def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:  # noqa: ANN001
     """Let the catch-up end, move event time on by days (every session closes, every timer fires),
     stop, and read the figures from the engine's files."""
-    alive = lambda: None if process.process and process.process.poll() is None else process.log_tail()  # noqa: E731
-    wait_quiet(settings, 300, alive=alive)
+    wait_caught_up(settings, process, 300)
     advance_event_time(settings, END + timedelta(days=20))
-    wait_quiet(settings, 300, alive=alive)
+    wait_caught_up(settings, process, 300)
     assert process.stop() == 0, process.log_tail()
-    return figures(f"chdb://{workdir / 'clickhouse'}"), report(process.env)
+    return engine_json(FIGURES, f"chdb://{workdir / 'clickhouse'}"), report(process)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -118,7 +106,7 @@ def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker
     send(settings, records)
     process.start()
     delay = random.Random(kill_seed).uniform(0.5, 5)
-    subprocess.run(["sleep", str(delay)], check=True)
+    time.sleep(delay)
     process.stop(signal.SIGKILL)
     process.start()
     runs["killed"] = finish(settings, process, tmp_path / "killed")

@@ -8,13 +8,10 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 from journey.config import Settings
@@ -24,7 +21,7 @@ from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import create_topics
 from journey.worker_process import WorkerProcess
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_quiet
+from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -70,13 +67,6 @@ def publish_journeys(settings: Settings, seeds: range) -> int:
     return len(events)
 
 
-def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
-    def gone() -> str | None:
-        return None if process.process and process.process.poll() is None else process.log_tail()
-
-    wait_quiet(settings, timeout_s, stages_only, alive=gone)
-
-
 def close_sessions(settings: Settings, process: WorkerProcess, stages_only: bool = False) -> None:
     """Once the journeys went through, move event time on by days (as later traffic would): every
     session closes and every timer fires. Earlier, the heartbeat could overtake the journeys and
@@ -87,16 +77,7 @@ def close_sessions(settings: Settings, process: WorkerProcess, stages_only: bool
 
 
 def counts(dsn: str) -> dict[str, int]:
-    result = subprocess.run([sys.executable, "-c", COUNTS, dsn], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return orjson.loads(result.stdout)
-
-
-def report(process: WorkerProcess) -> dict:
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json"]
-    result = subprocess.run(command, env=process.env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return orjson.loads(result.stdout)
+    return engine_json(COUNTS, dsn)
 
 
 def expected(journeys: int, events: int) -> dict[str, int]:
@@ -138,10 +119,10 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     process.start()
     events += publish_journeys(settings, range(12, 24))
     close_sessions(settings, process)
-    beside = report(process)  # the engine is open in `journey run`: served by its /report.json
+    beside = report_json(process.env)  # the engine is open in `journey run`: served by its /report.json
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
-    direct = report(process)  # now read from the files
+    direct = report_json(process.env)  # now read from the files
     assert beside == direct, [(a, b) for a, b in zip(beside["sections"], direct["sections"]) if a != b]
     by_channel = next(s for s in direct["sections"] if s["name"] == "volume_by_channel")
     heartbeats = settings.topics.partitions

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 from aiokafka.partitioner import murmur2
 
 from journey.config import Settings
@@ -65,6 +68,31 @@ def wait_quiet(settings: Settings, timeout_s: float = 120, stages_only: bool = F
         return time.monotonic() - quiet_since[0] >= QUIET_S
 
     wait_until(quiet, timeout_s, lambda: f"lag {pipeline_lag(settings)}")
+
+
+def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
+    """`wait_quiet`, failing at once (with its log) if the process died."""
+
+    def gone() -> str | None:
+        return None if process.process and process.process.poll() is None else process.log_tail()
+
+    wait_quiet(settings, timeout_s, stages_only, alive=gone)
+
+
+def engine_json(script: str, dsn: str) -> dict:
+    """Run `script` (argv[1] = the ClickHouse DSN, JSON on stdout) in a process of its own: the
+    embedded engine's files are read once `journey run` has let go of them."""
+    result = subprocess.run([sys.executable, "-c", script, dsn], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
+
+
+def report_json(env: dict[str, str], *options: str) -> dict:
+    """`journey report --json [options]` with a worker's environment (its ClickHouse)."""
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json", *options]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return orjson.loads(result.stdout)
 
 
 def clock_keys(partitions: int) -> list[str]:
