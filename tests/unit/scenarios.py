@@ -70,8 +70,8 @@ def _journey(p: _Person, t: datetime) -> None:
         p.emit(t, "identity.identified", known=True)
     if rng.random() < 0.3:  # a backend event right at the link (another source partition)
         p.emit(t + step(0, 120), "billing.trial_started", known=True, anonymous=False, channel="billing")
-    for _day in range(rng.randint(0, 4)):
-        t += step(3600, 2 * 86400)
+    for _day in range(rng.randint(0, 5)):  # a customer's later days: often past the identity lookback (7 days)
+        t += step(3600, 3 * 86400)
         _customer_day(p, t)
 
 
