@@ -215,6 +215,9 @@ class JourneyWorker:
         now = time.time()
         for event in events:
             message = event.message
+            # Read up to here, whatever the record turns out to be: a partition whose last record
+            # is dead-lettered or re-routed is still caught up (and may be announced idle).
+            self.source_next_offset[message.partition] = message.offset + 1
             try:
                 touchpoint = parse_touchpoint(message.value or b"")
             except InvalidTouchpoint as error:
@@ -236,7 +239,6 @@ class JourneyWorker:
             stamp = self._stamp(message.partition, touchpoint.occurred_at)
             last_of_partition[message.partition] = event
             self.source_last_wall[message.partition] = now
-            self.source_next_offset[message.partition] = message.offset + 1
             self.announced_idle.discard(message.partition)
             for output in ingest(state, touchpoint, self.settings.identity):
                 sends.extend(self._route_ingest_output(output, stamp))

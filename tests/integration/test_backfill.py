@@ -77,9 +77,6 @@ def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:  # 
     return engine_json(FIGURES, f"chdb://{workdir / 'clickhouse'}"), report(process)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 12 still open on the real worker: backfill 238 sessions vs trickle 228 (touchpoints equal, none late); "
-    "the in-memory model with the same properties does not reproduce it"))
 def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker, tmp_path: Path) -> None:  # noqa: ANN001
     kill_seed = int(os.environ.get("BACKFILL_KILL_SEED", random.randrange(1 << 30)))
     runs: dict[str, tuple[dict, list]] = {}

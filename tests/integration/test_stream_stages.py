@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import signal
+import uuid
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -144,3 +145,27 @@ def test_restart_mid_stream_resumes_from_the_changelog(settings: Settings, worke
     for copies in by_id.values():
         assert all(c == copies[0] for c in copies)  # a replay after kill -9 re-sends identical records
     assert sorted(c[0]["event_count"] for c in by_id.values()) == [5] * CUSTOMERS + [6] * CUSTOMERS, [(c[0]["journey_key"], c[0]["event_count"], c[0]["path"]) for c in by_id.values() if c[0]["event_count"] > 6]
+
+
+def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Settings, worker: WorkerProcess) -> None:
+    """Progress is where stage 1 has read to, whatever the record was: a partition whose last
+    record was dead-lettered is caught up, is announced idle, and holds no watermark back."""
+    from confluent_kafka import Producer
+
+    def event(customer: str, at: datetime) -> bytes:
+        return orjson.dumps({"event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), "customer_id": customer,
+                             "channel": "web", "touchpoint": "page.viewed", "source": "web"})  # fmt: skip
+
+    topic = settings.topics.name("touchpoints")
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    for partition in range(settings.topics.partitions):  # each partition: an event, then a record to dead-letter
+        customer = f"cust-idle-{partition}"
+        producer.produce(topic, event(customer, START), customer.encode(), partition=partition)
+        producer.produce(topic, b"{not json", None, partition=partition)
+    later = START + timedelta(hours=2)  # only partition 0 moves on; the others must be announced idle
+    producer.produce(topic, event("cust-idle-0", later), b"cust-idle-0", partition=0)
+    assert producer.flush(30) == 0
+
+    closed = records(settings, JOURNEY_SESSIONS, settings.topics.partitions, where=lambda r: r["journey_key"].startswith("cust-idle-"))
+    assert sorted(r["journey_key"] for r in closed) == [f"cust-idle-{p}" for p in range(settings.topics.partitions)]
+    assert len(records(settings, DEAD_LETTER, settings.topics.partitions)) == settings.topics.partitions
