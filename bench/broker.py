@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,3 +31,4 @@ def bench_broker(partitions: int, prefix: str = "journey-bench-") -> Iterator[tu
         yield settings, workdir
     finally:
         broker.down()
+        shutil.rmtree(workdir, ignore_errors=True)

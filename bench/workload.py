@@ -1,13 +1,22 @@
-"""A benchmark workload: many scripted journeys interleaved in event time."""
+"""Benchmark workloads.
+
+- `journeys`: scripted journeys interleaved in event time (the pure-core benchmark's input).
+- `simulated_records`: the simulator's records (valid events, duplicates, late and malformed
+  ones), seeded and with a fixed end, so every run and every peer reads the same topic.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from journey.config import Settings, SimulationSettings
 from journey.samples import sample_journey
+from journey.simulation.generate import Outgoing, simulate
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SIMULATION_END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
+EVENTS_PER_CUSTOMER = 12.4  # the simulator's average over its personas (measured: 24,000 → ~298k)
 
 
 def journeys(customers: int, spread_minutes: int = 600) -> list[dict[str, Any]]:
@@ -18,3 +27,10 @@ def journeys(customers: int, spread_minutes: int = 600) -> list[dict[str, Any]]:
         for event in sample_journey(seed, START + timedelta(minutes=(seed * 7919) % spread_minutes))
     ]
     return sorted(events, key=lambda e: e["occurred_at"])
+
+
+def simulated_records(events: int, seed: int = 7, days: float = 3) -> list[Outgoing]:
+    """About `events` records of the simulator (its customers are whole: the count is approximate)."""
+    customers = max(1, round(events / EVENTS_PER_CUSTOMER))
+    simulation = SimulationSettings(customers=customers, days=days, seed=seed, end=SIMULATION_END)
+    return simulate(Settings(simulation=simulation)).records

@@ -1,0 +1,105 @@
+"""This pipeline end to end on the pre-filled topic: `journey run` (stages and sink in one
+process, embedded ClickHouse), or N `journey worker` processes with one `journey sink` process
+(the sink is the one process holding the embedded engine). Timed from the moment the processes
+report ready until the consumer groups of the stages and of the sink have committed everything:
+every row is then queryable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.process_stats import process_stats
+from journey.config import Settings
+from journey.lag import pipeline_lag
+from journey.localstack.kafka import free_loopback_port as free_port
+from journey.worker_process import WorkerProcess
+
+POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    seconds: float
+    cpu_s: float  # every process of the pipeline
+    peak_rss_mib: float  # the largest one
+
+    def rate(self, records: int) -> float:
+        return records / self.seconds
+
+
+def _wait_drained(settings: Settings, timeout_s: float, alive) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lag = pipeline_lag(settings)
+        if lag["stages"] == 0 and lag["sink"] == 0:
+            return
+        problem = alive()
+        if problem:
+            raise RuntimeError(problem)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not drained after {timeout_s:.0f}s: lag {lag}")
+        time.sleep(POLL_S)
+
+
+def journey_run(settings: Settings, workdir: Path, timeout_s: float = 3600) -> PipelineRun:
+    """`journey run` alone: stages and sink in one process."""
+    process = WorkerProcess(settings, workdir, free_port(), "run", **_env(settings, workdir, "run"))
+    process.start()
+    started = time.perf_counter()
+    try:
+        _wait_drained(settings, timeout_s, lambda: _gone(process))
+        seconds = time.perf_counter() - started
+        stats = process_stats(process.process.pid)
+    finally:
+        process.stop()
+    return PipelineRun(seconds, stats.cpu_s, stats.peak_rss_mib)
+
+
+def workers_and_sink(settings: Settings, workdir: Path, workers: int, timeout_s: float = 3600) -> PipelineRun:
+    """`workers` × `journey worker` (each its own port and state) and one `journey sink`."""
+    env = {**WorkerProcess(settings, workdir, free_port()).env, **_env(settings, workdir, "sink"),
+           "JOURNEY_SINK__METRICS_PORT": str(free_port())}  # fmt: skip
+    workdir.mkdir(parents=True, exist_ok=True)
+    journey = [sys.executable, "-c", "from journey.cli import app; app()"]
+    subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True)
+    sink_log = (workdir / "sink.log").open("ab")
+    sink = subprocess.Popen([*journey, "sink"], env=env, stdout=sink_log, stderr=subprocess.STDOUT)
+    processes = [WorkerProcess(settings, workdir / f"worker-{n}", free_port(), "worker",
+                               **_env(settings, workdir / f"worker-{n}", "worker")) for n in range(workers)]  # fmt: skip
+    try:
+        for process in processes:
+            process.start()
+        started = time.perf_counter()
+
+        def problem() -> str | None:
+            if sink.poll() is not None:
+                return f"journey sink exited with {sink.returncode}"
+            return next((p for p in map(_gone, processes) if p), None)
+
+        _wait_drained(settings, timeout_s, problem)
+        seconds = time.perf_counter() - started
+        stats = [process_stats(p.process.pid) for p in processes] + [process_stats(sink.pid)]
+    finally:
+        for process in processes:
+            process.stop()
+        sink.terminate()
+        sink.wait(60)
+        sink_log.close()
+    return PipelineRun(seconds, sum(s.cpu_s for s in stats), max(s.peak_rss_mib for s in stats))
+
+
+def _env(settings: Settings, workdir: Path, role: str) -> dict[str, str]:
+    env = {"JOURNEY_WORKER__APP_ID": settings.worker.app_id, "JOURNEY_WORKER__DATA_DIR": str(workdir / "state")}
+    if role in ("run", "sink"):
+        env["JOURNEY_CLICKHOUSE__DSN"] = f"chdb://{workdir / 'clickhouse'}"
+    return env
+
+
+def _gone(process: WorkerProcess) -> str | None:
+    if process.process is not None and process.process.poll() is None:
+        return None
+    return f"{process.command} exited:\n{process.log_tail(30)}"
