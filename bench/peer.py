@@ -13,7 +13,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from bench.pipeline import POLL_S, PipelineRun
+from bench.pipeline import PipelineRun, wait_drained
 from bench.process_stats import process_stats
 from journey.config import Settings
 from journey.lag import group_lag
@@ -48,17 +48,16 @@ def quix_job(settings: Settings, source: str, workdir: Path, timeout_s: float = 
     with (workdir / "peer.log").open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     started = time.perf_counter()
+
+    def left() -> int | None:
+        topics = _topics_of(settings, source, group)
+        return group_lag(settings, group, topics) if len(topics) > 1 else None  # before its repartition topic exists
+
+    def problem() -> str | None:
+        return None if process.poll() is None else f"the peer exited with {process.returncode}: see {workdir / 'peer.log'}"
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the peer exited with {process.returncode}: see {workdir / 'peer.log'}")
-            topics = _topics_of(settings, source, group)
-            if len(topics) > 1 and group_lag(settings, group, topics) == 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the peer did not drain within {timeout_s:.0f}s")
-            time.sleep(POLL_S)
+        wait_drained(left, timeout_s, problem)
         seconds = time.perf_counter() - started
         stats = process_stats(process.pid)
     finally:

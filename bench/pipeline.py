@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from bench.process_stats import process_stats
 from journey.config import Settings
 from journey.lag import pipeline_lag
 from journey.localstack.kafka import free_loopback_port as free_port
-from journey.worker_process import WorkerProcess
+from journey.worker_process import WorkerProcess, broker_env
 
 POLL_S = 0.5
 
@@ -31,18 +32,20 @@ class PipelineRun:
         return records / self.seconds
 
 
-def _wait_drained(settings: Settings, timeout_s: float, alive) -> None:  # noqa: ANN001
+def wait_drained(remaining: Callable[[], int | None], timeout_s: float, problem: Callable[[], str | None]) -> None:
+    """Poll until `remaining()` (records not yet committed; None: not known yet) is 0; fail on
+    `problem()` (a process gone) or after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        lag = pipeline_lag(settings)
-        if lag["stages"] == 0 and lag["sink"] == 0:
-            return
-        problem = alive()
-        if problem:
-            raise RuntimeError(problem)
+    while (left := remaining()) != 0:
+        if trouble := problem():
+            raise RuntimeError(trouble)
         if time.monotonic() > deadline:
-            raise RuntimeError(f"not drained after {timeout_s:.0f}s: lag {lag}")
+            raise RuntimeError(f"not drained after {timeout_s:.0f}s: {left} records left")
         time.sleep(POLL_S)
+
+
+def _pipeline_left(settings: Settings) -> Callable[[], int]:
+    return lambda: sum(pipeline_lag(settings).values())
 
 
 def journey_run(settings: Settings, workdir: Path, timeout_s: float = 3600) -> PipelineRun:
@@ -51,7 +54,7 @@ def journey_run(settings: Settings, workdir: Path, timeout_s: float = 3600) -> P
     process.start()
     started = time.perf_counter()
     try:
-        _wait_drained(settings, timeout_s, lambda: _gone(process))
+        wait_drained(_pipeline_left(settings), timeout_s, lambda: _gone(process))
         seconds = time.perf_counter() - started
         stats = process_stats(process.process.pid)
     finally:
@@ -61,8 +64,7 @@ def journey_run(settings: Settings, workdir: Path, timeout_s: float = 3600) -> P
 
 def workers_and_sink(settings: Settings, workdir: Path, workers: int, timeout_s: float = 3600) -> PipelineRun:
     """`workers` × `journey worker` (each its own port and state) and one `journey sink`."""
-    env = {**WorkerProcess(settings, workdir, free_port()).env, **_env(settings, workdir, "sink"),
-           "JOURNEY_SINK__METRICS_PORT": str(free_port())}  # fmt: skip
+    env = {**broker_env(settings), **_env(settings, workdir, "sink"), "JOURNEY_SINK__METRICS_PORT": str(free_port())}
     workdir.mkdir(parents=True, exist_ok=True)
     journey = [sys.executable, "-c", "from journey.cli import app; app()"]
     subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True)
@@ -80,7 +82,7 @@ def workers_and_sink(settings: Settings, workdir: Path, workers: int, timeout_s:
                 return f"journey sink exited with {sink.returncode}"
             return next((p for p in map(_gone, processes) if p), None)
 
-        _wait_drained(settings, timeout_s, problem)
+        wait_drained(_pipeline_left(settings), timeout_s, problem)
         seconds = time.perf_counter() - started
         stats = [process_stats(p.process.pid) for p in processes] + [process_stats(sink.pid)]
     finally:

@@ -11,6 +11,7 @@ own journey.* topics, groups and state), so no run reads another's output.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 import uuid
@@ -102,8 +103,6 @@ def main() -> None:
 
 
 def _machine() -> str:
-    import os
-
     return f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
 
 

@@ -29,6 +29,17 @@ def metric_sample(exposition: str, name: str, **labels: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def broker_env(settings: Settings) -> dict[str, str]:
+    """This process's environment plus what a `journey` subprocess needs to reach the same broker
+    and topics as `settings`."""
+    return {
+        **os.environ,
+        "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
+        "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
+    }
+
+
 class WorkerProcess:
     """A worker for `settings`, logging to `<workdir>/worker.log`; extra settings as JOURNEY_* env.
     `command` is "worker" (the stream stages) or "run" (stages and the ClickHouse sink)."""
@@ -39,14 +50,7 @@ class WorkerProcess:
         self.web_port = web_port
         self.log_file = workdir / "worker.log"
         self.process: subprocess.Popen | None = None
-        self.env = {
-            **os.environ,
-            "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-            "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
-            "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
-            "JOURNEY_WORKER__WEB_PORT": str(web_port),
-            **env,
-        }
+        self.env = {**broker_env(settings), "JOURNEY_WORKER__WEB_PORT": str(web_port), **env}
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

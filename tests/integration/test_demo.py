@@ -5,7 +5,6 @@ cleanly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from journey.config import Settings
+from journey.worker_process import broker_env
 from tests.browser import render
 from tests.conftest import free_port
 from tests.integration.worker_helpers import SOURCE_IDLE_S, TICK_S
@@ -27,14 +27,11 @@ pytestmark = pytest.mark.integration
 def demo_env(settings: Settings, customers: int) -> dict[str, str]:
     stack = settings.stack
     return {
-        **os.environ,
-        "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        **broker_env(settings),
         "JOURNEY_STACK__BROKER_PORT": str(stack.broker_port),  # the session broker: `stack up` finds it running
         "JOURNEY_STACK__CONTROLLER_PORT": str(stack.controller_port),
         "JOURNEY_STACK__DATA_DIR": str(stack.data_dir.resolve()),
         "JOURNEY_STACK__JAR_CACHE_DIR": str(stack.jar_cache_dir.resolve()),
-        "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
-        "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
         "JOURNEY_WORKER__APP_ID": f"demo-{uuid.uuid4().hex[:8]}",
         "JOURNEY_WORKER__WEB_PORT": str(free_port()),
         "JOURNEY_WORKER__SOURCE_IDLE_S": str(SOURCE_IDLE_S),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import orjson
 import pytest
 
 from journey.config import Settings
+from journey.worker_process import broker_env
 from journey.samples import sample_journey
 from journey.topics import TOUCHPOINTS, create_topics
 from journey.topic_reader import read_topic
@@ -19,12 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def run_journey(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
-        "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
-    }
+    env = broker_env(settings)
     command = [sys.executable, "-c", "from journey.cli import app; app()", *args]
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 

@@ -157,7 +157,7 @@ def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Se
                              "channel": "web", "touchpoint": "page.viewed", "source": "web"})  # fmt: skip
 
     topic = settings.topics.name("touchpoints")
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    producer = Producer(settings.kafka.confluent_config())
     for partition in range(settings.topics.partitions):  # each partition: an event, then a record to dead-letter
         customer = f"cust-idle-{partition}"
         producer.produce(topic, event(customer, START), customer.encode(), partition=partition)
