@@ -15,7 +15,7 @@ from streams.in_memory import InMemoryPipeline
 def run(customers: int, batch: int) -> dict[str, float]:
     rules = JourneyRules.from_settings(Settings())
     raw = [Touchpoint.model_validate(e).to_json_bytes() for e in journeys(customers)]
-    pipeline = InMemoryPipeline(rules)
+    pipeline = InMemoryPipeline(rules, cached_journeys=Settings().worker.cached_journeys_per_partition)
 
     started = time.perf_counter()
     stitched = [m for payload in raw for m in pipeline.stage1(parse_touchpoint(payload))]

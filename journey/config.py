@@ -360,6 +360,14 @@ class WorkerSettings(_Section):
     data_dir: Path = Path(".journey/worker")
     batch_size: int = Field(default=500, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.5, gt=0)
+    max_bundle_bytes: int = Field(
+        default=512 * 1024, ge=1024, le=8 * 1024 * 1024,
+        description="stitched messages for one partition travel in records of at most this size (below the "
+        "topic's max.message.bytes)",
+    )
+    cached_journeys_per_partition: int = Field(
+        default=20_000, ge=0, description="journey states kept decoded between batches, per stitched partition"
+    )
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often idle partitions are checked")
     source_idle_s: float = Field(
         default=30.0, gt=0, description="a touchpoints partition silent this long stops holding watermarks back"

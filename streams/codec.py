@@ -4,7 +4,6 @@ readable when an operator dumps a changelog record."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import orjson
@@ -45,19 +44,10 @@ def pending_from_list(v: list[Any]) -> PendingEvent:
     return PendingEvent(Observation(*v[:10]), v[10])
 
 
-def friction_to_dict(f: FrictionState) -> dict[str, Any]:
-    return {
-        "abandonment": {"open": {n: dataclasses.asdict(o) for n, o in f.abandonment.open.items()},
-                        "abandoned": f.abandonment.abandoned},
-        "repeat_contact": dataclasses.asdict(f.repeat_contact),
-        "rage_click": dataclasses.asdict(f.rage_click),
-        "error_loop": dataclasses.asdict(f.error_loop),
-        "self_service": dataclasses.asdict(f.self_service),
-        "stalled_onboarding": dataclasses.asdict(f.stalled_onboarding),
-        "at_risk": dataclasses.asdict(f.at_risk),
-        "session_id": f.session_id,
-        "session_path": f.session_path,
-    }  # fmt: skip
+def friction_to_dict(f: FrictionState) -> FrictionState:
+    """The friction state as orjson writes it: dataclasses become objects of their fields, in C,
+    the same bytes `dataclasses.asdict` gave at a fraction of its cost (it deep-copies)."""
+    return f
 
 
 def friction_from_dict(d: dict[str, Any]) -> FrictionState:

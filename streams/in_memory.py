@@ -2,9 +2,10 @@
 
 Source partitions (stage 1 input, keyed by the publisher's key) and stitched partitions (stage 2,
 keyed by journey_key) are modelled as Kafka has them: per-partition order, nothing across
-partitions. Every stitched message goes through the wire format. Handoffs and forwards are
-appended to the stitched partition of their key, as the worker sends them, and read whenever
-that partition is read next. Used by the property tests and the pure-core benchmark.
+partitions. Every stitched message goes through the wire format, in bundles per destination
+partition as the worker sends what one read of a partition caused (`bundle_bytes` at most each).
+Handoffs and forwards are appended to the stitched partition of their key, as the worker sends
+them, and read whenever that partition is read next. Used by the property tests and the pure-core benchmark.
 
 - `run` is the simple path: every event through stage 1, then stage 2 in the given batch cuts.
 - `run_interleaved` is a catch-up as a worker meets it: a seeded random schedule picks which
@@ -31,7 +32,8 @@ from streams.messages import (
     StitchedMessage,
     TickMessage,
     TouchpointMessage,
-    decode_message,
+    decode_messages,
+    encode_bundles,
     encode_message,
 )
 from streams.partition import JourneyPartition
@@ -44,15 +46,24 @@ def partition_of(key: str, partitions: int) -> int:
 
 class InMemoryPipeline:
     def __init__(
-        self, rules: JourneyRules, identity: IdentitySettings | None = None, *, sources: int = 1, partitions: int = 1
+        self,
+        rules: JourneyRules,
+        identity: IdentitySettings | None = None,
+        *,
+        sources: int = 1,
+        partitions: int = 1,
+        cached_journeys: int = 0,
+        bundle_bytes: int = 512 * 1024,
     ) -> None:
         self.rules = rules
         self.identity = identity or rules.identity
         self.sources = sources
+        self.bundle_bytes = bundle_bytes
         self.ingest_states: dict[str, IngestState] = defaultdict(IngestState)
         self.source_watermarks = [NO_WATERMARK] * sources  # stamped on stage 1's messages
         self.table: dict[str, bytes] = {}
-        self.partitions = [JourneyPartition(rules, source_partitions=sources) for _ in range(partitions)]
+        self.partitions = [JourneyPartition(rules, source_partitions=sources, cached_journeys=cached_journeys)
+                           for _ in range(partitions)]  # fmt: skip
         self.stitched: list[list[StitchedMessage]] = [[] for _ in range(partitions)]  # the topic's partitions
         self.read = [0] * partitions  # stage 2's position in each
         self.outputs: list = []
@@ -77,9 +88,17 @@ class InMemoryPipeline:
         return messages
 
     def _send(self, message: StitchedMessage, partition: int | None = None) -> None:
-        if partition is None:
-            partition = partition_of(message.journey_key, len(self.partitions))  # type: ignore[union-attr]
-        self.stitched[partition].append(decode_message(encode_message(message)))  # through the wire format
+        self._send_all([message], partition)
+
+    def _send_all(self, messages: list[StitchedMessage], partition: int | None = None) -> None:
+        """Through the wire format: per destination partition, in order, in bundles."""
+        encoded: dict[int, list[bytes]] = defaultdict(list)
+        for message in messages:
+            destination = partition_of(message.journey_key, len(self.partitions)) if partition is None else partition  # type: ignore[union-attr]
+            encoded[destination].append(encode_message(message))
+        for destination, bodies in encoded.items():
+            for bundle in encode_bundles(bodies, self.bundle_bytes):
+                self.stitched[destination].extend(decode_messages(bundle))
 
     def _announce_idle(self, source: int) -> None:
         for partition in range(len(self.partitions)):
@@ -91,13 +110,15 @@ class InMemoryPipeline:
         result = self.partitions[partition].process(batch, load)
         for key, state in result.changed.items():
             self.table[key] = encode_state(state)
+        sent: list[StitchedMessage] = []
         for output in result.outputs:
             if isinstance(output, Handoff):
-                self._send(HandoffMessage(output))
+                sent.append(HandoffMessage(output))
             elif isinstance(output, Forward):
-                self._send(TouchpointMessage(output.journey_key, output.customer_id, output.event))
+                sent.append(TouchpointMessage(output.journey_key, output.customer_id, output.event))
             else:
                 self.outputs.append(output)
+        self._send_all(sent)
 
     def _read(self, partition: int, most: int) -> bool:
         start = self.read[partition]
@@ -114,8 +135,7 @@ class InMemoryPipeline:
 
     def stage2(self, batch: list[StitchedMessage]) -> None:
         """One batch as the worker reads it (each partition's share at once), then whatever it sent."""
-        for message in batch:
-            self._send(message)
+        self._send_all(batch)
         self.drain()
 
     def tick(self, watermark_ms: int) -> None:
@@ -140,8 +160,7 @@ class InMemoryPipeline:
     def run_trickle(self, events: list[Touchpoint], tick_ms: int | None = None) -> list:
         """One event at a time, everything it causes settled before the next."""
         for event in events:
-            for message in self.stage1(event):
-                self._send(message)
+            self._send_all(self.stage1(event))
             self.drain()
         return self._finish(tick_ms)
 
@@ -167,9 +186,8 @@ class InMemoryPipeline:
             kind, index = rng.choice(readable)
             count = rng.randint(1, most)
             if kind == "source":
-                for _ in range(min(count, len(queues[index]))):
-                    for message in self.stage1(queues[index].popleft()):
-                        self._send(message)
+                read = [queues[index].popleft() for _ in range(min(count, len(queues[index])))]
+                self._send_all([m for event in read for m in self.stage1(event)])
             else:
                 self._read(index, count)
             if rng.random() < 0.05:

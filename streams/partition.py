@@ -40,6 +40,7 @@ from streams.messages import (
     TickMessage,
     TouchpointMessage,
 )
+from streams.state_cache import StateCache
 
 StateLoader = Callable[[str], JourneyState | None]
 
@@ -62,14 +63,21 @@ class JourneyPartition:
     # next_deadline: a session to close, pending events, a detector timer): what ticks check
     close_deadlines: dict[str, int] = field(default_factory=dict)
     with_open_sessions: set[str] = field(default_factory=set)
+    cached_journeys: int = 0  # states kept decoded between batches (StateCache); 0: none
+    cache: StateCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = StateCache(self.cached_journeys)
 
     def process(self, messages: list[StitchedMessage], load: StateLoader) -> BatchResult:
+        """The batch's outputs and changed states; the changed states are also kept decoded for
+        the next batch, so the caller must store them (or drop this processor)."""
         result = BatchResult()
 
         def state_of(key: str) -> JourneyState:
             state = result.changed.get(key)
             if state is None:
-                state = load(key) or JourneyState(journey_key=key)
+                state = self.cache.get(key) or load(key) or JourneyState(journey_key=key)
                 result.changed[key] = state
             return state
 
@@ -102,6 +110,8 @@ class JourneyPartition:
                         state = state_of(key)
                         result.outputs.extend(advance_watermark(state, self.watermark_ms, self.rules))
                         self._index(state)
+        for key, state in result.changed.items():
+            self.cache.put(key, state)
         return result
 
     def _observe(self, source: SourceStamp | None) -> None:

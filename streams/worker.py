@@ -19,7 +19,6 @@ import logging
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -70,9 +69,11 @@ from streams.messages import (
     StitchedMessage,
     TickMessage,
     TouchpointMessage,
-    decode_message,
+    decode_messages,
+    encode_bundles,
     encode_message,
 )
+from streams.kafka_output import KafkaOutput, OutputBatch
 from streams.partition import NO_WATERMARK, JourneyPartition
 from streams.records import (
     dead_letter_record,
@@ -176,6 +177,7 @@ class JourneyWorker:
         self.ingest_table = self.app.Table(INGEST_STATE_TABLE, partitions=t.partitions, key_type=bytes, value_type=bytes)
         self.journey_table = self.app.Table(JOURNEY_STATE_TABLE, partitions=t.partitions, key_type=bytes, value_type=bytes)
 
+        self.output = KafkaOutput(settings.kafka)  # every output; Faust's producer writes the changelogs
         self.rules = JourneyRules.from_settings(settings)
         self.partitions: dict[int, JourneyPartition] = {}
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
@@ -190,6 +192,7 @@ class JourneyWorker:
         self.app.agent(self.source, name="ingest")(self._ingest_agent)
         self.app.agent(self.stitched, name="journeys")(self._journeys_agent)
         self.app.timer(w.tick_interval_s)(self._tick)
+        self.app.on_partitions_revoked.connect(self._forget_revoked)
         self.app.timer(w.lag_interval_s)(self._measure_lag)
         metrics.export_zero_series(settings.friction.flows)
         self._register_views()
@@ -201,6 +204,17 @@ class JourneyWorker:
             self.sink_thread = SinkThread(settings)
             self.app._extra_services.append(self.sink_thread)  # what @app.service does, for an instance
 
+    async def _forget_revoked(self, app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        """A partition taken away may come back changed by another worker: drop what this one kept
+        of it (the processor with its decoded states, the source's progress); the tables have it."""
+        for tp in revoked:
+            if tp.topic == self.stitched.get_topic_name():
+                self.partitions.pop(tp.partition, None)
+            elif tp.topic == self.source.get_topic_name():
+                for kept in (self.source_watermarks, self.source_next_offset, self.source_delivered, self.source_broadcast):
+                    kept.pop(tp.partition, None)
+                self.announced_idle.discard(tp.partition)
+
     # -- stage 1 -----------------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
         w = self.settings.worker
@@ -209,7 +223,8 @@ class JourneyWorker:
                 await self._ingest_batch(events)
 
     async def _ingest_batch(self, events: list[EventT]) -> None:
-        sends: list[Awaitable[Any]] = []
+        out = self.output.batch()
+        stitched: dict[int, list[bytes]] = defaultdict(list)  # destination partition -> encoded messages
         touched: dict[bytes, tuple[IngestState, EventT]] = {}
         last_of_partition: dict[int, EventT] = {}
         now = time.time()
@@ -226,13 +241,13 @@ class JourneyWorker:
                     reason=error.reason, message=error.message, errors=error.errors, topic=message.topic,
                     partition=message.partition, offset=message.offset, key=message.key, original=message.value or b"",
                 )  # fmt: skip
-                sends.append(self._send(self.dead_letters, message.key, record))
+                out.send(self.dead_letters.get_topic_name(), message.key, record)
                 continue
             key = touchpoint.partition_key.encode()
             if message.key != key:
                 # Not keyed as the contract says: route it to its key's partition, processed there.
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
-                sends.append(self._send(self.source, key, message.value))
+                out.send(self.source.get_topic_name(), key, message.value)
                 continue
             state = touched[key][0] if key in touched else self._load_ingest(key)
             touched[key] = (state, event)
@@ -241,14 +256,16 @@ class JourneyWorker:
             self.source_last_wall[message.partition] = now
             self.announced_idle.discard(message.partition)
             for output in ingest(state, touchpoint, self.settings.identity):
-                sends.extend(self._route_ingest_output(output, stamp))
-        await self._deliver(sends)
+                self._route_ingest_output(output, stamp, out, stitched)
+        self._send_bundles(out, stitched)
+        progress = {partition: self.source_watermarks[partition] for partition in last_of_partition}
+        await out.delivered()
         for key, (state, event) in touched.items():
             _store(self.ingest_table, key, encode_ingest_state(state), event)
         for partition, event in last_of_partition.items():
-            self.source_delivered[partition] = self.source_watermarks[partition]
+            self.source_delivered[partition] = progress[partition]
             key = SOURCE_WATERMARK_KEY.format(partition=partition).encode()
-            _store(self.ingest_table, key, orjson.dumps(self.source_watermarks[partition]), event)
+            _store(self.ingest_table, key, orjson.dumps(progress[partition]), event)
 
     def _stamp(self, partition: int, occurred_at: Any) -> SourceStamp:
         """The source partition's event-time progress, including this event (kept across restarts)."""
@@ -269,29 +286,37 @@ class JourneyWorker:
             return _unreadable(INGEST_STATE_TABLE, key, error, IngestState())
 
     def _route_ingest_output(
-        self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp
-    ) -> list[Awaitable[Any]]:
+        self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp, out: OutputBatch,
+        stitched: dict[int, list[bytes]],
+    ) -> None:  # fmt: skip
         match output:
             case Stitched(journey_key, customer_id, event, awaits_handoff):
                 metrics.EVENTS.labels("ingest", "valid").inc()
                 message = TouchpointMessage(journey_key, customer_id, event, awaits_handoff, stamp)
-                return [self._send(self.stitched, journey_key.encode(), encode_message(message))]
+                stitched[self._stitched_partition(journey_key)].append(encode_message(message))
             case Duplicate():
                 metrics.EVENTS.labels("ingest", "duplicate").inc()
-                return []
             case Linked(anonymous_id, customer_id, linked_at_ms, _, new):
                 metrics.IDENTITY_LINKS.labels("link").inc()
-                sends = [self._send(self.out_identities, anonymous_id.encode(), identity_record(output))]
+                out.send(self.out_identities.get_topic_name(), anonymous_id.encode(), identity_record(output))
                 if new:
                     anonymous_key = anonymous_journey_key(anonymous_id)
                     absorb = AbsorbMessage(anonymous_key, customer_id, linked_at_ms, stamp)
-                    sends.append(self._send(self.stitched, anonymous_key.encode(), encode_message(absorb)))
-                return sends
+                    stitched[self._stitched_partition(anonymous_key)].append(encode_message(absorb))
             case Conflict(anonymous_id, kept, claimed, _):
                 metrics.IDENTITY_LINKS.labels("conflict").inc()
                 log.warning("identity conflict: %s is linked to %s, %s claimed it; first link kept", anonymous_id, kept, claimed)
-                return [self._send(self.out_identities, anonymous_id.encode(), identity_record(output))]
-        return []
+                out.send(self.out_identities.get_topic_name(), anonymous_id.encode(), identity_record(output))
+
+    def _stitched_partition(self, journey_key: str) -> int:
+        """The partition Kafka's default partitioner gives the key (murmur2): its journey's owner."""
+        return (murmur2(journey_key.encode()) & 0x7FFFFFFF) % self.settings.topics.partitions
+
+    def _send_bundles(self, out: OutputBatch, stitched: dict[int, list[bytes]]) -> None:
+        topic = self.stitched.get_topic_name()
+        for partition, encoded in sorted(stitched.items()):
+            for bundle in encode_bundles(encoded, self.settings.worker.max_bundle_bytes):
+                out.send(topic, None, bundle, partition)
 
     # -- stage 2 -----------------------------------------------------------------------------
     async def _journeys_agent(self, stream: faust.StreamT) -> None:
@@ -304,17 +329,18 @@ class JourneyWorker:
         by_partition: dict[int, list[tuple[StitchedMessage, EventT]]] = defaultdict(list)
         for event in events:
             try:
-                by_partition[event.message.partition].append((decode_message(event.message.value), event))
+                by_partition[event.message.partition].extend((m, event) for m in decode_messages(event.message.value))
             except (ValueError, KeyError) as error:  # an internal topic: only a bug writes garbage here
                 log.error("undecodable message on %s at offset %s: %s", event.message.topic, event.message.offset, error)
-        sends: list[Awaitable[Any]] = []
+        out = self.output.batch()
+        stitched: dict[int, list[bytes]] = defaultdict(list)
         writes: list[tuple[bytes, bytes, EventT]] = []
         now = time.time()
         for partition, items in by_partition.items():
             processor = self._partition(partition)
             result = processor.process([m for m, _ in items], self._load_journey)
             for output in result.outputs:
-                sends.extend(self._route_journey_output(output, now))
+                self._route_journey_output(output, now, out, stitched)
             last_event = items[-1][1]
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m, _ in items):
                 self.last_event_wall[partition] = now
@@ -326,7 +352,8 @@ class JourneyWorker:
             )  # fmt: skip
             writes.append((WATERMARK_KEY.format(partition=partition).encode(), watermarks, last_event))
             metrics.WATERMARK.labels(str(partition)).set(max(processor.watermark_ms, 0) / 1000)
-        await self._deliver(sends)
+        self._send_bundles(out, stitched)
+        await out.delivered()
         for key, value, event in writes:
             _store(self.journey_table, key, value, event)
         metrics.ACTIVE_SESSIONS.set(sum(p.open_sessions for p in self.partitions.values()))
@@ -345,7 +372,8 @@ class JourneyWorker:
         watermarks and find its journeys with open sessions in the recovered table."""
         processor = self.partitions.get(partition)
         if processor is None:
-            processor = JourneyPartition(self.rules, source_partitions=self.settings.topics.partitions)
+            processor = JourneyPartition(self.rules, source_partitions=self.settings.topics.partitions,
+                                         cached_journeys=self.settings.worker.cached_journeys_per_partition)  # fmt: skip
             stored = self.journey_table.get(WATERMARK_KEY.format(partition=partition).encode())
             if stored is not None:
                 processor.watermark_ms, processor.event_watermark_ms, sources, idle = orjson.loads(stored)
@@ -362,20 +390,20 @@ class JourneyWorker:
             self.last_event_wall.setdefault(partition, time.time())
         return processor
 
-    def _route_journey_output(self, output: object, now: float) -> list[Awaitable[Any]]:
+    def _route_journey_output(self, output: object, now: float, out: OutputBatch, stitched: dict[int, list[bytes]]) -> None:
         match output:
             case EnrichedTouchpoint(journey_key, _, session_id, _, late, event):
                 metrics.EVENTS.labels("journeys", "late" if late else "valid").inc()
                 metrics.EVENT_TIME_LAG.observe(max(0.0, now - event.occurred_at.timestamp()))
                 if session_id == new_session_id(str(event.event_id)):
                     metrics.SESSIONS_OPENED.inc()
-                return [self._send(self.out_touchpoints, journey_key.encode(), touchpoint_record(output))]
+                out.send(self.out_touchpoints.get_topic_name(), journey_key.encode(), touchpoint_record(output))
             case SessionRecord(journey_key, _, _, _, reason):
                 metrics.SESSIONS_CLOSED.labels(reason).inc()
-                return [self._send(self.out_sessions, journey_key.encode(), session_record(output))]
+                out.send(self.out_sessions.get_topic_name(), journey_key.encode(), session_record(output))
             case JourneyStageTransition(journey_key, _, transition, _):
                 metrics.STAGE_TRANSITIONS.labels(transition.to_stage).inc()
-                return [self._send(self.out_stages, journey_key.encode(), stage_transition_record(output))]
+                out.send(self.out_stages.get_topic_name(), journey_key.encode(), stage_transition_record(output))
             case FrictionSignal(journey_key, _, _, signal):
                 if signal.version == 1:
                     metrics.FRICTION_SIGNALS.labels(signal.kind, signal.severity).inc()
@@ -383,27 +411,14 @@ class JourneyWorker:
                         metrics.ABANDONMENTS.labels(signal.flow or "", signal.step or "").inc()
                 elif signal.kind == "abandonment":
                     metrics.RECOVERIES.labels(signal.flow or "").inc()
-                return [self._send(self.out_friction, journey_key.encode(), friction_record(output))]
+                out.send(self.out_friction.get_topic_name(), journey_key.encode(), friction_record(output))
             case DuplicateEvent():
                 metrics.EVENTS.labels("journeys", "duplicate").inc()
-                return []
             case Forward(journey_key, customer_id, event):
                 message = TouchpointMessage(journey_key, customer_id, event)
-                return [self._send(self.stitched, journey_key.encode(), encode_message(message))]
+                stitched[self._stitched_partition(journey_key)].append(encode_message(message))
             case Handoff(to_journey_key):
-                message = HandoffMessage(output)
-                return [self._send(self.stitched, to_journey_key.encode(), encode_message(message))]
-        return []
-
-    def _send(self, topic: faust.TopicT, key: bytes | None, value: bytes, partition: int | None = None) -> Awaitable[Any]:
-        """Hand bytes straight to the transport producer: Faust's Topic.send bookkeeping costs
-        ~0.45 ms a message, which was most of a batch's time (measured in bench/)."""
-        return self.app.producer.send(topic.get_topic_name(), key, value, partition, None, None)
-
-    async def _deliver(self, sends: list[Awaitable[Any]]) -> None:
-        """Enqueue every send in order, then wait until Kafka acknowledged them all."""
-        pending = [await send for send in sends]
-        await asyncio.gather(*pending)
+                stitched[self._stitched_partition(to_journey_key)].append(encode_message(HandoffMessage(output)))
 
     # -- ticks -------------------------------------------------------------------------------
     async def _tick(self) -> None:
@@ -443,13 +458,16 @@ class JourneyWorker:
             watermark_ms = processor.event_watermark_ms + (int(idle_ms) if processor.all_sources_idle else 0)
             if not processor.has_work_due(watermark_ms):
                 continue  # nothing to do: keep the topic free of empty ticks
-            tick = TickMessage(watermark_ms)
-            await self._send(self.stitched, None, encode_message(tick), tp.partition)
+            out = self.output.batch()
+            out.send(self.stitched.get_topic_name(), None, encode_message(TickMessage(watermark_ms)), tp.partition)
+            await out.delivered()
 
     async def _broadcast(self, message: StitchedMessage) -> None:
         """To every stitched partition, after everything stage 1 sent before it."""
-        body = encode_message(message)
-        await self._deliver([self._send(self.stitched, None, body, p) for p in range(self.settings.topics.partitions)])
+        body, out = encode_message(message), self.output.batch()
+        for partition in range(self.settings.topics.partitions):
+            out.send(self.stitched.get_topic_name(), None, body, partition)
+        await out.delivered()
 
     async def _caught_up(self, partitions: list[Any]) -> list[Any]:
         """Those touchpoints partitions stage 1 has read to their end."""

@@ -33,6 +33,8 @@ scenario = st.fixed_dictionaries({
     "people": st.integers(50, 200),
     "days": st.floats(0.5, 4),
 })  # fmt: skip
+CACHED = st.sampled_from([0, 3, 10**6])  # journey states kept decoded: none, evicting all the time, all
+BUNDLE_BYTES = st.sampled_from([1024, 512 * 1024])  # a message or a few per bundle; hundreds
 
 
 def end_of(events) -> int:
@@ -45,8 +47,10 @@ def trickle(events, tick_ms: int) -> tuple[list, dict]:
     return outputs, links_of(pipeline)
 
 
-def catch_up(events, seed: int, most: int, tick_ms: int) -> tuple[list, dict]:
-    pipeline = InMemoryPipeline(RULES, sources=SOURCES, partitions=PARTITIONS)
+def catch_up(events, seed: int, most: int, tick_ms: int, cached: int = 0, bundle_bytes: int = 512 * 1024) -> tuple[list, dict]:
+    """`cached`: journey states kept decoded between batches; `bundle_bytes`: stitched bundle size."""
+    pipeline = InMemoryPipeline(RULES, sources=SOURCES, partitions=PARTITIONS, cached_journeys=cached,
+                                bundle_bytes=bundle_bytes)  # fmt: skip
     outputs = pipeline.run_interleaved(events, random.Random(seed), most, tick_ms=tick_ms)
     return outputs, links_of(pipeline)
 
@@ -60,27 +64,30 @@ def assert_same(actual: tuple[list, dict], expected: tuple[list, dict]) -> None:
 
 
 @property_settings
-@given(spec=scenario, schedule=st.integers(0, 2**32 - 1), most=st.sampled_from([1, 7, 50, 400, 10**9]))
-def test_a_catch_up_gives_the_trickle_results(spec: dict, schedule: int, most: int) -> None:
+@given(spec=scenario, schedule=st.integers(0, 2**32 - 1), most=st.sampled_from([1, 7, 50, 400, 10**9]),
+       cached=CACHED, bundle_bytes=BUNDLE_BYTES)  # fmt: skip
+def test_a_catch_up_gives_the_trickle_results(spec: dict, schedule: int, most: int, cached: int, bundle_bytes: int) -> None:
     """Sources and stitched partitions read in a random interleaving, in batches of up to `most`
-    records (10**9: the whole backlog at once), with timer ticks between: the trickle's outputs."""
-    note(f"scenario {spec}, schedule {schedule}, most {most}")
+    records (10**9: the whole backlog at once), with timer ticks between: the trickle's outputs,
+    whatever number of journey states stay decoded between batches and however stitched messages
+    are bundled."""
+    note(f"scenario {spec}, schedule {schedule}, most {most}, cached {cached}, bundle_bytes {bundle_bytes}")
     events = journeys(spec["seed"], spec["people"], spec["days"])
     tick_ms = end_of(events)
-    assert_same(catch_up(events, schedule, most, tick_ms), trickle(events, tick_ms))
+    assert_same(catch_up(events, schedule, most, tick_ms, cached, bundle_bytes), trickle(events, tick_ms))
 
 
 @property_settings
-@given(spec=scenario, jitter=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1))
-def test_arrival_order_within_grace_and_duplicates_change_nothing(spec: dict, jitter: int, schedule: int) -> None:
+@given(spec=scenario, jitter=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1), cached=CACHED)
+def test_arrival_order_within_grace_and_duplicates_change_nothing(spec: dict, jitter: int, schedule: int, cached: int) -> None:
     """Records arrive out of order within grace, some twice; read as a catch-up. Whether an
     anonymous event arrived before or after its link decides the key it is stored under; the
     identity links resolve both to the customer."""
-    note(f"scenario {spec}, jitter {jitter}, schedule {schedule}")
+    note(f"scenario {spec}, jitter {jitter}, schedule {schedule}, cached {cached}")
     events = journeys(spec["seed"], spec["people"], spec["days"])
     tick_ms = end_of(events)
     expected = trickle(events, tick_ms)
-    assert_same(catch_up(arrival(events, jitter, GRACE_MS), schedule, 10**9, tick_ms), expected)
+    assert_same(catch_up(arrival(events, jitter, GRACE_MS), schedule, 10**9, tick_ms, cached), expected)
 
 
 def test_a_whole_backfill_as_one_batch_gives_the_figures_of_a_trickle() -> None:
