@@ -89,7 +89,7 @@ def main() -> None:
         add("pure core in memory, stage 1 / stage 2 / both", r["both_eps"],
             notes=f"stage 1 {r['stage1_eps']:,.0f}, stage 2 {r['stage2_eps']:,.0f} events/s ({r['events']:,} events)")  # fmt: skip
     if "sink" not in skip:
-        r = sink_throughput.run(customers=2000, partitions=args.partitions, max_rows=5000)
+        r = sink_throughput.run(customers=2000, partitions=args.partitions, max_rows=5000, copies=8)
         add("`journey sink` alone into the embedded engine", r["rows_per_s"], "rows/s", f"{r['rows']:,} touchpoint rows")
 
     table = "\n".join(

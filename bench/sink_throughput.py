@@ -1,8 +1,9 @@
 """Rows/s of the ClickHouse sink: `python -m bench.sink_throughput`.
 
 Starts its own Kafka (free loopback ports, temp dir), fills journey.touchpoints with real records
-(the workload through the pure stages), then times one ClickHouseSink (in this process, embedded
-engine in a temp dir) from its first poll until ClickHouse holds every row.
+(the workload through the pure stages, repeated `copies` times under new event ids, so the batches
+are full and the last partial batch's wait is a small share), then times one ClickHouseSink (in
+this process, embedded engine in a temp dir) from its first poll until ClickHouse holds every row.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+import uuid
+
+import orjson
 
 from confluent_kafka import Producer
 
@@ -26,7 +30,7 @@ from streams.journey import EnrichedTouchpoint, JourneyRules
 from streams.records import touchpoint_record
 
 
-def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
+def run(customers: int, partitions: int, max_rows: int, copies: int = 1) -> dict[str, float]:
     with bench_broker(partitions, prefix="journey-bench-sink-") as (broker_settings, workdir):
         settings = broker_settings.model_copy(update={
             "clickhouse": ClickHouseSettings(dsn=f"chdb://{workdir / 'clickhouse'}"),
@@ -35,9 +39,15 @@ def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
         events = [Touchpoint.model_validate(e) for e in journeys(customers)]
         outputs = InMemoryPipeline(JourneyRules.from_settings(settings)).run(events)
         records = [touchpoint_record(o) for o in outputs if isinstance(o, EnrichedTouchpoint)]
+        records += [_with_new_id(r, copy) for copy in range(1, copies) for r in records]
         producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 20})
         for n, record in enumerate(records):
-            producer.produce(settings.topics.name(JOURNEY_TOUCHPOINTS), record, partition=n % partitions)
+            while True:
+                try:
+                    producer.produce(settings.topics.name(JOURNEY_TOUCHPOINTS), record, partition=n % partitions)
+                    break
+                except BufferError:  # more records than the local queue holds: let some go
+                    producer.poll(0.1)
             producer.poll(0)
         producer.flush(60)
         client = connect(settings.clickhouse)
@@ -55,11 +65,18 @@ def run(customers: int, partitions: int, max_rows: int) -> dict[str, float]:
     return {"rows": len(records), "seconds": elapsed, "rows_per_s": len(records) / elapsed}
 
 
+def _with_new_id(record: bytes, copy: int) -> bytes:
+    body = orjson.loads(record)
+    body["event_id"] = str(uuid.uuid5(uuid.UUID(body["event_id"]), str(copy)))
+    return orjson.dumps(body)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--max-rows", type=int, default=5000)
+    parser.add_argument("--copies", type=int, default=8)
     args = parser.parse_args()
-    r = run(args.customers, args.partitions, args.max_rows)
+    r = run(args.customers, args.partitions, args.max_rows, args.copies)
     print(f"sink: {r['rows']} touchpoint rows in {r['seconds']:.1f}s = {r['rows_per_s']:,.0f} rows/s")

@@ -68,10 +68,7 @@ class SinkBuffer:
     max_buffered: int = 100_000
     open: dict[tuple[str, int], Batch] = field(default_factory=dict)
     in_flight: list[Batch] = field(default_factory=list)  # handed out, not yet confirmed
-
-    @property
-    def buffered_rows(self) -> int:
-        return sum(len(b.records) for b in self.open.values()) + sum(len(b.records) for b in self.in_flight)
+    buffered_rows: int = 0  # in open and in-flight batches (counted: asked on every add)
 
     def add(self, topic: str, partition: int, offset: int, record: dict[str, Any], now: float) -> None:
         if self.buffered_rows >= self.max_buffered:
@@ -80,6 +77,7 @@ class SinkBuffer:
         if batch is None:
             batch = self.open[(topic, partition)] = Batch(topic, partition, now)
         batch.records.append((record, partition, offset))
+        self.buffered_rows += 1
 
     def ready(self, now: float, *, everything: bool = False) -> list[Batch]:
         """Batches to insert now (all open ones when `everything`, e.g. at shutdown), in offset order
@@ -95,6 +93,7 @@ class SinkBuffer:
     def confirm(self, batch: Batch) -> int:
         """The batch is in ClickHouse: forget it; return the offset to commit for its partition."""
         self.in_flight.remove(batch)
+        self.buffered_rows -= len(batch.records)
         return batch.commit_offset
 
     def retry(self) -> list[Batch]:

@@ -80,6 +80,62 @@ TABLES: dict[str, TableSpec] = {
 }  # fmt: skip
 
 
+# ClickHouse's JSON input accepts some values silently that the typed path refuses: an integer
+# beyond its column's range is wrapped (40000 becomes -25536 in Int16), a null in a column that
+# is not Nullable becomes the default. Rows with such values take the typed path, which rejects
+# them with a reason (measured: tests/integration/test_sink_failures.py).
+INTEGER_RANGES = {
+    "Int8": (-(2**7), 2**7 - 1), "Int16": (-(2**15), 2**15 - 1), "Int32": (-(2**31), 2**31 - 1),
+    "UInt8": (0, 2**8 - 1), "UInt16": (0, 2**16 - 1), "UInt32": (0, 2**32 - 1),
+    "Int64": (-(2**63), 2**63 - 1), "UInt64": (0, 2**64 - 1),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JsonRowCheck:
+    """Whether a record can go through ClickHouse's JSON input (JSONEachRow) with the result the
+    typed path would give: every integer within its column's range, no null where the column is
+    not Nullable. Built from the table's column types (system.columns)."""
+
+    ranges: tuple[tuple[str, int, int], ...]
+    required: tuple[str, ...]
+
+    @classmethod
+    def from_types(cls, spec: TableSpec, types: dict[str, str]) -> JsonRowCheck:
+        ranges, required = [], []
+        for name, _ in spec.columns:
+            kind = types[name]
+            if kind.startswith("LowCardinality("):
+                kind = kind.removeprefix("LowCardinality(").removesuffix(")")
+            nullable = kind.startswith("Nullable(")
+            bare = kind.removeprefix("Nullable(").removesuffix(")") if nullable else kind
+            if bare in INTEGER_RANGES:
+                ranges.append((name, *INTEGER_RANGES[bare]))
+            if not nullable:
+                required.append(name)
+        return cls(tuple(ranges), tuple(required))
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        for name in self.required:
+            if record.get(name) is None:
+                return False
+        for name, low, high in self.ranges:
+            value = record.get(name)
+            if value is not None and (type(value) is not int or not low <= value <= high):
+                return False
+        return True
+
+
+def json_each_row(records: Sequence[tuple[dict[str, Any], int, int]]) -> bytes:
+    """The rows as ClickHouse's JSONEachRow input, with their Kafka partition and offset (spliced
+    into each object's text: copying every dict cost more than the insert). Records that passed a
+    JsonRowCheck have fields, so no object is empty."""
+    return b"\n".join(
+        b'%s,"_kafka_partition":%d,"_kafka_offset":%d}' % (orjson.dumps(record)[:-1], partition, offset)
+        for record, partition, offset in records
+    )
+
+
 def to_columns(spec: TableSpec, records: Sequence[tuple[dict[str, Any], int, int]]) -> list[list[Any]]:
     """Column-oriented data for (record, kafka_partition, kafka_offset) triples."""
     columns: list[list[Any]] = [[reader(record) for record, _, _ in records] for _, reader in spec.columns]
