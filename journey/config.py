@@ -358,7 +358,9 @@ class WorkerSettings(_Section):
     app_id: str = Field(default="journey-telemetry", pattern=r"^[A-Za-z0-9._-]+$")
     store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://")
     data_dir: Path = Path(".journey/worker")
-    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_size: int = Field(
+        default=2000, ge=1, le=100_000, description="records per agent batch (taken as soon as this many wait)"
+    )
     batch_within_s: float = Field(default=0.5, gt=0)
     max_bundle_bytes: int = Field(
         default=512 * 1024, ge=1024, le=8 * 1024 * 1024,
