@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import limits, peer, pipeline, pure_core, sink_throughput
+from bench import limits, live, peer, pipeline, pure_core, sink_throughput, state_size
 from bench.broker import bench_broker
 from bench.prefill import prefill
 from bench.workload import simulated_records
@@ -45,7 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--skip", default="", help="comma-separated: limits,pure,run,workers,peer,sink")
+    parser.add_argument("--skip", default="", help="comma-separated: limits,pure,run,workers,peer,sink,live,state")
+    parser.add_argument("--live-seconds", type=float, default=600, help="the live run at half the measured rate")
+    parser.add_argument("--live-rate", type=float, default=None, help="events/s of the live run (default: half of `journey run`'s)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -73,14 +75,24 @@ def main() -> None:
             add("limit: bare Faust agent (raw values, no work)", bare, "msg/s")
         else:
             bare = None
+        live_rate = args.live_rate
         if "run" not in skip:
             run = pipeline.journey_run(own_copy(settings, records), workdir / "run")
             ratio = f"; {run.rate(n) / bare:.1%} of the bare Faust agent" if bare else ""
             add("this pipeline: `journey run` (stages + sink, embedded ClickHouse)", run.rate(n), notes=run_note(run) + ratio)
+            live_rate = live_rate or run.rate(n) / 2
         if "workers" not in skip:
             for count in (1, 2):
                 run = pipeline.workers_and_sink(own_copy(settings, records), workdir / f"workers-{count}", count)
                 add(f"this pipeline: {count} × `journey worker` + `journey sink`", run.rate(n), notes=run_note(run))
+        if "live" not in skip and live_rate:
+            mine = own_copy(settings, [])
+            result = live.live_run(mine, records, live_rate, args.live_seconds, workdir / "live")
+            latency = result.latency_ms
+            add(f"this pipeline live: `journey run` at {live_rate:,.0f} events/s for {args.live_seconds:.0f} s, "
+                "occurred_at → queryable", latency["p99"], "ms p99",
+                f"p50 {latency['p50']:,.0f} ms, p95 {latency['p95']:,.0f} ms, max {latency['max']:,.0f} ms over "
+                f"{result.rows:,} rows; {result.rss_note()}; lag at most {max(l for _, l in result.lag):,} records")  # fmt: skip
         if "peer" not in skip:
             run = peer.quix_job(base, topic, workdir / "peer")
             add("peer: Quix Streams 3.28 job (bench/peers/quix)", run.rate(n), notes=run_note(run))
@@ -88,6 +100,11 @@ def main() -> None:
         r = pure_core.run(customers=3000, batch=500)
         add("pure core in memory, stage 1 / stage 2 / both", r["both_eps"],
             notes=f"stage 1 {r['stage1_eps']:,.0f}, stage 2 {r['stage2_eps']:,.0f} events/s ({r['events']:,} events)")  # fmt: skip
+    if "state" not in skip:
+        for customers in (5_000, 50_000):  # two journey keys each: the anonymous visit and the customer
+            r = state_size.run(customers)
+            add(f"state per journey at {r['journeys']:,} journeys", r["mean"], "bytes",
+                f"p99 {r['p99']:,} bytes; stage 1 {r['ingest_mean']:,.0f} bytes per publisher key")  # fmt: skip
     if "sink" not in skip:
         r = sink_throughput.run(customers=2000, partitions=args.partitions, max_rows=5000, copies=8)
         add("`journey sink` alone into the embedded engine", r["rows_per_s"], "rows/s", f"{r['rows']:,} touchpoint rows")

@@ -179,6 +179,8 @@ JourneyOutput = (
 
 def _signals(state: JourneyState, signals: list[Signal], rules: JourneyRules, sessions: list[Session]) -> list[JourneyOutput]:
     """Signals as outputs; each adds its weight to the friction score of its session."""
+    if not signals:
+        return []
     by_id = {s.session_id: s for s in sessions}
     for signal in signals:
         session = by_id.get(signal.session_id)
@@ -206,9 +208,10 @@ def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> lis
     event it passed (with the session the event belongs to now), fire detector timers, close
     sessions. Order matters: a checkout whose session ended at 09:43 was abandoned by the session's
     end, not by the 60-minute timeout a later watermark jump also passes."""
-    ready = sorted((p for p in state.pending if p.occurred_ms <= watermark_ms), key=lambda p: p.order)
+    ready = [p for p in state.pending if p.observation.occurred_ms <= watermark_ms]
     if ready:
-        state.pending = [p for p in state.pending if p.occurred_ms > watermark_ms]
+        ready.sort(key=lambda p: p.order)
+        state.pending = [p for p in state.pending if p.observation.occurred_ms > watermark_ms]
     outputs: list[JourneyOutput] = []
     gap, position = rules.limits.gap_ms, 0
     while True:
@@ -221,7 +224,9 @@ def _advance(state: JourneyState, watermark_ms: int, rules: JourneyRules) -> lis
         moment = min(due)
         if moment == observation_at:  # an event at a deadline still counts before it
             pending, position = ready[position], position + 1
-            observation = dataclasses.replace(pending.observation, session_id=_session_at(state, pending))
+            observation, session_id = pending.observation, _session_at(state, pending)
+            if session_id != observation.session_id:
+                observation = dataclasses.replace(observation, session_id=session_id)
             if not pending.late:
                 outputs.extend(_transitions(state, observation, rules))
             signals = detectors.observe(state.friction, observation, rules.friction, rules.journeys)
