@@ -19,7 +19,9 @@ from streams.sessions import Session, SessionState
 from streams.stage_tracker import StageState
 
 # Bump on any change of the encoded layout; decoders refuse other formats (StateFormatError).
-STATE_FORMAT = 2
+# 3: friction state as positional lists (field names were half of a journey's bytes), awaited
+# handoffs as a list of keys.
+STATE_FORMAT = 3
 
 
 class StateFormatError(ValueError):
@@ -48,6 +50,41 @@ def friction_to_dict(f: FrictionState) -> FrictionState:
     """The friction state as orjson writes it: dataclasses become objects of their fields, in C,
     the same bytes `dataclasses.asdict` gave at a fraction of its cost (it deep-copies)."""
     return f
+
+
+def _fields(state: Any) -> list[Any]:
+    """A detector state's fields, in declaration order (decoded positionally: a change of the
+    order or of the fields is a new STATE_FORMAT)."""
+    return [getattr(state, name) for name in state.__dataclass_fields__]
+
+
+def friction_to_list(f: FrictionState) -> list[Any]:
+    """The friction state as stored in the table: positional, without field names."""
+    return [
+        [{n: _fields(o) for n, o in f.abandonment.open.items()}, f.abandonment.abandoned],
+        _fields(f.repeat_contact),
+        _fields(f.rage_click),
+        _fields(f.error_loop),
+        _fields(f.self_service),
+        _fields(f.stalled_onboarding),
+        _fields(f.at_risk),
+        f.session_id,
+        f.session_path,
+    ]
+
+
+def friction_from_list(v: list[Any]) -> FrictionState:
+    return FrictionState(
+        abandonment=abandonment.AbandonmentState({n: abandonment.OpenFlow(*o) for n, o in v[0][0].items()}, v[0][1]),
+        repeat_contact=repeat_contact.RepeatContactState(*v[1]),
+        rage_click=rage_click.RageClickState(*v[2]),
+        error_loop=error_loop.ErrorLoopState(*v[3]),
+        self_service=self_service.SelfServiceState(*v[4]),
+        stalled_onboarding=stalled_onboarding.StalledOnboardingState(*v[5]),
+        at_risk=at_risk.AtRiskState(*v[6]),
+        session_id=v[7],
+        session_path=v[8],
+    )
 
 
 def friction_from_dict(d: dict[str, Any]) -> FrictionState:
@@ -91,7 +128,7 @@ def encode_state(state: JourneyState) -> bytes:
             state.pending_handoffs,
             [[None if e is None else e.model_dump(mode="json", exclude_none=True), c, w] for e, c, w in state.held],
             state.watermark_ms,
-            friction_to_dict(state.friction),
+            friction_to_list(state.friction),
             [pending_to_list(o) for o in state.pending],
             state.event_count,
             state.first_seen_ms,
@@ -113,10 +150,10 @@ def decode_state(raw: bytes) -> JourneyState:
         recent=RecentIds(dict(v[8])),
         absorbed_into=v[9],
         absorbed_from=list(v[10]),
-        pending_handoffs=dict(v[11]),
+        pending_handoffs=list(v[11]),
         held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
         watermark_ms=v[13],
-        friction=friction_from_dict(v[14]),
+        friction=friction_from_list(v[14]),
         pending=[pending_from_list(o) for o in v[15]],
         event_count=v[16],
         first_seen_ms=v[17],

@@ -88,10 +88,10 @@ class JourneyState:
     recent: RecentIds = field(default_factory=RecentIds)
     absorbed_into: str | None = None  # set once an anonymous journey was handed to its customer
     absorbed_from: list[str] = field(default_factory=list)  # anonymous journeys merged in (replay guard)
-    # anonymous journey key -> watermark when its link was seen. Until its handoff arrives, the
-    # journey's events are held (with the watermark each arrived at) and replayed right after the
-    # merge: the outputs are those of a handoff that arrived at once, however late it really is.
-    pending_handoffs: dict[str, int] = field(default_factory=dict)
+    # anonymous journeys whose handoff is awaited. Until it arrives, the journey's events are held
+    # (with the watermark each arrived at) and replayed right after the merge: the outputs are
+    # those of a handoff that arrived at once, however late it really is.
+    pending_handoffs: list[str] = field(default_factory=list)
     # (event, customer_id, watermark it arrived at); event None: a tick's watermark to apply
     held: list[tuple[Touchpoint | None, str | None, int]] = field(default_factory=list)
     # This journey's event time: the lower of its newest event minus grace and its partition's
@@ -318,7 +318,8 @@ def apply_touchpoint(
         return [Forward(state.absorbed_into, state.absorbed_into, event)]
     watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), partition_watermark_ms, rules)
     if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
-        state.pending_handoffs.setdefault(awaits_handoff, watermark_ms)
+        if awaits_handoff not in state.pending_handoffs:
+            state.pending_handoffs.append(awaits_handoff)
     if _still_waiting(state, rules):
         state.held.append((event, customer_id, watermark_ms))
         return []
@@ -403,7 +404,8 @@ def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules:
 def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) -> list[JourneyOutput]:
     """Merge an anonymous journey's open sessions and stage history into this customer's, then
     replay what the journey held while waiting for it."""
-    state.pending_handoffs.pop(handoff.from_journey_key, None)
+    if handoff.from_journey_key in state.pending_handoffs:
+        state.pending_handoffs.remove(handoff.from_journey_key)
     if handoff.from_journey_key in state.absorbed_from:
         return [] if state.pending_handoffs else _release_held(state, rules)  # a replayed handoff
     state.absorbed_from.append(handoff.from_journey_key)

@@ -262,7 +262,8 @@ def test_state_of_another_format_is_refused_clearly() -> None:
     import orjson
     import pytest
 
-    from streams.codec import StateFormatError
+    from streams.codec import STATE_FORMAT, StateFormatError
 
-    with pytest.raises(StateFormatError, match="journey state format 1 is not 2"):
-        decode_state(orjson.dumps([1, "k", None]))
+    for older in range(1, STATE_FORMAT):
+        with pytest.raises(StateFormatError, match=f"journey state format {older} is not {STATE_FORMAT}"):
+            decode_state(orjson.dumps([older, "k", None]))
