@@ -361,7 +361,9 @@ class WorkerSettings(_Section):
     batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="records per agent batch (taken as soon as this many wait)"
     )
-    batch_within_s: float = Field(default=0.5, gt=0)
+    batch_within_s: float = Field(
+        default=0.2, gt=0, description="a batch is taken after this long however few records wait (latency)"
+    )
     max_bundle_bytes: int = Field(
         default=512 * 1024, ge=1024, le=8 * 1024 * 1024,
         description="stitched messages for one partition travel in records of at most this size (below the "
@@ -387,7 +389,10 @@ class SinkSettings(_Section):
     """The ClickHouse sink (`journey sink`)."""
 
     max_rows: int = Field(default=5000, ge=1, le=1_000_000, description="rows per insert, per topic-partition")
-    max_wait_s: float = Field(default=1.0, gt=0, description="a batch waits at most this long")
+    max_wait_s: float = Field(
+        default=0.4, gt=0,
+        description="a batch waits at most this long (latency; a ClickHouse server may prefer fewer, larger inserts)",
+    )
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a Prometheus elsewhere scrape it")
     metrics_port: int = Field(default=9108, gt=0, lt=65536, description="Prometheus /metrics of the sink")
     max_buffered_rows: int = Field(
