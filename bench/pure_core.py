@@ -7,15 +7,19 @@ import time
 
 from bench.workload import journeys
 from journey.config import Settings
+from journey.gc_tuning import tune_garbage_collector
 from schemas.touchpoint import Touchpoint, parse_touchpoint
 from streams.journey import JourneyRules
 from streams.in_memory import InMemoryPipeline
 
 
 def run(customers: int, batch: int) -> dict[str, float]:
-    rules = JourneyRules.from_settings(Settings())
+    """With the worker's garbage-collector setting, as `journey worker` runs the same code."""
+    settings = Settings()
+    tune_garbage_collector(settings.worker.gc_threshold)
+    rules = JourneyRules.from_settings(settings)
     raw = [Touchpoint.model_validate(e).to_json_bytes() for e in journeys(customers)]
-    pipeline = InMemoryPipeline(rules, cached_journeys=Settings().worker.cached_journeys_per_partition)
+    pipeline = InMemoryPipeline(rules, cached_journeys=settings.worker.cached_journeys_per_partition)
 
     started = time.perf_counter()
     stitched = [m for payload in raw for m in pipeline.stage1(parse_touchpoint(payload))]

@@ -181,8 +181,11 @@ def sink_command() -> None:
 
     from sinks.sink import ClickHouseSink
 
+    from journey.gc_tuning import tune_garbage_collector
+
     config = settings()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
+    tune_garbage_collector(config.worker.gc_threshold)
     start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
     sink = ClickHouseSink(config)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
@@ -250,9 +253,12 @@ LoglevelOption = Annotated[str, typer.Option(help="crit, error, warn, info or de
 @app.command("worker")
 def worker(loglevel: LoglevelOption = "warn") -> None:
     """Run the stream stages (ingest, journeys) as a Faust worker; scale out by running more."""
+    from journey.gc_tuning import tune_garbage_collector
     from streams.worker import JourneyWorker
 
-    JourneyWorker(settings()).run(loglevel=loglevel)
+    config = settings()
+    tune_garbage_collector(config.worker.gc_threshold)
+    JourneyWorker(config).run(loglevel=loglevel)
 
 
 @app.command("run")
@@ -260,9 +266,12 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     """Run everything in one process: the stream stages and the ClickHouse sink (which migrates the
     schema first). The way to run on the embedded engine, which only one process may open.
     Ctrl-C stops cleanly: the sink catches up with the stages' output and flushes."""
+    from journey.gc_tuning import tune_garbage_collector
     from streams.worker import JourneyWorker
 
-    JourneyWorker(settings(), with_sink=True).run(loglevel=loglevel)
+    config = settings()
+    tune_garbage_collector(config.worker.gc_threshold)
+    JourneyWorker(config, with_sink=True).run(loglevel=loglevel)
 
 
 # -- simulator ---------------------------------------------------------------------------------
