@@ -15,6 +15,7 @@ Nothing is lost and no state counts an event twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -113,6 +114,12 @@ def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | 
     if context is not None:
         return faust.SSLCredentials(context)
     return None
+
+
+@functools.lru_cache(maxsize=1 << 16)  # aiokafka's murmur2 is pure Python; busy keys repeat
+def stitched_partition(journey_key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives the key (murmur2): its journey's owner."""
+    return (murmur2(journey_key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def _unreadable(table: str, key: bytes, error: Exception, fresh: Any) -> Any:
@@ -309,8 +316,7 @@ class JourneyWorker:
                 out.send(self.out_identities.get_topic_name(), anonymous_id.encode(), identity_record(output))
 
     def _stitched_partition(self, journey_key: str) -> int:
-        """The partition Kafka's default partitioner gives the key (murmur2): its journey's owner."""
-        return (murmur2(journey_key.encode()) & 0x7FFFFFFF) % self.settings.topics.partitions
+        return stitched_partition(journey_key, self.settings.topics.partitions)
 
     def _send_bundles(self, out: OutputBatch, stitched: dict[int, list[bytes]]) -> None:
         topic = self.stitched.get_topic_name()
@@ -382,7 +388,7 @@ class JourneyWorker:
             count = self.settings.topics.partitions
             keys = [
                 key for key in self.journey_table.keys()
-                if not key.startswith(b"\x00") and (murmur2(key) & 0x7FFFFFFF) % count == partition
+                if not key.startswith(b"\x00") and stitched_partition(key.decode(), count) == partition
             ]  # fmt: skip
             states = [s for s in (self._load_journey(key.decode()) for key in keys) if s is not None]
             processor.rebuild_index(states)
