@@ -39,12 +39,18 @@ class LiveRun:
     rows: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95, p99, max
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, RSS)
-    lag: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, records)
+    lag: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (seconds since start, {consumer: records})
 
     def rss_note(self) -> str:
         """RSS after the first minute (warm-up: tables, caches) against the end."""
         settled = [mib for at, mib in self.rss_mib if at >= min(60, self.seconds / 2)] or [m for _, m in self.rss_mib]
         return f"RSS {settled[0]:,.0f} → {settled[-1]:,.0f} MiB (max {max(settled):,.0f})"
+
+    def lag_note(self) -> str:
+        """The largest backlog each consumer had (stages: touchpoints and stitched; sink: journey.*)."""
+        consumers = sorted({name for _, lag in self.lag for name in lag})
+        peaks = {name: max(lag.get(name, 0) for _, lag in self.lag) for name in consumers}
+        return "lag at most " + ", ".join(f"{peak:,} records ({name})" for name, peak in peaks.items())
 
 
 def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: float, workdir: Path,
@@ -68,7 +74,7 @@ def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: 
                     if trouble := _gone(process):
                         raise RuntimeError(trouble)
                     result.rss_mib.append((elapsed, _rss_mib(process.process.pid)))
-                    result.lag.append((elapsed, sum(pipeline_lag(settings).values())))
+                    result.lag.append((elapsed, pipeline_lag(settings)))
                     next_sample += sample_s
                 time.sleep(PACE_S)
         wait_drained(_pipeline_left(settings), 600, lambda: _gone(process))

@@ -92,7 +92,7 @@ def main() -> None:
             add(f"this pipeline live: `journey run` at {live_rate:,.0f} events/s for {args.live_seconds:.0f} s, "
                 "occurred_at → queryable", latency["p99"], "ms p99",
                 f"p50 {latency['p50']:,.0f} ms, p95 {latency['p95']:,.0f} ms, max {latency['max']:,.0f} ms over "
-                f"{result.rows:,} rows; {result.rss_note()}; lag at most {max(l for _, l in result.lag):,} records")  # fmt: skip
+                f"{result.rows:,} rows; {result.rss_note()}; {result.lag_note()}")  # fmt: skip
         if "peer" not in skip:
             run = peer.quix_job(base, topic, workdir / "peer")
             add("peer: Quix Streams 3.28 job (bench/peers/quix)", run.rate(n), notes=run_note(run))
