@@ -65,7 +65,7 @@ def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: 
     try:
         with TouchpointPublisher(settings) as publisher:
             while (elapsed := time.monotonic() - started) < seconds:
-                due = min(int(elapsed * rate), len(records))
+                due = int(elapsed * rate)  # the input repeats, under new event ids
                 while sent < due:
                     record = records[sent % len(records)]
                     publisher.publish_raw(_sent_now(record.value, sent // len(records)), record.key)
