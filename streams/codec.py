@@ -46,12 +46,6 @@ def pending_from_list(v: list[Any]) -> PendingEvent:
     return PendingEvent(Observation(*v[:10]), v[10])
 
 
-def friction_to_dict(f: FrictionState) -> FrictionState:
-    """The friction state as orjson writes it: dataclasses become objects of their fields, in C,
-    the same bytes `dataclasses.asdict` gave at a fraction of its cost (it deep-copies)."""
-    return f
-
-
 def _fields(state: Any) -> list[Any]:
     """A detector state's fields, in declaration order (decoded positionally: a change of the
     order or of the fields is a new STATE_FORMAT)."""
@@ -168,7 +162,9 @@ def handoff_to_dict(h: Handoff) -> dict[str, Any]:
         "open_sessions": [session_to_list(s) for s in h.open_sessions],
         "stages": stages_to_list(h.stages),
         "first_seen_ms": h.first_seen_ms,
-        "friction": friction_to_dict(h.friction),
+        # orjson writes the dataclasses as objects of their fields, in C: the bytes `asdict` gave
+        # (it deep-copied), read back by friction_from_dict
+        "friction": h.friction,
         "pending": [pending_to_list(o) for o in h.pending],
     }
 

@@ -87,10 +87,6 @@ def _unstamp(value: list[int] | None) -> SourceStamp | None:
 
 
 def encode_message(message: StitchedMessage) -> bytes:
-    return orjson.dumps(_body(message))
-
-
-def _body(message: StitchedMessage) -> dict[str, Any]:
     body: dict[str, Any]
     match message:
         case TouchpointMessage(journey_key, customer_id, event, awaits_handoff, source):
@@ -109,7 +105,7 @@ def _body(message: StitchedMessage) -> dict[str, Any]:
             body = {"type": "handoff", **handoff_to_dict(handoff)}
         case TickMessage(watermark_ms):
             body = {"type": "tick", "watermark_ms": watermark_ms}
-    return body
+    return orjson.dumps(body)
 
 
 def encode_bundles(encoded: list[bytes], max_bytes: int) -> list[bytes]:
@@ -136,10 +132,6 @@ def decode_messages(raw: bytes) -> list[StitchedMessage]:
     if isinstance(document, list):
         return [_from_body(body) for body in document]
     return [_from_body(document)]
-
-
-def decode_message(raw: bytes) -> StitchedMessage:
-    return _from_body(orjson.loads(raw))
 
 
 def _from_body(body: dict[str, Any]) -> StitchedMessage:
