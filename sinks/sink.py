@@ -299,8 +299,9 @@ class ClickHouseSink:
         table = f"{self.database}.{spec.table}"
         settings = {"insert_deduplication_token": dedup_token(topic, rows),
                     "deduplicate_blocks_in_dependent_materialized_views": 1}  # fmt: skip
+        check = self._json_check(client, spec)  # outside the try: a failed lookup is not the rows' fault
         try:
-            if all(self._json_check(client, spec).accepts(record) for record, _, _ in rows):
+            if all(check.accepts(record) for record, _, _ in rows):
                 client.raw_insert(table, spec.column_names, json_each_row(rows), fmt="JSONEachRow",
                                   settings={**settings, **JSON_INPUT})  # fmt: skip
             else:
@@ -312,12 +313,19 @@ class ClickHouseSink:
             raise
 
     def _json_check(self, client: Client, spec: TableSpec) -> JsonRowCheck:
+        """From the table's column types, once. A missing table or column raises (the batch is
+        retried after the backoff, as any failed insert), never rejects the rows."""
         check = self.json_checks.get(spec.table)
         if check is None:
             types = dict(client.query(
                 "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
                 parameters={"db": self.database, "t": spec.table},
             ).result_rows)  # fmt: skip
+            if not types:
+                raise RuntimeError(f"UNKNOWN_TABLE: {self.database}.{spec.table} does not exist")
+            missing = [name for name, _ in spec.columns if name not in types]
+            if missing:
+                raise RuntimeError(f"{self.database}.{spec.table} has no column {', '.join(missing)} (an older schema?)")
             check = self.json_checks[spec.table] = JsonRowCheck.from_types(spec, types)
         return check
 

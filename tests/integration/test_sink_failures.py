@@ -122,3 +122,22 @@ def test_a_server_side_failure_stalls_the_sink_and_loses_nothing(sink_setup) -> 
     assert count(client, rows) == len(records)  # no loss, no duplicate
     assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == len(records)
     assert count(client, f"SELECT uniqExactMerge(events) FROM {ch.database}.touchpoints_per_minute") == len(records)
+
+
+def test_a_table_missing_at_the_first_insert_stalls_the_sink_and_rejects_nothing(sink_setup) -> None:
+    """The first insert into a table first reads its column types (which rows ClickHouse's JSON
+    input may take); that lookup failing is ClickHouse's trouble, retried, not the rows'."""
+    client, settings = sink_setup
+    ch = settings.clickhouse
+    records = touchpoint_records(6)
+    client.command(f"DETACH TABLE {ch.database}.touchpoints")
+    produce(settings, [orjson.dumps(r) for r in records])
+
+    with running_sink(settings) as sink:
+        wait_until(lambda: sink.failures >= 2)  # retried, with backoff
+        assert sink.buffer.in_flight  # held, not rejected
+        client.command(f"ATTACH TABLE {ch.database}.touchpoints")
+        wait_until(lambda: count(client, f"SELECT count() FROM {ch.database}.touchpoints") == len(records))
+
+    assert read_topic(settings, settings.topics.name("journey.sink.dlq"), expected=0, timeout_s=3) == []
+    assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == len(records)
