@@ -114,13 +114,13 @@ def encode_bundles(encoded: list[bytes], max_bytes: int) -> list[bytes]:
     per-record cost once per bundle instead of once per event (docs/decisions.md)."""
     bundles: list[bytes] = []
     members: list[bytes] = []
-    size = 2
+    size = 2  # the brackets
     for body in encoded:
-        if members and size + len(body) + 1 > max_bytes:
+        if members and size + 1 + len(body) > max_bytes:  # a comma, then the body
             bundles.append(b"[" + b",".join(members) + b"]")
             members, size = [], 2
+        size += len(body) + (1 if members else 0)
         members.append(body)
-        size += len(body) + 1
     if members:
         bundles.append(b"[" + b",".join(members) + b"]")
     return bundles
