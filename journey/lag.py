@@ -23,6 +23,18 @@ def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: floa
         consumer.close()
 
 
+def resume_offsets(settings: Settings, group: str, topic: str, partitions: list[int], timeout_s: float = 10) -> dict[int, int]:
+    """Where `group` resumes each partition of `topic`: its committed offset, or the start of the
+    log where it has none (the stages read from the earliest offset)."""
+    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
+        return {tp.partition: tp.offset if tp.offset >= 0 else consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)[0]
+                for tp in committed}  # fmt: skip
+    finally:
+        consumer.close()
+
+
 def pipeline_lag(settings: Settings) -> dict[str, int]:
     """Lag of the stream stages (their input topics) and of the sink (the journey.* topics)."""
     from journey.topics import STITCHED, TOUCHPOINTS

@@ -31,7 +31,7 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from journey.config import KafkaSettings, Settings
-from journey.lag import pipeline_lag
+from journey.lag import pipeline_lag, resume_offsets
 from journey.topics import (
     DEAD_LETTER,
     INGEST_STATE_TABLE,
@@ -189,12 +189,11 @@ class JourneyWorker:
         self.partitions: dict[int, JourneyPartition] = {}
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
         self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
-        self.source_last_wall: dict[int, float] = {}  # stage-1 partition -> wall time of its last event
+        self.source_last_wall: dict[int, float] = {}  # stage-1 partition -> its last event (or its assignment), wall time
         self.source_next_offset: dict[int, int] = {}  # stage-1 partition -> offset after the last one processed
         self.source_delivered: dict[int, int] = {}  # stage-1 partition -> progress whose outputs Kafka acked
         self.source_broadcast: dict[int, int] = {}  # stage-1 partition -> progress last told every partition
         self.announced_idle: set[int] = set()
-        self.started_wall = time.time()
 
         self.app.agent(self.source, name="ingest")(self._ingest_agent)
         self.app.agent(self.stitched, name="journeys")(self._journeys_agent)
@@ -218,7 +217,8 @@ class JourneyWorker:
             if tp.topic == self.stitched.get_topic_name():
                 self.partitions.pop(tp.partition, None)
             elif tp.topic == self.source.get_topic_name():
-                for kept in (self.source_watermarks, self.source_next_offset, self.source_delivered, self.source_broadcast):
+                for kept in (self.source_watermarks, self.source_last_wall, self.source_next_offset, self.source_delivered,
+                             self.source_broadcast):  # fmt: skip
                     kept.pop(tp.partition, None)
                 self.announced_idle.discard(tp.partition)
 
@@ -447,8 +447,10 @@ class JourneyWorker:
             if progress is not None and progress > self.source_broadcast.get(tp.partition, NO_WATERMARK):
                 await self._broadcast(SourceProgressMessage(SourceStamp(tp.partition, progress)))
                 self.source_broadcast[tp.partition] = progress
+        for tp in owned:  # the idle clock of a partition starts when this worker got it
+            self.source_last_wall.setdefault(tp.partition, now)
         silent = [tp for tp in owned if tp.partition not in self.announced_idle
-                  and now - self.source_last_wall.get(tp.partition, self.started_wall) >= self.settings.worker.source_idle_s]  # fmt: skip
+                  and now - self.source_last_wall[tp.partition] >= self.settings.worker.source_idle_s]  # fmt: skip
         for tp in await self._caught_up(silent):
             await self._broadcast(SourceIdleMessage(tp.partition))
             self.announced_idle.add(tp.partition)
@@ -476,19 +478,25 @@ class JourneyWorker:
         await out.delivered()
 
     async def _caught_up(self, partitions: list[Any]) -> list[Any]:
-        """Those touchpoints partitions stage 1 has read to their end."""
+        """Those touchpoints partitions whose every record was processed and its outputs delivered:
+        here (`source_next_offset`), or, before this worker's first record of one since it got it,
+        as far as the group committed (by whichever worker; an empty partition counts as read).
+        Never the consumer's position: it counts records fetched but still waiting in the stream,
+        and a partition announced idle with a backlog makes its events late everywhere."""
         if not partitions:
             return []
         try:
             ends = await self.app.consumer.highwaters(*partitions)
+            unread_here = [tp.partition for tp in partitions if tp.partition not in self.source_next_offset]
+            committed = await asyncio.to_thread(
+                resume_offsets, self.settings, self.settings.worker.app_id, self.source.get_topic_name(), unread_here
+            ) if unread_here else {}  # fmt: skip
         except Exception as error:  # noqa: BLE001 - unknown: not idle, ask again next tick
-            log.warning("could not read the touchpoints partitions' end offsets: %s", error)
+            log.warning("could not read the touchpoints partitions' offsets: %s", error)
             return []
         caught_up = []
         for tp in partitions:
-            read_to = self.source_next_offset.get(tp.partition)
-            if read_to is None:  # nothing processed here yet: where the consumer stands
-                read_to = await self.app.consumer.position(tp)
+            read_to = self.source_next_offset.get(tp.partition, committed.get(tp.partition))
             if read_to is not None and read_to >= ends.get(tp, 0):
                 caught_up.append(tp)
         return caught_up
