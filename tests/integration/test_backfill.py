@@ -24,7 +24,7 @@ from journey.simulation.generate import simulate
 from journey.simulation.send import send
 from journey.topics import create_topics
 from tests.conftest import broker_settings
-from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
+from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -33,26 +33,6 @@ SIMULATION = SimulationSettings(customers=150, days=1, end=END, seed=12, late_sh
                                 incident=IncidentSettings(hour_utc=13))  # fmt: skip
 PACED_SECONDS = 25  # the simulated day, published over this much wall time
 
-# Figures of everything but the test clock's heartbeats, after the replacing engines collapsed
-# re-sent records (OPTIMIZE … FINAL).
-FIGURES = """
-import sys, orjson, clickhouse_connect
-c = clickhouse_connect.get_client(dsn=sys.argv[1])
-for table in ("touchpoints", "sessions", "friction_signals", "stage_transitions", "identity_links", "survey_responses"):
-    c.command(f"OPTIMIZE TABLE journey.{table} FINAL")
-rows = lambda sql: [list(r) for r in c.query(sql).result_rows]
-real = "journey_key NOT LIKE 'clock-%'"
-print(orjson.dumps({
-  "touchpoints": rows(f"SELECT count(), uniqExact(event_id), countIf(late) FROM journey.touchpoints WHERE source != 'test-clock'"),
-  "sessions": rows(f"SELECT count(), sum(event_count), sum(toUnixTimestamp64Milli(ended_at) - toUnixTimestamp64Milli(started_at)),"
-                   f" countIf(length(merged_from) > 0) FROM journey.sessions WHERE {real}"),
-  "sessions_by_reason": rows(f"SELECT close_reason, count() FROM journey.sessions WHERE {real} GROUP BY 1 ORDER BY 1"),
-  "transitions": rows(f"SELECT from_stage, to_stage, count() FROM journey.stage_transitions WHERE {real} GROUP BY 1, 2 ORDER BY 1, 2"),
-  "signals": rows("SELECT kind, flow, severity, version, count() FROM journey.friction_signals GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
-  "signal_ids": rows("SELECT groupArray(signal_id) FROM (SELECT signal_id FROM journey.friction_signals ORDER BY signal_id)"),
-  "nps": rows("SELECT count(), round(100 * (countIf(score >= 9) - countIf(score <= 6)) / count(), 2) FROM journey.survey_responses WHERE kind = 'nps'"),
-}).decode())
-"""
 
 
 def report(process) -> list:  # noqa: ANN001 - a WorkerProcess

@@ -79,6 +79,28 @@ def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float 
     wait_quiet(settings, timeout_s, stages_only, alive=gone)
 
 
+# What the backfill and scale-out tests compare: figures of everything but the test clock's
+# heartbeats, after the replacing engines collapsed re-sent records (OPTIMIZE … FINAL).
+FIGURES = """
+import sys, orjson, clickhouse_connect
+c = clickhouse_connect.get_client(dsn=sys.argv[1])
+for table in ("touchpoints", "sessions", "friction_signals", "stage_transitions", "identity_links", "survey_responses"):
+    c.command(f"OPTIMIZE TABLE journey.{table} FINAL")
+rows = lambda sql: [list(r) for r in c.query(sql).result_rows]
+real = "journey_key NOT LIKE 'clock-%'"
+print(orjson.dumps({
+  "touchpoints": rows(f"SELECT count(), uniqExact(event_id), countIf(late) FROM journey.touchpoints WHERE source != 'test-clock'"),
+  "sessions": rows(f"SELECT count(), sum(event_count), sum(toUnixTimestamp64Milli(ended_at) - toUnixTimestamp64Milli(started_at)),"
+                   f" countIf(length(merged_from) > 0) FROM journey.sessions WHERE {real}"),
+  "sessions_by_reason": rows(f"SELECT close_reason, count() FROM journey.sessions WHERE {real} GROUP BY 1 ORDER BY 1"),
+  "transitions": rows(f"SELECT from_stage, to_stage, count() FROM journey.stage_transitions WHERE {real} GROUP BY 1, 2 ORDER BY 1, 2"),
+  "signals": rows("SELECT kind, flow, severity, version, count() FROM journey.friction_signals GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
+  "signal_ids": rows("SELECT groupArray(signal_id) FROM (SELECT signal_id FROM journey.friction_signals ORDER BY signal_id)"),
+  "nps": rows("SELECT count(), round(100 * (countIf(score >= 9) - countIf(score <= 6)) / count(), 2) FROM journey.survey_responses WHERE kind = 'nps'"),
+}).decode())
+"""
+
+
 def engine_json(script: str, dsn: str) -> dict:
     """Run `script` (argv[1] = the ClickHouse DSN, JSON on stdout) in a process of its own: the
     embedded engine's files are read once `journey run` has let go of them."""
