@@ -170,6 +170,11 @@ class JourneyWorker:
             key_serializer="raw",
             value_serializer="raw",
             autodiscover=False,
+            # No standby copies of other workers' tables: with Faust's default of one, 3 workers on
+            # a backfill lost or re-emitted thousands of events in 6 of 7 runs; with none, 5 of 7
+            # were exact (docs/decisions.md, "No table standbys"). A worker taking a partition
+            # over restores it from the changelog.
+            table_standby_replicas=0,
         )
         raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(t.name(TOUCHPOINTS), partitions=t.partitions, **raw)
