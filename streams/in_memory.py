@@ -9,7 +9,8 @@ them, and read whenever that partition is read next. Used by the property tests 
 
 - `run` is the simple path: every event through stage 1, then stage 2 in the given batch cuts.
 - `run_interleaved` is a catch-up as a worker meets it: a seeded random schedule picks which
-  source or stitched partition is read next and how much of it, and sends timer ticks between.
+  source or stitched partition is read next and how much of it, and sends the timer's source
+  progress broadcasts and ticks between.
 - `run_trickle` delivers one event at a time and lets everything settle before the next.
 """
 
@@ -28,6 +29,7 @@ from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
     SourceIdleMessage,
+    SourceProgressMessage,
     SourceStamp,
     StitchedMessage,
     TickMessage,
@@ -103,6 +105,13 @@ class InMemoryPipeline:
     def _announce_idle(self, source: int) -> None:
         for partition in range(len(self.partitions)):
             self._send(SourceIdleMessage(source), partition)
+
+    def _broadcast_progress(self, source: int) -> None:
+        """A source's progress to every stitched partition, as the worker's timer sends it: a
+        partition none of its keys reach still follows it."""
+        if self.source_watermarks[source] != NO_WATERMARK:
+            for partition in range(len(self.partitions)):
+                self._send(SourceProgressMessage(SourceStamp(source, self.source_watermarks[source])), partition)
 
     # -- stage 2 ---------------------------------------------------------------------------
     def _process(self, partition: int, batch: list[StitchedMessage]) -> None:
@@ -190,6 +199,8 @@ class InMemoryPipeline:
                 self._send_all([m for event in read for m in self.stage1(event)])
             else:
                 self._read(index, count)
+            if rng.random() < 0.05:
+                self._broadcast_progress(rng.randrange(self.sources))
             if rng.random() < 0.05:
                 partition = rng.randrange(len(self.partitions))
                 watermark = self.partitions[partition].event_watermark_ms
