@@ -8,31 +8,25 @@ from confluent_kafka import Consumer, TopicPartition
 from journey.config import Settings
 
 
-def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> int:
-    """Records in `topics` after the group's committed offsets (from the start where it has none)."""
+def partition_progress(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> dict[tuple[str, int], tuple[int, int]]:
+    """For each partition of `topics`: where `group` resumes it (its committed offset, or the start
+    of the log where it has none: the stages read from the earliest offset), and where it ends."""
     consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
     try:
         metadata = consumer.list_topics(timeout=timeout_s).topics
         partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
-        lag = 0
+        progress = {}
         for tp in consumer.committed(partitions, timeout=timeout_s):
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
-            lag += high - (tp.offset if tp.offset >= 0 else low)
-        return lag
+            progress[(tp.topic, tp.partition)] = (tp.offset if tp.offset >= 0 else low, high)
+        return progress
     finally:
         consumer.close()
 
 
-def resume_offsets(settings: Settings, group: str, topic: str, partitions: list[int], timeout_s: float = 10) -> dict[int, int]:
-    """Where `group` resumes each partition of `topic`: its committed offset, or the start of the
-    log where it has none (the stages read from the earliest offset)."""
-    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
-        return {tp.partition: tp.offset if tp.offset >= 0 else consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)[0]
-                for tp in committed}  # fmt: skip
-    finally:
-        consumer.close()
+def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> int:
+    """Records in `topics` after the group's committed offsets (from the start where it has none)."""
+    return sum(end - resume for resume, end in partition_progress(settings, group, topics, timeout_s).values())
 
 
 def pipeline_lag(settings: Settings) -> dict[str, int]:

@@ -31,7 +31,7 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from journey.config import KafkaSettings, Settings
-from journey.lag import pipeline_lag, resume_offsets
+from journey.lag import partition_progress, pipeline_lag
 from journey.topics import (
     DEAD_LETTER,
     INGEST_STATE_TABLE,
@@ -492,10 +492,11 @@ class JourneyWorker:
             return []
         try:
             ends = await self.app.consumer.highwaters(*partitions)
-            unread_here = [tp.partition for tp in partitions if tp.partition not in self.source_next_offset]
-            committed = await asyncio.to_thread(
-                resume_offsets, self.settings, self.settings.worker.app_id, self.source.get_topic_name(), unread_here
-            ) if unread_here else {}  # fmt: skip
+            committed: dict[int, int] = {}
+            if any(tp.partition not in self.source_next_offset for tp in partitions):
+                topics = [self.source.get_topic_name()]
+                progress = await asyncio.to_thread(partition_progress, self.settings, self.settings.worker.app_id, topics)
+                committed = {partition: resume for (_, partition), (resume, _) in progress.items()}
         except Exception as error:  # noqa: BLE001 - unknown: not idle, ask again next tick
             log.warning("could not read the touchpoints partitions' offsets: %s", error)
             return []
