@@ -30,6 +30,11 @@ BATCH_SECONDS = Histogram(
 FRICTION_SIGNALS = Counter("journey_friction_signals", "Friction signals detected, by kind and severity.", ["kind", "severity"])
 ABANDONMENTS = Counter("journey_abandonments", "Abandoned flows, by flow and the last step reached.", ["flow", "step"])
 RECOVERIES = Counter("journey_abandonments_recovered", "Abandoned flows completed later, by flow.", ["flow"])
+OFFSET_GAPS = Counter(
+    "journey_offset_gaps",
+    "Offsets jumped over when reading an input topic: records delivered out of order, or lost.",
+    ["topic"],
+)
 STATE_ERRORS = Counter(
     "journey_state_errors", "Stored states that could not be read (another format) and were started afresh.", ["table"]
 )
@@ -49,3 +54,4 @@ def export_zero_series(flows: Iterable[str]) -> None:
             FRICTION_SIGNALS.labels(kind, severity)
     for flow in flows:
         ABANDONMENTS.labels(flow, "")
+    OFFSET_GAPS.labels("touchpoints")  # 0 until an offset is jumped: alerts see the series

@@ -93,6 +93,7 @@ log = logging.getLogger("journey.worker")
 # appear in a journey or partition key (schemas.touchpoint.IDENTIFIER_PATTERN): no collision.
 WATERMARK_KEY = "\x00watermark:{partition}"
 SOURCE_WATERMARK_KEY = "\x00source-watermark:{partition}"
+SOURCE_OFFSET_KEY = "\x00source-next-offset:{partition}"  # after the last record whose outputs were delivered
 
 
 def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
@@ -238,13 +239,16 @@ class JourneyWorker:
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)  # destination partition -> encoded messages
         touched: dict[bytes, tuple[IngestState, EventT]] = {}
-        last_of_partition: dict[int, EventT] = {}
+        last_of_partition: dict[int, EventT] = {}  # its last valid event
+        last_read: dict[int, EventT] = {}  # its last record, whatever it turned out to be
         now = time.time()
         for event in events:
             message = event.message
+            self._check_contiguous(message)
             # Read up to here, whatever the record turns out to be: a partition whose last record
             # is dead-lettered or re-routed is still caught up (and may be announced idle).
             self.source_next_offset[message.partition] = message.offset + 1
+            last_read[message.partition] = event
             try:
                 touchpoint = parse_touchpoint(message.value or b"")
             except InvalidTouchpoint as error:
@@ -278,6 +282,24 @@ class JourneyWorker:
             self.source_delivered[partition] = progress[partition]
             key = SOURCE_WATERMARK_KEY.format(partition=partition).encode()
             _store(self.ingest_table, key, orjson.dumps(progress[partition]), event)
+        for partition, event in last_read.items():
+            key = SOURCE_OFFSET_KEY.format(partition=partition).encode()
+            _store(self.ingest_table, key, orjson.dumps(event.message.offset + 1), event)
+
+    def _check_contiguous(self, message: Any) -> None:
+        """Stage 1 should read each touchpoints partition offset after offset, across restarts and
+        rebalances. A record after a gap means Faust delivered a later record first (records
+        fetched before a rebalance), or committed past records that never reached this stage
+        (it acks records it skips during a rebalance; retention deletes unread ones). The first
+        makes events late, the second loses them: count and log it (docs/reliability.md)."""
+        expected = self.source_next_offset.get(message.partition)
+        if expected is None:
+            stored = self.ingest_table.get(SOURCE_OFFSET_KEY.format(partition=message.partition).encode())
+            expected = None if stored is None else orjson.loads(stored)
+        if expected is not None and message.offset > expected:
+            metrics.OFFSET_GAPS.labels("touchpoints").inc(message.offset - expected)
+            log.error("%s[%d]: offset %d read before %d to %d (out of order, or committed without being processed)",
+                      message.topic, message.partition, message.offset, expected, message.offset - 1)  # fmt: skip
 
     def _stamp(self, partition: int, occurred_at: Any) -> SourceStamp:
         """The source partition's event-time progress, including this event (kept across restarts)."""

@@ -169,3 +169,37 @@ def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Se
     closed = records(settings, JOURNEY_SESSIONS, settings.topics.partitions, where=lambda r: r["journey_key"].startswith("cust-idle-"))
     assert sorted(r["journey_key"] for r in closed) == [f"cust-idle-{p}" for p in range(settings.topics.partitions)]
     assert len(records(settings, DEAD_LETTER, settings.topics.partitions)) == settings.topics.partitions
+
+
+def test_records_committed_without_being_processed_are_counted_and_logged(settings: Settings, worker: WorkerProcess) -> None:
+    """Faust can commit past records it skipped during a rebalance. Stage 1 remembers where it
+    read each partition to, so a gap when it resumes is counted and logged, never silent."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from journey.lag import partition_progress
+    from tests.integration.worker_helpers import wait_caught_up
+
+    topic = settings.topics.name("touchpoints")
+
+    def send(count: int) -> None:
+        producer = Producer(settings.kafka.confluent_config())
+        for _ in range(count):
+            body = {"event_id": str(uuid.uuid4()), "occurred_at": START.isoformat(), "customer_id": "cust-gap",
+                    "channel": "web", "touchpoint": "page.viewed", "source": "web"}  # fmt: skip
+            producer.produce(topic, orjson.dumps(body), b"cust-gap", partition=0)
+        assert producer.flush(30) == 0
+
+    send(1)
+    wait_caught_up(settings, worker, stages_only=True)
+    worker.stop()
+    send(3)  # then committed as if processed: what Faust's skip does
+    end = partition_progress(settings, settings.worker.app_id, [topic])[(topic, 0)][1]
+    group = Consumer({**settings.kafka.confluent_config(), "group.id": settings.worker.app_id, "enable.auto.commit": False})
+    group.commit(offsets=[TopicPartition(topic, 0, end)], asynchronous=False)
+    group.close()
+    send(1)
+    worker.start()
+    wait_caught_up(settings, worker, stages_only=True)
+
+    assert worker.counter("journey_offset_gaps_total", topic="touchpoints") == 3
+    assert f"{topic}[0]: offset 4 read before 1 to 3 (out of order, or committed without being processed)" in worker.log_tail(400)
