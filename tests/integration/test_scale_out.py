@@ -7,10 +7,10 @@ The input is a backfill published before any worker starts, as a new user would 
 workers start one after another, so the group rebalances while records are in flight.
 SCALE_OUT_KILL_SEED=<n> replays a run's kill delay.
 
-Opt-in (JOURNEY_SCALE_OUT=1) until the defect it found is fixed: with three workers, events that
-an absorbed anonymous journey forwards to its customer arrive after the customer's partition
-watermark passed them and are counted late (docs/reliability.md, "Scale-out"). It fails today;
-it joins `make test` with the fix.
+Opt-in (JOURNEY_SCALE_OUT=1) until the defect it found is fixed: in a minority of runs the
+three workers differ from one by an event, because Faust's consumer delivers records out of
+order, or commits past skipped ones, around a rebalance (docs/reliability.md, "Scale-out").
+It joins `make test` with the fix.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.integration.worker_helpers import FIGURES, advance_event_time, engine
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.environ.get("JOURNEY_SCALE_OUT") != "1",
-                       reason="opt-in until forwarded events are bounded across workers (docs/reliability.md)"),
+                       reason="opt-in until stage 1 reads in order across rebalances (docs/reliability.md)"),
 ]  # fmt: skip
 
 END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
