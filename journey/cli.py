@@ -24,10 +24,12 @@ stack_app = typer.Typer(help="The local stack: a real single-node Kafka broker o
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 dashboards_app = typer.Typer(help="Grafana boards and alert rules, rendered from the settings.", no_args_is_help=True)
+dlq_app = typer.Typer(help="The dead-letter topics: what was rejected, why, and from which source.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(config_app, name="config")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(dlq_app, name="dlq")
 
 console = Console(stderr=True)
 PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files of 1 MiB and more
@@ -192,6 +194,48 @@ def sink_command() -> None:
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
     sink.run()
+
+
+# -- dead letters ------------------------------------------------------------------------------
+@dlq_app.command("inspect")
+def dlq_inspect(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout instead of tables")] = False,
+    samples: Annotated[int, typer.Option(min=0, help="sample records shown per reason")] = 3,
+) -> None:
+    """Counts by reason, source and hour, and samples, of both dead-letter topics.
+
+    Stage 1's topic holds invalid events, the sink's the rows ClickHouse refused; both are read
+    from their start to their end as of now, and nothing is committed."""
+    import orjson
+    from rich.table import Table
+
+    from journey.dlq import inspect
+
+    summaries = inspect(settings(), samples)
+    if as_json:
+        print(orjson.dumps({"topics": [s.to_json() for s in summaries]}, option=orjson.OPT_INDENT_2).decode())
+        return
+    out = Console()
+    for summary in summaries:
+        out.rule(f"{summary.topic}: {summary.total:,} records")
+        if not summary.total:
+            continue
+        for title, counts in (("reason", summary.by_reason), ("source", summary.by_source), ("hour (UTC)", summary.by_hour)):
+            table = Table(title=f"by {title}", title_justify="left")
+            table.add_column(title)
+            table.add_column("records", justify="right")
+            rows = sorted(counts.items()) if title.startswith("hour") else counts.most_common()
+            for value, count in rows:
+                table.add_row(value, f"{count:,}")
+            out.print(table)
+        table = Table(title="samples", title_justify="left")
+        for column in ("reason", "partition/offset", "message", "original (start)"):
+            table.add_column(column, overflow="fold")
+        for reason, letters in summary.samples.items():
+            for letter in letters:
+                table.add_row(reason, f"{letter.partition}/{letter.offset}", letter.message,
+                              letter.original[:120].decode(errors="replace"))  # fmt: skip
+        out.print(table)
 
 
 # -- report ------------------------------------------------------------------------------------

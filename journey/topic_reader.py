@@ -34,3 +34,34 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float =
     finally:
         consumer.close()
     return messages
+
+
+def read_to_end(settings: Settings, topic: str, timeout_s: float = 60.0) -> list[Message]:
+    """Every record of `topic`, from each partition's start to its end as of the call (a fixed
+    range, whatever arrives meanwhile). No offsets are committed. A missing topic reads as empty."""
+    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": f"journey-reader-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})  # fmt: skip
+    messages: list[Message] = []
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        ends = {}
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        deadline = time.monotonic() + timeout_s
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end within {timeout_s:.0f}s")
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            messages.append(message)
+            if message.offset() + 1 >= ends.get(message.partition(), 0):
+                ends.pop(message.partition(), None)
+    finally:
+        consumer.close()
+    return messages

@@ -203,3 +203,40 @@ def test_records_committed_without_being_processed_are_counted_and_logged(settin
 
     assert worker.counter("journey_offset_gaps_total", topic="touchpoints") == 3
     assert f"{topic}[0]: offset 4 read before 1 to 3 (out of order, or committed without being processed)" in worker.log_tail(400)
+
+
+def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Settings, worker: WorkerProcess) -> None:
+    """An operator's first look after a bad deploy: `journey dlq inspect --json` on what stage 1
+    dead-lettered, with the originals in the samples."""
+    import subprocess
+    import sys
+
+    from confluent_kafka import Producer
+
+    topic = settings.topics.name("touchpoints")
+    good = {"event_id": str(uuid.uuid4()), "occurred_at": START.isoformat(), "customer_id": "cust-dlq",
+            "channel": "web", "touchpoint": "page.viewed", "source": "web"}  # fmt: skip
+    no_time = {k: v for k, v in good.items() if k != "occurred_at"} | {"source": "billing-service"}
+    bad = [b"{not json", b"\xff\xfe not utf-8"] + [orjson.dumps(no_time | {"event_id": str(uuid.uuid4())}) for _ in range(3)]
+    producer = Producer(settings.kafka.confluent_config())
+    for value in bad:
+        producer.produce(topic, value, b"cust-dlq")
+    producer.produce(topic, orjson.dumps(good), b"cust-dlq")
+    assert producer.flush(30) == 0
+    assert len(records(settings, DEAD_LETTER, len(bad))) == len(bad)
+
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "dlq", "inspect", "--json", "--samples", "2"]
+    result = subprocess.run(command, env=worker.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    stage, sink = orjson.loads(result.stdout)["topics"]
+    assert stage["topic"] == settings.topics.name(DEAD_LETTER) and stage["total"] == 5
+    assert stage["by_reason"] == {"schema (occurred_at)": 3, "not_json": 1, "not_utf8": 1}
+    assert stage["by_source"] == {"billing-service": 3, "(no source: not a JSON object)": 2}
+    assert sum(stage["by_hour"].values()) == 5
+    assert len(stage["samples"]["schema (occurred_at)"]) == 2  # at most --samples per reason
+    assert stage["samples"]["not_json"][0]["original"] == "{not json"
+    assert sink["total"] == 0  # no sink ran
+
+    tables = subprocess.run(command[:-3], env={**worker.env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=120)
+    assert tables.returncode == 0, tables.stderr
+    assert "5 records" in tables.stdout and "schema (occurred_at)" in tables.stdout and "billing-service" in tables.stdout
