@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak deps bench schema clean
+.PHONY: demo test soak fuzz deps bench schema clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -17,6 +17,10 @@ test: deps
 SOAK_RUNS ?= 5
 soak: deps
 	@for i in $$(seq $(SOAK_RUNS)); do $(BIN)/python -m pytest -q tests/integration/test_run_end_to_end.py -k random || exit 1; done
+
+# Every decoder of outside bytes, 10,000 cases per target (make test runs 2,000).
+fuzz: deps
+	JOURNEY_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/unit/test_fuzz_decoders.py
 
 schema: deps
 	$(BIN)/python -m schemas.export

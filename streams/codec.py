@@ -132,27 +132,28 @@ def encode_state(state: JourneyState) -> bytes:
 
 
 def decode_state(raw: bytes) -> JourneyState:
-    v = orjson.loads(raw)
-    if not isinstance(v, list) or not v or v[0] != STATE_FORMAT:
-        raise StateFormatError(f"journey state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
-    return JourneyState(
-        journey_key=v[1],
-        customer_id=v[2],
-        account_id=v[3],
-        sessions=SessionState([session_from_list(s) for s in v[4]], [tuple(c) for c in v[5]], v[6]),
-        stages=stages_from_list(v[7]),
-        recent=RecentIds(dict(v[8])),
-        absorbed_into=v[9],
-        absorbed_from=list(v[10]),
-        pending_handoffs=list(v[11]),
-        held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
-        watermark_ms=v[13],
-        friction=friction_from_list(v[14]),
-        pending=[pending_from_list(o) for o in v[15]],
-        event_count=v[16],
-        first_seen_ms=v[17],
-        last_seen_ms=v[18],
-    )
+    v = _versioned(raw, "journey")
+    try:
+        return JourneyState(
+            journey_key=v[1],
+            customer_id=v[2],
+            account_id=v[3],
+            sessions=SessionState([session_from_list(s) for s in v[4]], [tuple(c) for c in v[5]], v[6]),
+            stages=stages_from_list(v[7]),
+            recent=RecentIds(dict(v[8])),
+            absorbed_into=v[9],
+            absorbed_from=list(v[10]),
+            pending_handoffs=list(v[11]),
+            held=[(None if e is None else Touchpoint.model_validate(e), c, w) for e, c, w in v[12]],
+            watermark_ms=v[13],
+            friction=friction_from_list(v[14]),
+            pending=[pending_from_list(o) for o in v[15]],
+            event_count=v[16],
+            first_seen_ms=v[17],
+            last_seen_ms=v[18],
+        )
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        raise StateFormatError(f"journey state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
 
 
 def handoff_to_dict(h: Handoff) -> dict[str, Any]:
@@ -186,7 +187,20 @@ def encode_ingest_state(state: IngestState) -> bytes:
 
 
 def decode_ingest_state(raw: bytes) -> IngestState:
-    v = orjson.loads(raw)
+    v = _versioned(raw, "ingest")
+    try:
+        return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=RecentIds(dict(v[4])))
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        raise StateFormatError(f"ingest state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
+
+
+def _versioned(raw: bytes, kind: str) -> list[Any]:
+    """The stored list, when it is one of this format; StateFormatError otherwise (a worker then
+    starts the key afresh and counts it, rather than stopping on one bad value)."""
+    try:
+        v = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise StateFormatError(f"{kind} state is not JSON: {error}") from None
     if not isinstance(v, list) or not v or v[0] != STATE_FORMAT:
-        raise StateFormatError(f"ingest state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
-    return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=RecentIds(dict(v[4])))
+        raise StateFormatError(f"{kind} state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
+    return v

@@ -126,12 +126,19 @@ def encode_bundles(encoded: list[bytes], max_bytes: int) -> list[bytes]:
     return bundles
 
 
+class MessageFormatError(ValueError):
+    """A stitched record that is not what stage 1 or 2 writes (only a bug or a foreign producer)."""
+
+
 def decode_messages(raw: bytes) -> list[StitchedMessage]:
     """One stitched record: a bundle (a JSON array of messages) or a single message."""
-    document = orjson.loads(raw)
-    if isinstance(document, list):
-        return [_from_body(body) for body in document]
-    return [_from_body(document)]
+    try:
+        document = orjson.loads(raw)
+        if isinstance(document, list):
+            return [_from_body(body) for body in document]
+        return [_from_body(document)]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise MessageFormatError(f"not a stitched message: {type(error).__name__}: {error}") from None
 
 
 def _from_body(body: dict[str, Any]) -> StitchedMessage:

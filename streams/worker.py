@@ -64,6 +64,7 @@ from streams.journey import (
 from streams.messages import (
     AbsorbMessage,
     HandoffMessage,
+    MessageFormatError,
     SourceIdleMessage,
     SourceProgressMessage,
     SourceStamp,
@@ -363,7 +364,7 @@ class JourneyWorker:
         for event in events:
             try:
                 by_partition[event.message.partition].extend((m, event) for m in decode_messages(event.message.value))
-            except (ValueError, KeyError) as error:  # an internal topic: only a bug writes garbage here
+            except MessageFormatError as error:  # an internal topic: only a bug writes garbage here
                 log.error("undecodable message on %s at offset %s: %s", event.message.topic, event.message.offset, error)
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)
