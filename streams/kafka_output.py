@@ -2,8 +2,9 @@
 
 Faust's producer (aiokafka) costs tens of microseconds of Python per record; the stages send one
 or more records per event, which was a large share of a batch (docs/decisions.md, "Stitched
-messages in bundles, outputs through confluent-kafka"). Faust's own producer still writes the table changelogs, after these
-outputs are acknowledged: the commit order of streams/worker.py is unchanged.
+messages in bundles, outputs through confluent-kafka"). Faust's own producer still writes the
+table changelogs, after these outputs are acknowledged: the commit order of streams/worker.py
+is unchanged.
 
 The producer is idempotent with acks=all: records to one partition are written in the order
 they were sent, retries included. Keyed records go where aiokafka would have put them (murmur2,
