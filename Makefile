@@ -26,6 +26,7 @@ schema: deps
 	$(BIN)/python -m schemas.export
 
 bench: deps
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python -m bench.run_all
 
 clean:

@@ -296,7 +296,7 @@ LoglevelOption = Annotated[str, typer.Option(help="crit, error, warn, info or de
 
 @app.command("worker")
 def worker(loglevel: LoglevelOption = "warn") -> None:
-    """Run the stream stages (ingest, journeys) as a Faust worker; scale out by running more."""
+    """Run the stream stages (ingest, journeys); scale out by running more with the same worker.app_id."""
     from journey.gc_tuning import tune_garbage_collector
     from streams.worker import JourneyWorker
 

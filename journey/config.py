@@ -353,7 +353,7 @@ class SimulationSettings(_Section):
 
 
 class WorkerSettings(_Section):
-    """The Faust worker process."""
+    """The stream worker process (`journey worker`, `journey run`)."""
 
     app_id: str = Field(default="journey-telemetry", pattern=r"^[A-Za-z0-9._-]+$")
     store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://")
@@ -387,6 +387,10 @@ class WorkerSettings(_Section):
     session_timeout_s: float = Field(
         default=30.0, ge=6, le=300,
         description="a worker or sink that died is replaced after this long (consumer group session timeout)",
+    )
+    max_poll_interval_s: float = Field(
+        default=300.0, ge=10,
+        description="a worker stuck this long in one batch or state restore leaves the group (its partitions move)",
     )
 
 

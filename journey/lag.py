@@ -3,7 +3,9 @@ demo's progress, the tests' "caught up", an operator's check)."""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from journey.config import Settings
 
@@ -16,7 +18,7 @@ def partition_progress(settings: Settings, group: str, topics: list[str], timeou
         metadata = consumer.list_topics(timeout=timeout_s).topics
         partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
         progress = {}
-        for tp in consumer.committed(partitions, timeout=timeout_s):
+        for tp in _committed(consumer, partitions, timeout_s):
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
             progress[(tp.topic, tp.partition)] = (tp.offset if tp.offset >= 0 else low, high)
         return progress
@@ -39,3 +41,19 @@ def pipeline_lag(settings: Settings) -> dict[str, int]:
         "stages": group_lag(settings, app_id, [name(TOUCHPOINTS), name(STITCHED)]),
         "sink": group_lag(settings, f"{app_id}-sink", [name(topic) for topic in TABLES]),
     }
+
+
+# The group's coordinator moving or loading (a broker start, a restart): ask again shortly.
+COORDINATOR_BUSY = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                              KafkaError.COORDINATOR_NOT_AVAILABLE})  # fmt: skip
+
+
+def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float) -> list[TopicPartition]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.committed(partitions, timeout=max(deadline - time.monotonic(), 0.1))
+        except KafkaException as error:
+            if error.args[0].code() not in COORDINATOR_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)

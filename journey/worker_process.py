@@ -16,7 +16,7 @@ import orjson
 
 from journey.config import Settings
 
-READY_MARK = b"[^Worker]: Ready"
+READY_MARK = b"worker ready:"  # streams.worker.READY
 READY_TIMEOUT_S = 90.0
 
 

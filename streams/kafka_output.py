@@ -1,19 +1,14 @@
 """What the stream stages send, through one confluent-kafka producer (librdkafka, in C).
 
-Faust's producer (aiokafka) costs tens of microseconds of Python per record; the stages send one
-or more records per event, which was a large share of a batch (docs/decisions.md, "Stitched
-messages in bundles, outputs through confluent-kafka"). Faust's own producer still writes the
-table changelogs, after these outputs are acknowledged: the commit order of streams/worker.py
-is unchanged.
-
-The producer is idempotent with acks=all: records to one partition are written in the order
-they were sent, retries included. Keyed records go where aiokafka would have put them (murmur2,
-as Kafka's Java client), so the stitched topic's partition of a journey does not change.
+Outputs and the state tables' changelog records (streams/state_table.py) go through it, each
+batch's outputs acknowledged before its changelog records are sent (the commit order of
+streams/worker.py). The producer is idempotent with acks=all: records to one partition are
+written in the order they were sent, retries included. Keyed records go where Kafka's Java
+client puts them (murmur2), as streams/murmur2.py computes for the stitched topic.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -33,7 +28,7 @@ class KafkaOutput:
     def __init__(self, kafka: KafkaSettings) -> None:
         self.producer = Producer({
             "enable.idempotence": True,  # acks=all, ordered retries
-            "partitioner": "murmur2_random",  # where aiokafka's default partitioner put keyed records
+            "partitioner": "murmur2_random",  # where Kafka's Java client puts keyed records
             **kafka.confluent_config(),
         })  # fmt: skip
 
@@ -42,15 +37,18 @@ class KafkaOutput:
 
 
 class OutputBatch:
-    """The records of one agent batch: `send` them in order, then `await delivered()`."""
+    """The records of one batch: `send` them in order, then `delivered()`."""
 
     def __init__(self, producer: Producer) -> None:
         self.producer = producer
         self.failures: list[KafkaError] = []
+        self.last_offsets: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self.failures.append(error)
+        else:
+            self.last_offsets[(message.topic(), message.partition())] = message.offset()
 
     def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         while True:
@@ -63,11 +61,11 @@ class OutputBatch:
             except BufferError:  # the local queue is full: let deliveries drain it
                 self.producer.poll(FULL_QUEUE_WAIT_S)
 
-    async def delivered(self) -> None:
-        """Wait (off the event loop) until Kafka acknowledged every record sent so far; raise
-        DeliveryFailed when one was refused or timed out."""
+    def delivered(self) -> None:
+        """Wait until Kafka acknowledged every record sent so far; raise DeliveryFailed when one
+        was refused or timed out (`message.timeout.ms`, librdkafka's default 5 minutes)."""
         try:
-            await asyncio.to_thread(self.producer.flush)
+            self.producer.flush()
         except KafkaException as error:
             raise DeliveryFailed(f"could not deliver outputs: {error}") from error
         if self.failures:

@@ -5,12 +5,9 @@ partitions move to the others (state restored from the changelogs).
 
 The input is a backfill published before any worker starts, as a new user would try it: the
 workers start one after another, so the group rebalances while records are in flight.
-SCALE_OUT_KILL_SEED=<n> replays a run's kill delay.
-
-Opt-in (JOURNEY_SCALE_OUT=1) until the defect it found is fixed: in a minority of runs the
-three workers differ from one by an event, because Faust's consumer delivers records out of
-order, or commits past skipped ones, around a rebalance (docs/reliability.md, "Scale-out").
-It joins `make test` with the fix.
+SCALE_OUT_KILL_SEED=<n> replays a run's kill delay. Every worker must also have read each of its
+partitions offset after offset (no "offset … read before …" in any log): under Faust, records
+delivered out of order around rebalances made events late in some runs (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -36,11 +33,8 @@ from journey.worker_process import WorkerProcess, broker_env
 from tests.conftest import broker_settings, free_port
 from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, wait_quiet
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.environ.get("JOURNEY_SCALE_OUT") != "1",
-                       reason="opt-in until stage 1 reads in order across rebalances (docs/reliability.md)"),
-]  # fmt: skip
+pytestmark = pytest.mark.integration
+OFFSET_GAP = "out of order, or committed without being processed"  # streams.worker._check_contiguous
 
 END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
 SIMULATION = SimulationSettings(customers=2000, days=1, end=END, seed=21, late_share=0,
@@ -88,6 +82,8 @@ class Cluster:
     def stop(self) -> None:
         for worker in self.workers:
             assert worker.stop() in (0, -signal.SIGKILL), worker.log_tail()
+            gaps = [line for line in worker.log_file.read_text(errors="replace").splitlines() if OFFSET_GAP in line]
+            assert not gaps, f"{worker.workdir.name} read offsets out of order: {gaps[:5]}"
         if self.sink is not None and self.sink.poll() is None:
             self.sink.terminate()
             assert self.sink.wait(60) == 0, (self.workdir / "sink.log").read_text()[-3000:]

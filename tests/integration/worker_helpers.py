@@ -11,12 +11,12 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from journey.config import Settings
 from journey.lag import pipeline_lag
 from journey.publisher import TouchpointPublisher
 from journey.worker_process import WorkerProcess
+from streams.murmur2 import key_partition
 from tests.conftest import free_port
 
 
@@ -118,12 +118,12 @@ def report_json(env: dict[str, str], *options: str) -> dict:
 
 
 def clock_keys(partitions: int) -> list[str]:
-    """One customer id per stitched partition (Faust's producer partitions by murmur2 of the key)."""
+    """One customer id per stitched partition (the stages partition journeys by murmur2 of the key)."""
     keys: dict[int, str] = {}
     n = 0
     while len(keys) < partitions:
         key = f"clock-{n}"
-        keys.setdefault((murmur2(key.encode()) & 0x7FFFFFFF) % partitions, key)
+        keys.setdefault(key_partition(key, partitions), key)
         n += 1
     return [keys[p] for p in range(partitions)]
 

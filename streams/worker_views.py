@@ -1,0 +1,146 @@
+"""The worker's HTTP views: /healthz, /metrics, the live journey view and, under `journey run`,
+the report (JSON and the report.html page) from this process's ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from streams.worker import JourneyWorker
+
+NO_REPORT = "no report here: this worker runs without the sink"
+
+
+def routes(worker: JourneyWorker) -> list[web.RouteDef]:
+    async def healthz(request: web.Request) -> web.Response:
+        sink_failed = worker.sink_thread is not None and worker.sink_thread.failed is not None
+        body = {"status": "sink failed" if sink_failed else "ok", "partitions": worker.loop.assigned(worker.stitched_topic),
+                "active_sessions": worker.active_sessions}  # fmt: skip
+        return web.json_response(body, status=503 if sink_failed else 200)
+
+    async def prometheus_metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    async def report_json(request: web.Request) -> web.Response:
+        """The `journey report` sections (`journey run` only: the embedded engine cannot be opened
+        by a second process)."""
+        if worker.sink_thread is None:
+            return web.json_response({"error": NO_REPORT}, status=404)
+        try:
+            start, end = _query_times(request, "since", "until")
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        try:
+            report = await asyncio.to_thread(_report, worker, start, end)
+        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        return web.json_response(report.as_json())
+
+    async def report_page(request: web.Request) -> web.Response:
+        """report.html, live: the page `journey report --html` writes (`journey run` only)."""
+        if worker.sink_thread is None:
+            return web.Response(text=NO_REPORT, status=404)
+        try:
+            start, end, mark_from, mark_to = _query_times(request, "since", "until", "mark_from", "mark_to")
+        except ValueError as error:
+            return web.Response(text=str(error), status=400)
+        # a shaded range, e.g. the demo's incident
+        marks = [(mark_from, mark_to, request.query.get("mark_label", ""))] if mark_from and mark_to else []
+        try:
+            page = await asyncio.to_thread(_report_page, worker, start, end, marks)
+        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+            return web.Response(text=str(error).splitlines()[0], status=503)
+        return web.Response(text=page, content_type="text/html")
+
+    async def journey_view(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        partition = worker.journey_partition(key)
+        if partition not in worker.loop.assigned(worker.stitched_topic):
+            return web.json_response(
+                {"error": f"journey {key!r} is kept by the worker that has {worker.stitched_topic}[{partition}], "
+                          "not by this one (see the consumer group's assignment)", "partition": partition},
+                status=404,
+            )  # fmt: skip
+        try:
+            state = worker.load_journey(key)
+        except Exception as error:  # noqa: BLE001 - the partition moved away while reading
+            return web.json_response({"error": f"journey {key!r} unavailable: {error}"}, status=503)
+        if state is None:
+            return web.json_response({"error": f"no journey {key!r}"}, status=404)
+        return web.json_response(journey_summary(state))
+
+    return [
+        web.get(path, handler)
+        for paths, handler in (
+            (("/healthz", "/healthz/"), healthz),
+            (("/metrics", "/metrics/"), prometheus_metrics),
+            (("/report.json",), report_json),
+            (("/report", "/report/"), report_page),
+            (("/journeys/{key}", "/journeys/{key}/"), journey_view),
+        )
+        for path in paths
+    ]
+
+
+def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.report.Report
+    from journey.report import build_report
+
+    return build_report(_report_connection(worker), worker.settings, start, end)
+
+
+def _report_page(worker: JourneyWorker, start: datetime | None, end: datetime | None, marks: list) -> str:
+    from journey.report_page import build_page
+
+    return build_page(_report_connection(worker), worker.settings, start, end, marks)
+
+
+def _report_connection(worker: JourneyWorker):  # noqa: ANN202 - a clickhouse_connect Client
+    from sinks.clickhouse_client import connect
+
+    if worker.report_client is None:  # its own connection: the sink thread uses the other
+        worker.report_client = connect(worker.settings.clickhouse)
+    return worker.report_client
+
+
+def _query_times(request: Any, *names: str) -> list[datetime | None]:
+    """ISO times from a request's query string (None where absent); ValueError naming the bad one."""
+    times = []
+    for name in names:
+        value = request.query.get(name)
+        try:
+            times.append(None if value is None else datetime.fromisoformat(value))
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+    return times
+
+
+
+def journey_summary(state: Any) -> dict[str, Any]:
+    """The live view of one journey (GET /journeys/{key}/)."""
+    from streams.records import iso
+
+    return {
+        "journey_key": state.journey_key,
+        "customer_id": state.customer_id,
+        "account_id": state.account_id,
+        "events": state.event_count,
+        "first_seen": iso(state.first_seen_ms),
+        "last_seen": iso(state.last_seen_ms),
+        "current_stage": state.stages.current,
+        "stages_reached": {stage: iso(at) for stage, at in state.stages.reached.items()},
+        "time_to_first_value_ms": state.stages.time_to_first_value_ms,
+        "open_sessions": [
+            {"session_id": s.session_id, "started_at": iso(s.start_ms), "last_event_at": iso(s.end_ms),
+             "events": s.event_count, "channels": s.channels, "path": [p[2] for p in s.path]}  # fmt: skip
+            for s in state.sessions.open
+        ],
+        "late_events": state.sessions.late_events,
+        "absorbed_into": state.absorbed_into,
+        "absorbed_from": state.absorbed_from,
+        "awaiting_handoff_from": sorted(state.pending_handoffs),
+    }
