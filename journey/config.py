@@ -11,7 +11,7 @@ a TOML path (`kafka.bootstrap_servers`) and as its environment variable.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,6 +104,12 @@ class TopicSettings(_Section):
     replication_factor: int = Field(default=1, ge=1, le=16)
     retention_hours: int = Field(default=7 * 24, ge=1)
     dlq_retention_hours: int = Field(default=30 * 24, ge=1)
+    dlq_max_message_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024,
+        description="the dead-letter topics' max.message.bytes: room for the largest record the touchpoints topic "
+        "takes (1 MiB by default) in base64 with its reason; a larger original is kept in part, with its size and "
+        "SHA-256",
+    )
 
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
@@ -147,6 +153,29 @@ class LocalStackSettings(_Section):
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.broker_port}"
+
+
+class ContractSettings(_Section):
+    """What stage 1 (and the SDK) accept beyond the event schema."""
+
+    max_future_minutes: float = Field(
+        default=60, gt=0,
+        description="an event stamped further than this after its publish time (the Kafka record's timestamp) is "
+        "dead-lettered (time_out_of_range): a clock ahead would make its journey's later events late",
+    )
+    max_age_days: float = Field(
+        default=400, gt=0,
+        description="an event stamped further than this before its publish time is dead-lettered; raise it to "
+        "backfill older history",
+    )
+
+    @property
+    def max_future(self) -> timedelta:
+        return timedelta(minutes=self.max_future_minutes)
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(days=self.max_age_days)
 
 
 class IdentitySettings(_Section):
@@ -441,6 +470,7 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     stack: LocalStackSettings = LocalStackSettings()
     stages: StageCatalogSettings = StageCatalogSettings()
+    contract: ContractSettings = ContractSettings()
     identity: IdentitySettings = IdentitySettings()
     sessions: SessionSettings = SessionSettings()
     journeys: JourneySettings = JourneySettings()

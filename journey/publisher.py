@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +21,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from journey.config import Settings
 from journey.topics import TOUCHPOINTS
-from schemas.touchpoint import Touchpoint, validate_touchpoint
+from schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # implies acks=all and ordered retries without duplicates
@@ -69,11 +70,15 @@ class TouchpointPublisher:
         self._producer = Producer(config)
         self._on_delivery = on_delivery
         self._failures: list[DeliveryFailure] = []
+        self._time_limits = (settings.contract.max_future, settings.contract.max_age)
         self.delivered = 0
 
     def publish(self, event: Touchpoint | Mapping[str, Any]) -> None:
-        """Validate and enqueue one event (raises InvalidTouchpoint before sending anything)."""
+        """Validate and enqueue one event (raises InvalidTouchpoint before sending anything,
+        as stage 1 would reject it: the schema, and occurred_at within the contract's limits of
+        now, the record's timestamp)."""
         touchpoint = event if isinstance(event, Touchpoint) else validate_touchpoint(dict(event))
+        check_event_time(touchpoint, datetime.now(UTC), *self._time_limits)
         self.publish_raw(touchpoint.to_json_bytes(), touchpoint.partition_key.encode())
 
     def publish_raw(self, value: bytes, key: bytes | None) -> None:

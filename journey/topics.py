@@ -37,7 +37,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic the pipeline needs, fully named and configured."""
     t = settings.topics
     retained = {"cleanup.policy": "delete", "retention.ms": str(t.retention_hours * HOUR_MS)}
-    dead_letters = {"cleanup.policy": "delete", "retention.ms": str(t.dlq_retention_hours * HOUR_MS)}
+    dead_letters = {"cleanup.policy": "delete", "retention.ms": str(t.dlq_retention_hours * HOUR_MS),
+                    "max.message.bytes": str(t.dlq_max_message_bytes)}  # fmt: skip
     # Identity links are facts keyed by anonymous_id: keep the latest per key forever.
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(HOUR_MS)}
     specs = {
@@ -52,8 +53,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         SINK_DEAD_LETTER: dead_letters,
     }
     pipeline = [TopicSpec(t.name(base), t.partitions, config) for base, config in specs.items()]
-    # Created here rather than by Faust: a worker that creates them itself can look them up before
-    # the broker's metadata has them, and its agents then crash on a partition mismatch.
+    # Created with the others, before any worker looks them up (a worker that created them itself
+    # once found the broker's metadata without them, under Faust).
     changelogs = [TopicSpec(changelog_topic(settings, table), t.partitions, {"cleanup.policy": "compact"})
                   for table in STATE_TABLES]  # fmt: skip
     return pipeline + changelogs

@@ -25,10 +25,11 @@ class DeliveryFailed(RuntimeError):
 
 
 class KafkaOutput:
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, max_record_bytes: int) -> None:
         self.producer = Producer({
             "enable.idempotence": True,  # acks=all, ordered retries
             "partitioner": "murmur2_random",  # where Kafka's Java client puts keyed records
+            "message.max.bytes": max_record_bytes + 64 * 1024,  # a dead letter of the largest input, and headroom
             **kafka.confluent_config(),
         })  # fmt: skip
 

@@ -4,6 +4,7 @@ envelope. Pure encoders; every record carries a deterministic id so downstream c
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +126,10 @@ def identity_record(o: Linked | Conflict) -> bytes:
     return _dumps(body)
 
 
+MAX_EXPLANATION_CHARS = 2000
+MAX_ERRORS = 50
+
+
 def dead_letter_record(
     *,
     reason: str,
@@ -135,19 +140,28 @@ def dead_letter_record(
     offset: int,
     key: bytes | None,
     original: bytes,
+    max_bytes: int,
     received_at: datetime | None = None,
 ) -> bytes:
-    """Everything needed to understand and replay a rejected event: reason and the exact bytes."""
-    return _dumps(
-        {
-            "reason": reason,
-            "message": message,
-            "errors": errors,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "key": None if key is None else base64.b64encode(key).decode(),
-            "original": base64.b64encode(original).decode(),
-            "received_at": iso(to_ms(received_at or datetime.now(UTC))),
-        }
-    )
+    """Everything needed to understand and replay a rejected event: reason and the exact bytes.
+    An original too large for `max_bytes` (the dead-letter topic's limit) in base64 is kept in
+    part, with `original_bytes` and `original_sha256` of the whole."""
+    envelope: dict[str, Any] = {
+        "reason": reason,
+        "message": message[:MAX_EXPLANATION_CHARS],  # an error may quote the offending value, whatever its size
+        "errors": [{k: v[:MAX_EXPLANATION_CHARS] for k, v in e.items()} for e in errors[:MAX_ERRORS]],
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "key": None if key is None else base64.b64encode(key).decode(),
+        "original": base64.b64encode(original).decode(),
+        "received_at": iso(to_ms(received_at or datetime.now(UTC))),
+    }
+    record = _dumps(envelope)
+    if len(record) > max_bytes:
+        room = max_bytes - (len(record) - len(envelope["original"])) - 256  # the added fields
+        envelope |= {"original": base64.b64encode(original[: max(room, 0) * 3 // 4]).decode(),
+                     "original_truncated": True, "original_bytes": len(original),
+                     "original_sha256": hashlib.sha256(original).hexdigest()}  # fmt: skip
+        record = _dumps(envelope)
+    return record

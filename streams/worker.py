@@ -14,10 +14,11 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Message
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from journey.config import Settings
 from journey.lag import pipeline_lag
@@ -36,7 +37,7 @@ from journey.topics import (
     changelog_topic,
     create_topics,
 )
-from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchpoint
 from streams import metrics
 from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state, encode_state
 from streams.group_loop import GroupLoop, Timer, TopicHandler
@@ -124,8 +125,9 @@ class JourneyWorker:
         self.journey_table = StateTable(JOURNEY_STATE_TABLE, changelog_topic(settings, JOURNEY_STATE_TABLE), w.store,
                                         state_dir, settings.kafka)  # fmt: skip
 
-        self.output = KafkaOutput(settings.kafka)  # outputs and changelog records
+        self.output = KafkaOutput(settings.kafka, t.dlq_max_message_bytes)  # outputs and changelog records
         self.rules = JourneyRules.from_settings(settings)
+        self.time_limits = (settings.contract.max_future, settings.contract.max_age)
         self.partitions: dict[int, JourneyPartition] = {}  # stage-2 processors, created on first use
         self.active_sessions = 0
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
@@ -184,11 +186,15 @@ class JourneyWorker:
             read.add(partition)  # read up to here, whatever the record turns out to be
             try:
                 touchpoint = parse_touchpoint(value)
+                published_type, published_ms = message.timestamp()
+                if published_type != TIMESTAMP_NOT_AVAILABLE:
+                    check_event_time(touchpoint, datetime.fromtimestamp(published_ms / 1000, UTC), *self.time_limits)
             except InvalidTouchpoint as error:
                 metrics.EVENTS.labels("ingest", "invalid").inc()
                 record = dead_letter_record(
                     reason=error.reason, message=error.message, errors=error.errors, topic=message.topic(),
                     partition=partition, offset=message.offset(), key=message.key(), original=value,
+                    max_bytes=self.settings.topics.dlq_max_message_bytes,
                 )  # fmt: skip
                 out.send(self.dead_letter_topic, message.key(), record)
                 continue

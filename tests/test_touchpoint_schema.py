@@ -20,6 +20,7 @@ from schemas.touchpoint import (
     Channel,
     InvalidTouchpoint,
     Touchpoint,
+    check_event_time,
     parse_touchpoint,
     validate_touchpoint,
 )
@@ -119,6 +120,45 @@ def test_each_bad_input_is_rejected_with_a_precise_reason(payload: bytes, reason
     assert raised.value.reason == reason
     for word in words:
         assert word in raised.value.message, raised.value.message
+
+
+def nested_payload(depth: int) -> bytes:
+    """An event whose properties nest `depth` objects (by hand: encoders refuse such depths)."""
+    body = encode(event(properties={"nested": 0}))
+    return body.replace(b'{"nested":0}', b'{"a":' * depth + b"1" + b"}" * depth, 1)
+
+
+@pytest.mark.parametrize(("depth", "reason"), [(900, "schema"), (1022, "schema"), (1100, "not_json"), (8000, "not_json")])
+def test_nesting_a_parser_accepts_is_rejected_without_exhausting_the_stack(depth: int, reason: str) -> None:
+    with pytest.raises(InvalidTouchpoint) as raised:  # was a RecursionError (a crashed worker) up to orjson's limit
+        parse_touchpoint(nested_payload(depth))
+    assert raised.value.reason == reason
+
+
+PUBLISHED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+LIMITS = (timedelta(minutes=60), timedelta(days=400))
+
+
+@pytest.mark.parametrize(("occurred_at", "words"), [
+    (PUBLISHED + timedelta(minutes=61), ["after its publish time", "contract.max_future_minutes"]),
+    (PUBLISHED + timedelta(days=365 * 5), ["after its publish time"]),
+    (PUBLISHED - timedelta(days=401), ["before its publish time", "400 days", "contract.max_age_days"]),
+    (datetime(1970, 1, 1, tzinfo=UTC), ["before its publish time"]),
+])  # fmt: skip
+def test_an_event_time_implausible_for_its_publish_time_is_rejected(occurred_at: datetime, words: list[str]) -> None:
+    touchpoint = validate_touchpoint(event(occurred_at=occurred_at.isoformat()))
+    with pytest.raises(InvalidTouchpoint) as raised:
+        check_event_time(touchpoint, PUBLISHED, *LIMITS)
+    assert raised.value.reason == "time_out_of_range"
+    assert raised.value.errors[0]["field"] == "occurred_at"
+    for word in words:
+        assert word in raised.value.message, raised.value.message
+
+
+@pytest.mark.parametrize("offset", [timedelta(minutes=59), timedelta(0), timedelta(days=-399)])
+def test_clock_skew_and_backfills_within_the_limits_pass(offset: timedelta) -> None:
+    touchpoint = validate_touchpoint(event(occurred_at=(PUBLISHED + offset).isoformat()))
+    check_event_time(touchpoint, PUBLISHED, *LIMITS)
 
 
 def test_sdk_dict_with_unserialisable_property_is_rejected_not_crashed() -> None:
