@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import Settings
@@ -289,7 +289,10 @@ class ClickHouseSink:
         SINK_BATCH_SECONDS.labels(spec.table).observe(time.monotonic() - started)
         SINK_ROWS.labels(spec.table).inc(len(batch.records) - len(rejected))
         offset = self.buffer.confirm(batch)
-        self.consumer.commit(offsets=[TopicPartition(batch.topic, batch.partition, offset)], asynchronous=False)
+        try:
+            self.consumer.commit(offsets=[TopicPartition(batch.topic, batch.partition, offset)], asynchronous=False)
+        except KafkaException as error:  # the broker away, a rebalance: sink_progress has it, a later commit covers it
+            log.warning("commit of %s[%d] at %d deferred: %s", batch.topic, batch.partition, offset, error.args[0].str())
         return True
 
     def _insert(self, client: Client, topic: str, spec: TableSpec, rows: list[Row]) -> None:

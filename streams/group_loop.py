@@ -39,6 +39,10 @@ log = logging.getLogger("journey.worker")
 # Commit refusals that mean "not now, the group is rebalancing", not "this worker is broken".
 REBALANCING = frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
                          KafkaError._ASSIGNMENT_LOST, KafkaError._STATE})  # fmt: skip
+# The broker or the group's coordinator away for now (a restart): retried after the next batch.
+UNREACHABLE = frozenset({KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN,
+                         KafkaError._WAIT_COORD, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+                         KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,14 @@ class GroupLoop:
         offsets = [TopicPartition(topic, p, offset) for (topic, p), offset in self.uncommitted.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
-            if error.args[0].code() not in REBALANCING:
+        except KafkaException as exception:
+            error = exception.args[0]
+            if error.code() in REBALANCING:
+                log.info("commit deferred: the group is rebalancing (%s)", error.name())
+            elif error.retriable() or error.code() in UNREACHABLE:
+                log.warning("commit deferred: %s", error.str())
+            else:
                 raise
-            log.info("commit deferred: the group is rebalancing (%s)", error.args[0].name())
             return
         self.uncommitted.clear()
 
