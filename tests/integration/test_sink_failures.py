@@ -5,6 +5,7 @@ table that disappears (a server-side failure) stalls the sink without loss or du
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,3 +142,59 @@ def test_a_table_missing_at_the_first_insert_stalls_the_sink_and_rejects_nothing
 
     assert read_topic(settings, settings.topics.name("journey.sink.dlq"), expected=0, timeout_s=3) == []
     assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == len(records)
+
+
+OUTAGE_S = 60.0
+
+
+def test_clickhouse_failing_for_a_minute_under_load_pauses_within_bounds_then_catches_up(sink_setup) -> None:
+    """Records keep arriving at ~250/s while every insert fails for 60 s: the sink holds at most
+    `sink.max_buffered_rows` (then pauses consumption), commits nothing it did not write, and
+    once ClickHouse is back writes exactly what arrived."""
+    client, settings = sink_setup
+    ch = settings.clickhouse
+    settings = settings.model_copy(update={"sink": settings.sink.model_copy(update={"max_buffered_rows": 2000})})
+    template = touchpoint_records(4)
+    rows = f"SELECT count() FROM {ch.database}.touchpoints"
+    sent: list[int] = []
+    stop_sending = threading.Event()
+
+    def keep_sending() -> None:  # ~250 records/s on 3 partitions, each with an event id of its own
+        producer, n = Producer(settings.kafka.confluent_config()), 0
+        while not stop_sending.is_set():
+            for _ in range(25):
+                record = {**template[n % len(template)], "event_id": str(uuid.uuid5(uuid.NAMESPACE_OID, str(n)))}
+                producer.produce(settings.topics.name("journey.touchpoints"), orjson.dumps(record), partition=n % 3)
+                n += 1
+            producer.poll(0)
+            stop_sending.wait(0.1)
+        assert producer.flush(30) == 0
+        sent.append(n)
+
+    peak_buffered = 0
+    with running_sink(settings) as sink:
+        sender = threading.Thread(target=keep_sending, daemon=True)
+        sender.start()
+        wait_until(lambda: count(client, rows) > 500)
+        client.command(f"DETACH TABLE {ch.database}.touchpoints")  # every insert fails from now on
+        failing_until = time.monotonic() + OUTAGE_S
+        paused = False
+        while time.monotonic() < failing_until:
+            peak_buffered = max(peak_buffered, sink.buffer.buffered_rows)
+            paused = paused or sink.paused
+            time.sleep(0.05)
+        client.command(f"ATTACH TABLE {ch.database}.touchpoints")
+        back_at = time.monotonic()
+        stop_sending.set()
+        sender.join(60)
+        wait_until(lambda: count(client, rows) == sent[0], timeout_s=120, explain=lambda: f"{count(client, rows)} of {sent[0]}")
+        caught_up_s = time.monotonic() - back_at
+
+    print(f"ClickHouse failing {OUTAGE_S:.0f}s: {sent[0]} records, peak {peak_buffered} buffered rows, "
+          f"caught up {caught_up_s:.1f}s after it came back")  # fmt: skip
+    assert paused and sink.failures == 0
+    assert 0 < peak_buffered <= settings.sink.max_buffered_rows
+    assert sent[0] > 250 * OUTAGE_S * 0.5  # the load went on during the outage
+    assert count(client, f"SELECT uniqExact(event_id) FROM {ch.database}.touchpoints") == sent[0]
+    assert count(client, rows) == sent[0]  # no duplicate
+    assert count(client, f"SELECT uniqExactMerge(events) FROM {ch.database}.touchpoints_per_minute") == sent[0]
