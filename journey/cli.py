@@ -238,6 +238,73 @@ def dlq_inspect(
         out.print(table)
 
 
+@dlq_app.command("replay")
+def dlq_replay(
+    reason: Annotated[str | None, typer.Option(help="only dead letters of this reason: a code (schema) or as "
+                                               "`journey dlq inspect` shows it (\"schema (channel)\")")] = None,
+    source: Annotated[str | None, typer.Option(help="only dead letters from this publishing service")] = None,
+    fix: Annotated[str | None, typer.Option(help="a Python expression over `event` (the decoded original) giving the "
+                                            "corrected event, e.g. '{**event, \"channel\": \"web\"}'")] = None,
+    from_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="replay the events of this "
+                                                   "corrected JSON Lines file instead of the dead letters")] = None,
+    export: Annotated[Path | None, typer.Option(dir_okay=False, help="write the selected originals here as JSON "
+                                                "Lines (to correct by hand, then --from-file) and stop")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say how many would now pass, publish nothing")] = False,
+) -> None:
+    """Publish stage 1's dead-lettered events again, optionally corrected, after a publisher's fix.
+
+    Every candidate is checked as stage 1 will check it; those that would still fail are left
+    where they are, counted by reason. Replayed events keep their event_id, so stage 1 drops any
+    that already went through (a second replay, a service that re-sent them) as duplicates."""
+    from rich.table import Table
+
+    from journey.dlq import stage_letter
+    from journey.dlq_replay import FixError, compile_fix, export_line, plan_replay
+    from journey.publisher import PublishError, TouchpointPublisher
+    from journey.topic_reader import read_to_end
+    from journey.topics import DEAD_LETTER, TOUCHPOINTS
+
+    config = settings()
+    out = Console()  # the result on stdout; errors on stderr
+    if from_file is not None:
+        originals = [line.rstrip(b"\r") for line in from_file.read_bytes().splitlines() if line.strip()]
+        origin = str(from_file)
+    else:
+        letters = [stage_letter(m) for m in read_to_end(config, config.topics.name(DEAD_LETTER))]
+        selected = [letter for letter in letters
+                    if (reason is None or letter.reason == reason or letter.reason.startswith(f"{reason} ("))
+                    and (source is None or letter.source == source)]  # fmt: skip
+        originals = [letter.original for letter in selected]
+        origin = f"{config.topics.name(DEAD_LETTER)} ({len(selected):,} of {len(letters):,} dead letters selected)"
+    if export is not None:
+        export.write_bytes(b"".join(export_line(original) + b"\n" for original in originals))
+        out.print(f"wrote {len(originals):,} originals to {export}")
+        return
+    try:
+        plan = plan_replay(originals, compile_fix(fix) if fix else None, datetime.now(UTC), config.contract)
+    except FixError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    out.print(f"{origin}: {plan.candidates:,} candidates, [green]{len(plan.passing):,} would pass now[/green]")
+    if plan.failing:
+        table = Table(title="would still fail (left as they are)", title_justify="left")
+        for column in ("why", "records", "example"):
+            table.add_column(column, overflow="fold")
+        for why, count in plan.failing.most_common():
+            table.add_row(why, f"{count:,}", plan.examples[why][:200])
+        out.print(table)
+    if dry_run or not plan.passing:
+        return
+    try:
+        with TouchpointPublisher(config) as publisher:
+            for touchpoint in plan.passing:
+                publisher.publish(touchpoint)
+    except PublishError as error:
+        console.print(f"[red]delivery failed: {error}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"replayed {len(plan.passing):,} events to {config.topics.name(TOUCHPOINTS)}")
+
+
 # -- report ------------------------------------------------------------------------------------
 @app.command("report")
 def report_command(

@@ -240,3 +240,63 @@ def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Set
     tables = subprocess.run(command[:-3], env={**worker.env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=120)
     assert tables.returncode == 0, tables.stderr
     assert "5 records" in tables.stdout and "schema (occurred_at)" in tables.stdout and "billing-service" in tables.stdout
+
+
+def test_dlq_replay_corrects_and_republishes_dead_letters_once(settings: Settings, worker: WorkerProcess, tmp_path) -> None:  # noqa: ANN001
+    """After a bad deploy of billing (a channel the contract does not know) is fixed: a dry run
+    says what a fix-up would let through and publishes nothing; the replay publishes it; a second
+    replay is dropped by stage 1 as duplicates. Dead letters a fix cannot reach are exported,
+    corrected by hand and replayed from the file."""
+    import subprocess
+    import sys
+
+    from confluent_kafka import Producer
+
+    topic = settings.topics.name("touchpoints")
+    base = {"occurred_at": (START + timedelta(hours=5)).isoformat(), "customer_id": "cust-replay",
+            "touchpoint": "billing.invoice_sent", "source": "billing-replay"}  # fmt: skip
+    fax = [base | {"event_id": str(uuid.uuid4()), "channel": "fax"} for _ in range(6)]
+    garbled = [b"{'event_id': 'x', channel: email", b"billing says hello"]
+    producer = Producer(settings.kafka.confluent_config())
+    for value in [orjson.dumps(e) for e in fax] + garbled:
+        producer.produce(topic, value, b"cust-replay")
+    assert producer.flush(30) == 0
+    records(settings, DEAD_LETTER, len(fax) + len(garbled), where=lambda r: b"cust-replay" in base64.b64decode(r["original"]) or r["reason"] == "not_json")
+    ids = {e["event_id"] for e in fax}
+    replayed = lambda r: r["event_id"] in ids  # noqa: E731
+
+    journey = [sys.executable, "-c", "from journey.cli import app; app()", "dlq", "replay"]
+    fix = ["--reason", "schema", "--source", "billing-replay", "--fix", '{**event, "channel": "email"}']
+    env = {**worker.env, "COLUMNS": "200"}
+    dry = subprocess.run([*journey, *fix, "--dry-run"], env=env, capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "6 candidates" in dry.stdout and "6 would pass now" in dry.stdout, dry.stdout
+    unfixed = subprocess.run([*journey, "--reason", "schema", "--source", "billing-replay", "--dry-run"], env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "0 would pass now" in unfixed.stdout and "schema (channel)" in unfixed.stdout, unfixed.stdout
+    assert records(settings, JOURNEY_TOUCHPOINTS, 1, where=replayed, timeout_s=5) == []  # a dry run sends nothing
+
+    duplicates_before = worker.counter("journey_events_total", stage="ingest", outcome="duplicate")
+    for attempt in range(2):
+        run = subprocess.run([*journey, *fix], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and "replayed 6 events" in run.stdout, run.stdout + run.stderr
+        out = records(settings, JOURNEY_TOUCHPOINTS, len(fax), where=replayed)
+        assert sorted(r["event_id"] for r in out) == sorted(ids) and {r["channel"] for r in out} == {"email"}
+    deadline = time.monotonic() + 30
+    while worker.counter("journey_events_total", stage="ingest", outcome="duplicate") < duplicates_before + 6:
+        assert time.monotonic() < deadline, "the second replay was not dropped as duplicates"
+        time.sleep(0.5)
+    assert len(records(settings, JOURNEY_TOUCHPOINTS, 7, where=replayed, timeout_s=5)) == 6  # each once
+
+    exported = tmp_path / "garbled.jsonl"
+    run = subprocess.run([*journey, "--reason", "not_json", "--export", str(exported)], env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = exported.read_bytes().splitlines()
+    assert set(garbled) <= set(lines)
+    corrected = tmp_path / "corrected.jsonl"
+    corrected.write_bytes(b"\n".join(orjson.dumps(base | {"event_id": str(uuid.uuid4()), "channel": "email"})
+                                     for _ in garbled))  # fmt: skip
+    run = subprocess.run([*journey, "--from-file", str(corrected), "--dry-run"], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert "2 candidates" in run.stdout and "2 would pass now" in run.stdout, run.stdout
