@@ -114,5 +114,10 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
             policy = actual_config["cleanup.policy"].value
             if policy != spec.config["cleanup.policy"]:
                 warnings.append(f"{spec.name} has cleanup.policy={policy}, expected {spec.config['cleanup.policy']}")
+            wanted = spec.config.get("max.message.bytes")
+            if wanted is not None and int(actual_config["max.message.bytes"].value) < int(wanted):
+                warnings.append(f"{spec.name} takes records of {actual_config['max.message.bytes'].value} bytes at "
+                                f"most, expected {wanted} (a dead letter of a large event would not fit): "
+                                f"kafka-configs --alter --add-config max.message.bytes={wanted}")  # fmt: skip
     return TopicReport(created=created, existing=[s.name for s in present], warnings=warnings,
                        other_partitions=other_partitions)

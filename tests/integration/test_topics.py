@@ -8,7 +8,15 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from journey.config import Settings
-from journey.topics import JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, TOUCHPOINTS, changelog_topic, create_topics, topic_specs
+from journey.topics import (
+    DEAD_LETTER,
+    JOURNEY_IDENTITIES,
+    JOURNEY_STATE_TABLE,
+    TOUCHPOINTS,
+    changelog_topic,
+    create_topics,
+    topic_specs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +59,17 @@ def test_existing_topic_with_other_partitions_is_reported_not_changed(settings: 
     assert any(name in w and "1 partitions" in w for w in report.warnings)
     assert report.other_partitions == {name: 1}
     assert describe(settings, name)[0] == 1
+
+
+def test_a_dead_letter_topic_too_small_for_a_large_event_is_reported(settings: Settings) -> None:
+    """Created before dead letters carried originals of up to 1 MiB in base64: a warning with the
+    command that fixes it (stage 1 would not be able to dead-letter such an event)."""
+    name = settings.topics.name(DEAD_LETTER)
+    admin = AdminClient(settings.kafka.confluent_config())
+    admin.create_topics([NewTopic(name, settings.topics.partitions, 1)])[name].result(timeout=10)
+    deadline = time.monotonic() + 10
+    while name not in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    warnings = [w for w in create_topics(settings).warnings if name in w]
+    assert len(warnings) == 1 and f"max.message.bytes={settings.topics.dlq_max_message_bytes}" in warnings[0], warnings
