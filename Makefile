@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak fuzz deps bench schema clean
+.PHONY: demo test soak kill-loop fuzz deps bench schema clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -13,14 +13,20 @@ demo: deps
 test: deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Kill `journey run` at random points, SOAK_RUNS times; each failure prints its KILL_SEED.
-SOAK_RUNS ?= 5
+# `journey run` for SOAK_SECONDS at half its maximum rate: RSS, state and lag must stay flat
+# (figures written to docs/reliability.md; exit 1 when not flat).
+SOAK_SECONDS ?= 600
 soak: deps
-	@for i in $$(seq $(SOAK_RUNS)); do $(BIN)/python -m pytest -q tests/integration/test_run_end_to_end.py -k random || exit 1; done
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS)
 
-# Every decoder of outside bytes, 10,000 cases per target (make test runs 2,000).
+# Kill `journey run` at random points, KILL_RUNS times; each failure prints its KILL_SEED.
+KILL_RUNS ?= 5
+kill-loop: deps
+	@for i in $$(seq $(KILL_RUNS)); do $(BIN)/python -m pytest -q tests/integration/test_run_end_to_end.py -k random || exit 1; done
+
+# Every decoder of outside bytes and the pure stages, 10,000 cases per target (make test runs 2,000 and 500).
 fuzz: deps
-	JOURNEY_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/unit/test_fuzz_decoders.py
+	JOURNEY_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/unit/test_fuzz_decoders.py tests/unit/test_fuzz_pure_core.py
 
 schema: deps
 	$(BIN)/python -m schemas.export

@@ -3,8 +3,8 @@ and memory and lag over time.
 
 `journey run` (embedded ClickHouse) starts on an empty topic of its own; a paced publisher (the
 SDK) sends the simulated records with `occurred_at` rewritten to the moment of sending, as a live
-service would, `rate` events/s for `seconds`. The process's RSS and the pipeline's lag are sampled
-every `sample_s`. Then the process drains and stops, and this process opens the embedded engine:
+service would, `rate` events/s for `seconds`. The process's RSS, its state on disk (the RocksDB
+stores) and the pipeline's lag are sampled every `sample_s`. Then the process drains and stops, and this process opens the embedded engine:
 a row's latency is ClickHouse's `_inserted_at` (set by the insert that made it queryable) minus
 its `occurred_at`.
 """
@@ -39,6 +39,7 @@ class LiveRun:
     rows: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95, p99, max
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, RSS)
+    state_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, state on disk)
     lag: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (seconds since start, {consumer: records})
 
     def rss_note(self) -> str:
@@ -74,6 +75,7 @@ def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: 
                     if trouble := _gone(process):
                         raise RuntimeError(trouble)
                     result.rss_mib.append((elapsed, _rss_mib(process.process.pid)))
+                    result.state_mib.append((elapsed, _tree_mib(Path(env["JOURNEY_WORKER__DATA_DIR"]))))
                     result.lag.append((elapsed, pipeline_lag(settings)))
                     next_sample += sample_s
                 time.sleep(PACE_S)
@@ -104,6 +106,10 @@ def _sent_now(value: bytes, repeat: int) -> bytes:
     if repeat and isinstance(body.get("event_id"), str):
         body["event_id"] = str(uuid.uuid5(REPEAT_NAMESPACE, f"{body['event_id']}/{repeat}"))
     return orjson.dumps(body)
+
+
+def _tree_mib(directory: Path) -> float:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**20 if directory.exists() else 0.0
 
 
 def _rss_mib(pid: int) -> float:

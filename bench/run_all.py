@@ -21,11 +21,12 @@ from pathlib import Path
 from bench import limits, live, peer, pipeline, pure_core, sink_throughput, state_size
 from bench.broker import bench_broker
 from bench.prefill import prefill
-from bench.workload import simulated_records
+from bench.workload import simulated_records, with_poison
 from journey.config import Settings, TopicSettings, WorkerSettings
 from journey.topics import TOUCHPOINTS, create_topics
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+POISON = 10_000  # bad records mixed into the input of the poison run
 BEGIN, END = "<!-- side-by-side: begin (bench/run_all.py writes this) -->", "<!-- side-by-side: end -->"
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--skip", default="", help="comma-separated: limits,pure,run,workers,peer,sink,live,state")
+    parser.add_argument("--skip", default="", help="comma-separated: limits,pure,run,poison,workers,peer,sink,live,state")
     parser.add_argument("--live-seconds", type=float, default=600, help="the live run at half the measured rate")
     parser.add_argument("--live-rate", type=float, default=None, help="events/s of the live run (default: half of `journey run`'s)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -81,6 +82,12 @@ def main() -> None:
             ratio = f"; {run.rate(n) / bare:.1%} of the bare Faust agent" if bare else ""
             add("this pipeline: `journey run` (stages + sink, embedded ClickHouse)", run.rate(n), notes=run_note(run) + ratio)
             live_rate = live_rate or run.rate(n) / 2
+            if "poison" not in skip:
+                poisoned = with_poison(records, POISON)
+                dirty = pipeline.journey_run(own_copy(settings, poisoned), workdir / "poison")
+                add(f"this pipeline: `journey run`, {POISON:,} poison records of 13 kinds mixed in", dirty.rate(len(poisoned)),
+                    "records/s", f"{dirty.seconds:.1f} s for {len(poisoned):,} records; "
+                    f"{dirty.rate(len(poisoned)) / run.rate(n):.0%} of the clean run's rate")  # fmt: skip
         if "workers" not in skip:
             for count in (1, 2):
                 run = pipeline.workers_and_sink(own_copy(settings, records), workdir / f"workers-{count}", count)

@@ -34,3 +34,22 @@ def simulated_records(events: int, seed: int = 7, days: float = 3) -> list[Outgo
     customers = max(1, round(events / EVENTS_PER_CUSTOMER))
     simulation = SimulationSettings(customers=customers, days=days, seed=seed, end=SIMULATION_END)
     return simulate(Settings(simulation=simulation)).records
+
+
+def with_poison(records: list[Outgoing], count: int, huge: int = 10) -> list[Outgoing]:
+    """`records` with `count` bad records of every kind (journey/simulation/poison.py) spread
+    evenly through them: the throughput cost of a publisher's bad deploy."""
+    import orjson
+
+    from journey.simulation.poison import poison
+
+    templates = [orjson.loads(r.value) for r in records[:5000] if r.kind == "event"]
+    bad = poison(templates, count, published_at=datetime.now(UTC), huge=huge)
+    every = max(len(records) // max(count, 1), 1)
+    mixed: list[Outgoing] = []
+    for n, record in enumerate(records):
+        mixed.append(record)
+        if n % every == 0 and (item := next(bad, None)) is not None:
+            mixed.append(Outgoing(record.sent_at, item.key, item.value, "poison"))
+    mixed.extend(Outgoing(records[-1].sent_at, item.key, item.value, "poison") for item in bad)
+    return mixed

@@ -5,6 +5,7 @@ ClickHouse ends with exactly the input. This test stops and starts a broker of i
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from journey.config import Settings
 from journey.localstack.kafka import LocalKafka
 from journey.publisher import PublishError, TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import create_topics
+from journey.worker_process import WorkerProcess
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.test_run_end_to_end import START, close_sessions, counts, expected, run_process
 
@@ -66,6 +69,13 @@ def test_broker_stopped_for_30s_mid_run_loses_nothing(own_broker: LocalKafka, tm
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
     process = run_process(settings, tmp_path / "run", dsn)
     process.start()
+    try:
+        check_outage(settings, own_broker, process, dsn)
+    finally:
+        process.stop(signal.SIGKILL)  # after a failure; a clean stop happened otherwise
+
+
+def check_outage(settings: Settings, own_broker: LocalKafka, process: WorkerProcess, dsn: str) -> None:
     publishing = Publishing(TouchpointPublisher(settings))
     publishing.start()
     time.sleep(10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import signal
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from journey.samples import sample_journey
 from journey.simulation.poison import KINDS, poison
 from journey.topic_reader import read_to_end
 from journey.topics import DEAD_LETTER, JOURNEY_TOUCHPOINTS, create_topics
+from journey.worker_process import WorkerProcess
 from tests.integration.worker_helpers import make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -39,6 +41,13 @@ def test_ten_thousand_bad_records_all_dead_lettered_and_the_good_exact(settings:
     create_topics(settings)
     worker = make_test_worker(settings, tmp_path)
     worker.start()
+    try:
+        check_poison(settings, worker)
+    finally:
+        worker.stop(signal.SIGKILL)
+
+
+def check_poison(settings: Settings, worker: WorkerProcess) -> None:
     good = [event for seed in range(40) for event in sample_journey(seed, START)]
     bad = list(poison(good, POISON, published_at=datetime.now(UTC), huge=HUGE))
     assert {record.kind for record in bad} == set(KINDS)
@@ -62,4 +71,4 @@ def test_ten_thousand_bad_records_all_dead_lettered_and_the_good_exact(settings:
     assert Counter(out) == Counter(str(event["event_id"]) for event in good + rekeyed)
     assert worker.counter("journey_events_total", stage="ingest", outcome="invalid") == len(expected)
     assert worker.counter("journey_events_total", stage="ingest", outcome="misrouted") == len(rekeyed)
-    assert worker.stop() == 0, worker.log_tail()
+    assert worker.stop() == 0, worker.log_tail()  # a clean stop; the SIGKILL after it finds nothing to stop

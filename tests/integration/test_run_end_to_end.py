@@ -1,5 +1,5 @@
 """`journey run` (stages and sink in one process, on the embedded engine) on the real broker:
-killed with SIGKILL at random points (KILL_SEED=<n> replays a run's delays; `make soak` repeats
+killed with SIGKILL at random points (KILL_SEED=<n> replays a run's delays; `make kill-loop` repeats
 the test) and restarted, it ends with exactly the input in ClickHouse, rollups included; started
 against an unreachable ClickHouse, it loses nothing once pointed at the right one."""
 

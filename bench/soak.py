@@ -1,0 +1,100 @@
+"""`make soak`: `journey run` for 10 minutes at half its maximum rate, with the simulator's
+traffic (the demo's shape: personas, funnels, support, surveys, an incident, duplicates, late and
+malformed records) sent live, and a verdict on whether memory, state and lag stay flat.
+
+    python -m bench.soak [--seconds 600] [--rate EVENTS_PER_S] [--events 100000] [--no-write]
+
+Without --rate the maximum is measured first (a backfill of the same records through `journey
+run`). The records repeat under new event ids and the same customers, as live traffic from a
+steady population would, so after the first round nothing should grow: flat means the mean of
+the last quarter of the run is within TOLERANCE of the second quarter's (RSS, state on disk),
+and the stages' and sink's lag in the second half stays under LAG_SECONDS of traffic. Exit 1
+when it is not flat. The figures go to docs/reliability.md (between the soak markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import live, pipeline
+from bench.broker import bench_broker
+from bench.run_all import own_copy
+from bench.workload import simulated_records
+
+TOLERANCE = 0.15
+LAG_SECONDS = 10
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+BEGIN, END = "<!-- soak: begin (bench/soak.py writes this) -->", "<!-- soak: end -->"
+
+
+def quarter_means(samples: list[tuple[float, float]], seconds: float) -> tuple[float, float]:
+    def mean(lo: float, hi: float) -> float:
+        values = [v for at, v in samples if lo <= at < hi] or [0.0]
+        return sum(values) / len(values)
+
+    return mean(seconds / 4, seconds / 2), mean(seconds * 3 / 4, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--rate", type=float, default=None, help="events/s (default: half the measured maximum)")
+    parser.add_argument("--events", type=int, default=100_000, help="simulated records, repeated")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/reliability.md alone")
+    args = parser.parse_args()
+    records = simulated_records(args.events)
+    with bench_broker(6, prefix="journey-soak-") as (settings, workdir):
+        rate = args.rate
+        if rate is None:
+            run = pipeline.journey_run(own_copy(settings, records), workdir / "max")
+            rate = run.rate(len(records)) / 2
+            print(f"soak: maximum {rate * 2:,.0f} events/s (a backfill of {len(records):,} records); soaking at {rate:,.0f}",
+                  flush=True)  # fmt: skip
+        result = live.live_run(own_copy(settings, []), records, rate, args.seconds, workdir / "soak", sample_s=10)
+
+    rss = quarter_means(result.rss_mib, args.seconds)
+    state = quarter_means(result.state_mib, args.seconds)
+    late_lag = {name: max((lag.get(name, 0) for at, lag in result.lag if at >= args.seconds / 2), default=0)
+                for name in ("stages", "sink")}  # fmt: skip
+    verdicts = {
+        "RSS": rss[1] <= rss[0] * (1 + TOLERANCE),
+        "state on disk": state[1] <= state[0] * (1 + TOLERANCE),
+        "lag": all(records_behind <= rate * LAG_SECONDS for records_behind in late_lag.values()),
+    }
+    latency = result.latency_ms
+    lines = [
+        f"Soak {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `journey run` at {rate:,.0f} events/s for {args.seconds:.0f} s "
+        f"({result.rows:,} rows), the simulator's traffic sent live; `python -m bench.soak`.",
+        "",
+        "| what | second quarter | last quarter | flat? |",
+        "| --- | --- | --- | --- |",
+        f"| RSS (MiB, mean) | {rss[0]:,.0f} | {rss[1]:,.0f} | {'yes' if verdicts['RSS'] else 'NO'} |",
+        f"| state on disk (MiB, mean) | {state[0]:,.1f} | {state[1]:,.1f} | {'yes' if verdicts['state on disk'] else 'NO'} |",
+        f"| lag in the second half (records, max) | stages {late_lag['stages']:,} | sink {late_lag['sink']:,} | "
+        f"{'yes' if verdicts['lag'] else 'NO'} (under {LAG_SECONDS} s of traffic) |",
+        "",
+        f"occurred_at → queryable: p50 {latency['p50']:,.0f} ms, p99 {latency['p99']:,.0f} ms, max {latency['max']:,.0f} ms. "
+        f"Samples every 10 s: RSS {', '.join(f'{m:,.0f}' for _, m in result.rss_mib)} MiB.",
+    ]  # fmt: skip
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        text = DOCS.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            text = head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1]
+        else:
+            text = text.rstrip() + f"\n\n## Soak (`make soak`)\n{BEGIN}\n{table}\n{END}\n"
+        DOCS.write_text(text)
+    if not all(verdicts.values()):
+        print("soak: NOT flat: " + ", ".join(name for name, ok in verdicts.items() if not ok), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    main()
