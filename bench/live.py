@@ -3,8 +3,8 @@ and memory and lag over time.
 
 `journey run` (embedded ClickHouse) starts on an empty topic of its own; a paced publisher (the
 SDK) sends the simulated records with `occurred_at` rewritten to the moment of sending, as a live
-service would, `rate` events/s for `seconds`. The process's RSS, its state on disk (the RocksDB
-stores) and the pipeline's lag are sampled every `sample_s`. Then the process drains and stops, and this process opens the embedded engine:
+service would, `rate` events/s for `seconds`. The process's RSS, its state (`journey_state_bytes`,
+and the RocksDB directories on disk) and the pipeline's lag are sampled every `sample_s`. Then the process drains and stops, and this process opens the embedded engine:
 a row's latency is ClickHouse's `_inserted_at` (set by the insert that made it queryable) minus
 its `occurred_at`.
 """
@@ -25,7 +25,8 @@ from journey.lag import pipeline_lag
 from journey.localstack.kafka import free_loopback_port as free_port
 from journey.publisher import TouchpointPublisher
 from journey.simulation.generate import Outgoing
-from journey.worker_process import WorkerProcess
+from journey.topics import STATE_TABLES
+from journey.worker_process import WorkerProcess, metric_sample
 from sinks.clickhouse_client import connect
 
 PACE_S = 0.01
@@ -39,7 +40,8 @@ class LiveRun:
     rows: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95, p99, max
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, RSS)
-    state_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, state on disk)
+    state_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, state: live estimate)
+    disk_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, state on disk)
     lag: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (seconds since start, {consumer: records})
 
     def rss_note(self) -> str:
@@ -75,7 +77,10 @@ def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: 
                     if trouble := _gone(process):
                         raise RuntimeError(trouble)
                     result.rss_mib.append((elapsed, _rss_mib(process.process.pid)))
-                    result.state_mib.append((elapsed, _tree_mib(Path(env["JOURNEY_WORKER__DATA_DIR"]))))
+                    result.disk_mib.append((elapsed, _tree_mib(Path(env["JOURNEY_WORKER__DATA_DIR"]))))
+                    metrics = process.metrics_text()
+                    state = sum(metric_sample(metrics, "journey_state_bytes", table=t) for t in STATE_TABLES)
+                    result.state_mib.append((elapsed, state / 2**20))
                     result.lag.append((elapsed, pipeline_lag(settings)))
                     next_sample += sample_s
                 time.sleep(PACE_S)

@@ -386,6 +386,9 @@ class WorkerSettings(_Section):
 
     app_id: str = Field(default="journey-telemetry", pattern=r"^[A-Za-z0-9._-]+$")
     store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://")
+    rocksdb_memory_mb: int = Field(
+        default=128, ge=16, description="memtables and block cache of all the process's RocksDB stores together"
+    )
     data_dir: Path = Path(".journey/worker")
     batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="records per agent batch (taken as soon as this many wait)"

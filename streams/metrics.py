@@ -38,6 +38,9 @@ OFFSET_GAPS = Counter(
 STATE_ERRORS = Counter(
     "journey_state_errors", "Stored states that could not be read (another format) and were started afresh.", ["table"]
 )
+STATE_BYTES = Gauge(
+    "journey_state_bytes", "State this worker holds, by table (its partitions; RocksDB's live-data estimate).", ["table"]
+)
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])
 CONSUMER_LAG = Gauge(
     "journey_consumer_lag",
@@ -54,4 +57,5 @@ def export_zero_series(flows: Iterable[str]) -> None:
             FRICTION_SIGNALS.labels(kind, severity)
     for flow in flows:
         ABANDONMENTS.labels(flow, "")
-    OFFSET_GAPS.labels("touchpoints")  # 0 until an offset is jumped: alerts see the series
+    for topic in ("touchpoints", "touchpoints.stitched"):  # 0 until an offset is jumped: alerts see the series
+        OFFSET_GAPS.labels(topic)

@@ -30,10 +30,13 @@ METADATA_TIMEOUT_S = 30.0
 
 
 class StateTable:
-    def __init__(self, name: str, changelog_topic: str, store_kind: str, directory: Path, kafka: KafkaSettings) -> None:
+    def __init__(
+        self, name: str, changelog_topic: str, store_kind: str, directory: Path, kafka: KafkaSettings, memory_mb: int
+    ) -> None:
         self.name = name
         self.changelog_topic = changelog_topic
         self.store_kind = store_kind
+        self.memory_mb = memory_mb
         self.directory = directory
         self.kafka = kafka
         self.partitions: dict[int, PartitionStore] = {}
@@ -44,7 +47,7 @@ class StateTable:
         """Open the partition's store and bring it up to the changelog's end (blocking)."""
         if partition in self.partitions:
             return
-        store = open_store(self.store_kind, self.directory, self.changelog_topic, partition)
+        store = open_store(self.store_kind, self.directory, self.changelog_topic, partition, self.memory_mb)
         started = time.monotonic()
         restored = self._restore(store, partition)
         self.partitions[partition] = store
@@ -66,6 +69,10 @@ class StateTable:
     def get(self, partition: int, key: bytes) -> bytes | None:
         store = self.partitions.get(partition)
         return None if store is None else store.get(key)
+
+    def live_bytes(self) -> int:
+        """The state this worker holds of the table (its assigned partitions)."""
+        return sum(store.live_bytes for store in list(self.partitions.values()))
 
     def keys(self, partition: int) -> list[bytes]:
         store = self.partitions.get(partition)

@@ -121,9 +121,9 @@ class JourneyWorker:
         self.out_identities = t.name(JOURNEY_IDENTITIES)
         state_dir = w.data_dir.resolve() / "state"
         self.ingest_table = StateTable(INGEST_STATE_TABLE, changelog_topic(settings, INGEST_STATE_TABLE), w.store,
-                                       state_dir, settings.kafka)  # fmt: skip
+                                       state_dir, settings.kafka, w.rocksdb_memory_mb)  # fmt: skip
         self.journey_table = StateTable(JOURNEY_STATE_TABLE, changelog_topic(settings, JOURNEY_STATE_TABLE), w.store,
-                                        state_dir, settings.kafka)  # fmt: skip
+                                        state_dir, settings.kafka, w.rocksdb_memory_mb)  # fmt: skip
 
         self.output = KafkaOutput(settings.kafka, t.dlq_max_message_bytes)  # outputs and changelog records
         self.rules = JourneyRules.from_settings(settings)
@@ -417,6 +417,8 @@ class JourneyWorker:
           wall time (live traffic has paused: event time moves with the clock)."""
         interval_ms = self.settings.worker.tick_interval_s * 1000
         now = time.time()
+        for table in (self.ingest_table, self.journey_table):
+            metrics.STATE_BYTES.labels(table.name).set(table.live_bytes())
         owned = self.loop.assigned(self.touchpoints_topic)
         for partition in owned:
             progress = self.source_delivered.get(partition)

@@ -160,6 +160,19 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
             },
         },
         {
+            "alert": "InputRecordsSkipped",
+            "expr": "sum by (topic) (increase(journey_offset_gaps_total[15m])) > 0",
+            "for": "0s",  # every skipped record is one too many
+            "labels": {"severity": "critical", "team": "platform"},
+            "annotations": {
+                "summary": "{{ $value }} records of {{ $labels.topic }} were skipped by the stages",
+                "description": "A stage read an input partition past a gap in its offsets: records deleted by "
+                               "retention before they were read, or skipped. Figures of this period may miss events; "
+                               "the worker log names the partition and offsets (docs/operations.md).",
+                "dashboard": board,
+            },
+        },
+        {
             "alert": "JourneyProcessDown",
             "expr": 'up{job=~"journey.*"} == 0',
             "for": _duration(alerts.for_minutes),
