@@ -16,14 +16,16 @@ def message(minutes: float, source: int, n: int, key: str = "cust-1") -> Touchpo
 
 
 def process(partition: JourneyPartition, *messages) -> list:
-    """One batch, with states kept between batches as the agent's table does."""
-    store = STORES.setdefault(id(partition), {})
+    """One batch, with states kept between batches as the worker's table does."""
+    store = STORES.setdefault(id(partition), (partition, {}))[1]
     result = partition.process(list(messages), store.get)
     store.update(result.changed)
     return result.outputs
 
 
-STORES: dict[int, dict] = {}
+# Each partition's table, kept with the partition: an id is only unique while its object lives,
+# and a later test's partition once got an earlier one's id (and its journeys).
+STORES: dict[int, tuple[JourneyPartition, dict]] = {}
 
 
 def test_no_watermark_until_every_source_reported_or_went_idle() -> None:
