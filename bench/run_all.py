@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import limits, live, peer, pipeline, pure_core, sink_throughput, state_size
 from bench.broker import bench_broker
+from bench.doc_block import write_block
 from bench.prefill import prefill
 from bench.workload import simulated_records, with_poison
 from journey.config import Settings, TopicSettings, WorkerSettings
@@ -131,13 +132,7 @@ def _machine() -> str:
 
 
 def _write(table: str) -> None:
-    text = DOCS.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + f"\n\n## Side by side (`make bench`)\n{BEGIN}\n{table}\n{END}\n"
-    DOCS.write_text(text)
+    write_block(DOCS, BEGIN, END, table, "## Side by side (`make bench`)")
 
 
 if __name__ == "__main__":

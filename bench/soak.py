@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench import live, pipeline
 from bench.broker import bench_broker
+from bench.doc_block import write_block
 from bench.run_all import own_copy
 from bench.workload import simulated_records
 
@@ -85,13 +86,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        text = DOCS.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            text = head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1]
-        else:
-            text = text.rstrip() + f"\n\n## Soak (`make soak`)\n{BEGIN}\n{table}\n{END}\n"
-        DOCS.write_text(text)
+        write_block(DOCS, BEGIN, END, table, "## Soak (`make soak`)")
     if not all(verdicts.values()):
         print("soak: NOT flat: " + ", ".join(name for name, ok in verdicts.items() if not ok), file=sys.stderr)
         sys.exit(1)

@@ -34,7 +34,7 @@ class _Section(BaseModel):
 
 
 class KafkaSettings(_Section):
-    """Connection and security of every Kafka client (SDK, admin, Faust, sink)."""
+    """Connection and security of every Kafka client (SDK, admin, workers, sink)."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "journey-telemetry"

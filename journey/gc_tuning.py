@@ -1,7 +1,7 @@
 """Process-wide garbage-collector setting for the long-running commands (worker, run, sink).
 
 Python collects its young generation every 700 net allocations by default. The stages allocate
-many short-lived objects per event (decoded messages, outputs, Faust's events) next to many
+many short-lived objects per event (decoded messages, outputs, records) next to many
 long-lived ones (decoded journey states, tables), so the collector kept walking the survivors:
 a third of the pure core's time (docs/decisions.md). Reference counting frees almost everything;
 the collector only has to find cycles, which a rarer pass finds as well.

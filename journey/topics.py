@@ -18,7 +18,7 @@ JOURNEY_FRICTION = "journey.friction"
 JOURNEY_STAGES = "journey.stages"
 JOURNEY_IDENTITIES = "journey.identities"
 SINK_DEAD_LETTER = "journey.sink.dlq"
-# The workers' state tables; Faust keeps each in a compacted `<app_id>-<table>-changelog` topic.
+# The workers' state tables; each is kept in a compacted `<app_id>-<table>-changelog` topic.
 INGEST_STATE_TABLE = "ingest-state"
 JOURNEY_STATE_TABLE = "journey-state"
 STATE_TABLES = (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE)

@@ -1,6 +1,6 @@
 """Stage 2 logic for one journey_key: the composition of duplicate filter, sessions and stages,
 plus the handoff that merges an anonymous journey into its customer's. Pure: state and input
-in, state (mutated) and a list of outputs out; the Faust agent only routes the outputs.
+in, state (mutated) and a list of outputs out; the worker only routes the outputs.
 
 Retroactive stitching is a two-message protocol on the key-partitioned stitched topic, so each
 journey's state is only ever touched by its own partition's owner:

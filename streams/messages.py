@@ -110,8 +110,8 @@ def encode_message(message: StitchedMessage) -> bytes:
 
 def encode_bundles(encoded: list[bytes], max_bytes: int) -> list[bytes]:
     """Encoded messages for one stitched partition, in order, as few records as fit `max_bytes`
-    each (a message larger than that travels alone). Stage 2 then pays Kafka's and Faust's
-    per-record cost once per bundle instead of once per event (docs/decisions.md)."""
+    each (a message larger than that travels alone). Stage 2 then pays the per-record cost of
+    reading and committing once per bundle instead of once per event (docs/decisions.md)."""
     bundles: list[bytes] = []
     members: list[bytes] = []
     size = 2  # the brackets

@@ -119,7 +119,6 @@ def _query_times(request: Any, *names: str) -> list[datetime | None]:
     return times
 
 
-
 def journey_summary(state: Any) -> dict[str, Any]:
     """The live view of one journey (GET /journeys/{key}/)."""
     from streams.records import iso
