@@ -17,13 +17,18 @@ def partition_progress(settings: Settings, group: str, topics: list[str], timeou
     try:
         metadata = consumer.list_topics(timeout=timeout_s).topics
         partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
-        progress = {}
-        for tp in _committed(consumer, partitions, timeout_s):
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
-            progress[(tp.topic, tp.partition)] = (tp.offset if tp.offset >= 0 else low, high)
-        return progress
+        return consumer_progress(consumer, partitions, timeout_s)
     finally:
         consumer.close()
+
+
+def consumer_progress(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float = 10) -> dict[tuple[str, int], tuple[int, int]]:
+    """`partition_progress` with a consumer of the group at hand (the worker's own, in its loop)."""
+    progress = {}
+    for tp in _committed(consumer, partitions, timeout_s):
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
+        progress[(tp.topic, tp.partition)] = (tp.offset if tp.offset >= 0 else low, high)
+    return progress
 
 
 def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> int:

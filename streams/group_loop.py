@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from journey.config import Settings
+from journey.lag import COORDINATOR_BUSY, consumer_progress
 
 log = logging.getLogger("journey.worker")
 
@@ -40,9 +41,8 @@ log = logging.getLogger("journey.worker")
 REBALANCING = frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
                          KafkaError._ASSIGNMENT_LOST, KafkaError._STATE})  # fmt: skip
 # The broker or the group's coordinator away for now (a restart): retried after the next batch.
-UNREACHABLE = frozenset({KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN,
-                         KafkaError._WAIT_COORD, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
-                         KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT})  # fmt: skip
+UNREACHABLE = COORDINATOR_BUSY | {KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN,
+                                  KafkaError._WAIT_COORD, KafkaError.REQUEST_TIMED_OUT}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -161,15 +161,11 @@ class GroupLoop:
         """This worker's partitions of `topic` (from any thread)."""
         return sorted(p for t, p in self.assignment if t == topic)
 
-    def progress(self, topic: str, partitions: list[int], timeout_s: float = 10) -> dict[int, tuple[int, int]]:
-        """For each partition: where the group resumes it (its committed offset, or the start of
-        the log where it has none) and where it ends. Loop thread only."""
-        committed = self.consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
-        progress = {}
-        for tp in committed:
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
-            progress[tp.partition] = (tp.offset if tp.offset >= 0 else low, high)
-        return progress
+    def progress(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """For each partition: where the group resumes it and where it ends (journey.lag's rule).
+        Loop thread only."""
+        progress = consumer_progress(self.consumer, [TopicPartition(topic, p) for p in partitions])
+        return {p: resume_and_end for (_, p), resume_and_end in progress.items()}
 
 
 def _names(partitions: list[TopicPartition]) -> str:
