@@ -94,7 +94,7 @@ class GroupLoop:
         try:
             while not self.stopping.is_set():
                 self._process(self.consumer.consume(self.batch_size, timeout=self.batch_within_s))
-                if self.uncommitted:
+                if self.uncommitted:  # both stages' batches at once; a deferred commit, again
                     self._commit()
                 self._run_due_timers()
         finally:
@@ -116,7 +116,6 @@ class GroupLoop:
                 self.handlers[topic].process(batch)
                 for message in batch:
                     self.uncommitted[(topic, message.partition())] = message.offset() + 1
-                self._commit()
 
     def _commit(self) -> None:
         offsets = [TopicPartition(topic, p, offset) for (topic, p), offset in self.uncommitted.items()]
