@@ -33,19 +33,26 @@ class KafkaOutput:
             **kafka.confluent_config(),
         })  # fmt: skip
 
-    def batch(self) -> OutputBatch:
-        return OutputBatch(self.producer)
+    def batch(self, *, track_offsets: bool = False) -> OutputBatch:
+        """`track_offsets`: remember where each partition's records landed (changelog batches:
+        a store records how far into its changelog it is); outputs do not pay for it."""
+        return OutputBatch(self.producer, track_offsets)
 
 
 class OutputBatch:
     """The records of one batch: `send` them in order, then `delivered()`."""
 
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: Producer, track_offsets: bool = False) -> None:
         self.producer = producer
         self.failures: list[KafkaError] = []
         self.last_offsets: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
+        self._on_delivery = self._acknowledged_where if track_offsets else self._acknowledged
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+    def _acknowledged(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.failures.append(error)
+
+    def _acknowledged_where(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self.failures.append(error)
         else:

@@ -2,10 +2,10 @@
 each restored from the table's compacted changelog topic when assigned, and written through
 the changelog before the local store.
 
-Writes of a batch are staged with `send` (records in the batch's OutputBatch, to the changelog
-partition of the input partition they belong to), and `apply`-ed to the local stores once Kafka
-acknowledged them: a store never holds a value its changelog lacks, so a worker taking the
-partition over restores exactly what this one had.
+Writes of a batch are staged with `send` (records in a batch's OutputBatch made with
+`track_offsets=True`, to the changelog partition of the input partition they belong to), and
+`apply`-ed to the local stores once Kafka acknowledged them: a store never holds a value its
+changelog lacks, so a worker taking the partition over restores exactly what this one had.
 """
 
 from __future__ import annotations

@@ -178,7 +178,8 @@ class JourneyWorker:
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)  # destination partition -> encoded messages
         touched: dict[tuple[int, bytes], IngestState] = {}  # (partition, key) -> state
-        read: set[int] = set()
+        read: set[int] = set()  # partitions with a record in the batch
+        stamped: set[int] = set()  # ... with a valid event: their progress moved
         now = time.time()
         for message in messages:
             partition, value = message.partition(), message.value() or b""
@@ -207,14 +208,15 @@ class JourneyWorker:
             state = touched.get((partition, key)) or self._load_ingest(partition, key)
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
+            stamped.add(partition)
             self.source_last_wall[partition] = now
             self.announced_idle.discard(partition)
             for output in ingest(state, touchpoint, self.settings.identity):
                 self._route_ingest_output(output, stamp, out, stitched)
         self._send_bundles(out, stitched)
-        progress = {p: self.source_watermarks[p] for p in read if p in self.source_watermarks}
+        progress = {p: self.source_watermarks[p] for p in stamped}
         out.delivered()
-        states = self.output.batch()
+        states = self.output.batch(track_offsets=True)
         for (partition, key), state in touched.items():
             self.ingest_table.send(states, partition, key, encode_ingest_state(state))
         for partition, watermark in progress.items():
@@ -334,7 +336,7 @@ class JourneyWorker:
             metrics.WATERMARK.labels(str(partition)).set(max(processor.watermark_ms, 0) / 1000)
         self._send_bundles(out, stitched)
         out.delivered()
-        states = self.output.batch()
+        states = self.output.batch(track_offsets=True)
         for partition, key, value in writes:
             self.journey_table.send(states, partition, key, value)
         states.delivered()
