@@ -4,7 +4,7 @@ as one batch, several source partitions read at different paces, arrival order w
 Inputs are hundreds of journeys over days (tests/unit/scenarios.py), the reference is a trickle:
 every event delivered alone and everything it causes settled before the next. Each example prints
 its seeds; replay a failure with `pytest --hypothesis-seed=N` or with the printed seeds.
-Examples: JOURNEY_PROPERTY_EXAMPLES (default 12; `make soak` style runs use more).
+Examples: JOURNEY_PROPERTY_EXAMPLES (default 12; longer runs use hundreds).
 """
 
 from __future__ import annotations
