@@ -4,6 +4,7 @@ readable when an operator dumps a changelog record."""
 
 from __future__ import annotations
 
+from base64 import b64decode, b64encode
 from typing import Any
 
 import orjson
@@ -20,8 +21,8 @@ from streams.stage_tracker import StageState
 
 # Bump on any change of the encoded layout; decoders refuse other formats (StateFormatError).
 # 3: friction state as positional lists (field names were half of a journey's bytes), awaited
-# handoffs as a list of keys.
-STATE_FORMAT = 3
+# handoffs as a list of keys. 4: the duplicate memory as two base64 buffers (RecentIds.packed).
+STATE_FORMAT = 4
 
 
 class StateFormatError(ValueError):
@@ -97,6 +98,15 @@ def friction_from_dict(d: dict[str, Any]) -> FrictionState:
     )
 
 
+def recent_to_list(r: RecentIds) -> list[str]:
+    return [b64encode(packed).decode("ascii") for packed in r.packed()]
+
+
+def recent_from_list(v: list[str]) -> RecentIds:
+    times, ids = (b64decode(packed, validate=True) for packed in v)
+    return RecentIds.unpacked(times, ids)
+
+
 def stages_to_list(s: StageState) -> list[Any]:
     return [s.reached, s.current, s.current_since_ms, s.value_started_ms, s.first_value_ms]
 
@@ -116,7 +126,7 @@ def encode_state(state: JourneyState) -> bytes:
             [list(c) for c in state.sessions.recently_closed],
             state.sessions.late_events,
             stages_to_list(state.stages),
-            state.recent.seen,
+            recent_to_list(state.recent),
             state.absorbed_into,
             state.absorbed_from,
             state.pending_handoffs,
@@ -140,7 +150,7 @@ def decode_state(raw: bytes) -> JourneyState:
             account_id=v[3],
             sessions=SessionState([session_from_list(s) for s in v[4]], [tuple(c) for c in v[5]], v[6]),
             stages=stages_from_list(v[7]),
-            recent=RecentIds(dict(v[8])),
+            recent=recent_from_list(v[8]),
             absorbed_into=v[9],
             absorbed_from=list(v[10]),
             pending_handoffs=list(v[11]),
@@ -183,13 +193,13 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
 
 
 def encode_ingest_state(state: IngestState) -> bytes:
-    return orjson.dumps([STATE_FORMAT, state.customer_id, state.linked_at_ms, state.conflicts, state.recent.seen])
+    return orjson.dumps([STATE_FORMAT, state.customer_id, state.linked_at_ms, state.conflicts, recent_to_list(state.recent)])
 
 
 def decode_ingest_state(raw: bytes) -> IngestState:
     v = _versioned(raw, "ingest")
     try:
-        return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=RecentIds(dict(v[4])))
+        return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=recent_from_list(v[4]))
     except (IndexError, KeyError, TypeError, ValueError) as error:
         raise StateFormatError(f"ingest state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
 

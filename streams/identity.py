@@ -72,7 +72,7 @@ def ingest(state: IngestState, event: Touchpoint, config: IdentitySettings) -> l
     occurred_ms = to_ms(event.occurred_at)
     event_id = str(event.event_id)
     window_ms = int(config.dedupe_window_hours * HOUR_MS)
-    if state.recent.check_and_add(event_id, occurred_ms, window_ms, config.dedupe_max_ids):
+    if state.recent.check_and_add(event.event_id.bytes, occurred_ms, window_ms, config.dedupe_max_ids):
         return [Duplicate(event)]
 
     outputs: list[IngestOutput] = []

@@ -360,7 +360,7 @@ def _apply(
 def _seen_before(state: JourneyState, event: Touchpoint, rules: JourneyRules) -> bool:
     window_ms = int(rules.identity.dedupe_window_hours * HOUR_MS)
     return state.recent.check_and_add(
-        str(event.event_id), to_ms(event.occurred_at), window_ms, rules.identity.dedupe_max_ids
+        event.event_id.bytes, to_ms(event.occurred_at), window_ms, rules.identity.dedupe_max_ids
     )
 
 

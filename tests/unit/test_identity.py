@@ -72,6 +72,6 @@ def test_dedupe_memory_is_bounded_by_count_and_event_time() -> None:
     state = IngestState()
     for i in range(100):
         ingest(state, touchpoint(i, n=i), config)
-    assert len(state.recent.seen) == 16
+    assert len(state.recent) == 16
     ingest(state, touchpoint(500, n="late"), config)
-    assert list(state.recent.seen) == [str(touchpoint(500, n="late").event_id)]  # all others older than 1 h
+    assert bytes(state.recent.ids) == touchpoint(500, n="late").event_id.bytes  # all others older than 1 h
