@@ -19,7 +19,7 @@ def run(customers: int, batch: int) -> dict[str, float]:
     tune_garbage_collector(settings.worker.gc_threshold)
     rules = JourneyRules.from_settings(settings)
     raw = [Touchpoint.model_validate(e).to_json_bytes() for e in journeys(customers)]
-    pipeline = InMemoryPipeline(rules, cached_journeys=settings.worker.cached_journeys_per_partition)
+    pipeline = InMemoryPipeline(rules, cached_state_bytes=settings.worker.cached_state_mb_per_partition << 20)
 
     started = time.perf_counter()
     stitched = [m for payload in raw for m in pipeline.stage1(parse_touchpoint(payload))]

@@ -406,8 +406,10 @@ class WorkerSettings(_Section):
         description="stitched messages for one partition travel in records of at most this size (below the "
         "topic's max.message.bytes)",
     )
-    cached_journeys_per_partition: int = Field(
-        default=20_000, ge=0, description="journey states kept decoded between batches, per stitched partition"
+    cached_state_mb_per_partition: int = Field(
+        default=16, ge=0,
+        description="journey states kept decoded between batches, per stitched partition, by their encoded size "
+        "(decoded they take ~4x that); 0 decodes every state from the table each batch",
     )
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often idle partitions are checked")
     source_idle_s: float = Field(

@@ -22,7 +22,7 @@ from collections import defaultdict, deque
 
 from journey.config import IdentitySettings
 from schemas.touchpoint import Touchpoint
-from streams.codec import decode_state, encode_state
+from streams.codec import decode_state
 from streams.identity import IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from streams.journey import NO_WATERMARK, Forward, Handoff, JourneyRules
 from streams.messages import (
@@ -54,7 +54,7 @@ class InMemoryPipeline:
         *,
         sources: int = 1,
         partitions: int = 1,
-        cached_journeys: int = 0,
+        cached_state_bytes: int = 0,
         bundle_bytes: int = 512 * 1024,
     ) -> None:
         self.rules = rules
@@ -64,7 +64,7 @@ class InMemoryPipeline:
         self.ingest_states: dict[str, IngestState] = defaultdict(IngestState)
         self.source_watermarks = [NO_WATERMARK] * sources  # stamped on stage 1's messages
         self.table: dict[str, bytes] = {}
-        self.partitions = [JourneyPartition(rules, source_partitions=sources, cached_journeys=cached_journeys)
+        self.partitions = [JourneyPartition(rules, source_partitions=sources, cached_state_bytes=cached_state_bytes)
                            for _ in range(partitions)]  # fmt: skip
         self.stitched: list[list[StitchedMessage]] = [[] for _ in range(partitions)]  # the topic's partitions
         self.read = [0] * partitions  # stage 2's position in each
@@ -117,8 +117,7 @@ class InMemoryPipeline:
     def _process(self, partition: int, batch: list[StitchedMessage]) -> None:
         load = lambda k: decode_state(self.table[k]) if k in self.table else None  # noqa: E731
         result = self.partitions[partition].process(batch, load)
-        for key, state in result.changed.items():
-            self.table[key] = encode_state(state)
+        self.table.update(result.stored)
         sent: list[StitchedMessage] = []
         for output in result.outputs:
             if isinstance(output, Handoff):

@@ -40,6 +40,7 @@ from streams.messages import (
     TickMessage,
     TouchpointMessage,
 )
+from streams.codec import encode_state
 from streams.state_cache import StateCache
 
 StateLoader = Callable[[str], JourneyState | None]
@@ -48,7 +49,7 @@ StateLoader = Callable[[str], JourneyState | None]
 @dataclass
 class BatchResult:
     outputs: list[JourneyOutput] = field(default_factory=list)
-    changed: dict[str, JourneyState] = field(default_factory=dict)
+    stored: dict[str, bytes] = field(default_factory=dict)  # journey_key -> its changed state, encoded
 
 
 @dataclass
@@ -63,22 +64,23 @@ class JourneyPartition:
     # next_deadline: a session to close, pending events, a detector timer): what ticks check
     close_deadlines: dict[str, int] = field(default_factory=dict)
     with_open_sessions: set[str] = field(default_factory=set)
-    cached_journeys: int = 0  # states kept decoded between batches (StateCache); 0: none
+    cached_state_bytes: int = 0  # encoded size of the states kept decoded between batches; 0: none
     cache: StateCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cache = StateCache(self.cached_journeys)
+        self.cache = StateCache(self.cached_state_bytes)
 
     def process(self, messages: list[StitchedMessage], load: StateLoader) -> BatchResult:
-        """The batch's outputs and changed states; the changed states are also kept decoded for
-        the next batch, so the caller must store them (or drop this processor)."""
+        """The batch's outputs and changed states, encoded; the changed states are also kept
+        decoded for the next batch, so the caller must store them (or drop this processor)."""
         result = BatchResult()
+        changed: dict[str, JourneyState] = {}
 
         def state_of(key: str) -> JourneyState:
-            state = result.changed.get(key)
+            state = changed.get(key)
             if state is None:
                 state = self.cache.get(key) or load(key) or JourneyState(journey_key=key)
-                result.changed[key] = state
+                changed[key] = state
             return state
 
         for message in messages:
@@ -110,8 +112,9 @@ class JourneyPartition:
                         state = state_of(key)
                         result.outputs.extend(advance_watermark(state, self.watermark_ms, self.rules))
                         self._index(state)
-        for key, state in result.changed.items():
-            self.cache.put(key, state)
+        for key, state in changed.items():
+            encoded = result.stored[key] = encode_state(state)
+            self.cache.put(key, state, len(encoded))
         return result
 
     def _observe(self, source: SourceStamp | None) -> None:

@@ -39,7 +39,7 @@ from journey.topics import (
 )
 from schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchpoint
 from streams import metrics
-from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state, encode_state
+from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state
 from streams.group_loop import GroupLoop, Timer, TopicHandler
 from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from streams.journey import (
@@ -324,8 +324,7 @@ class JourneyWorker:
                 self._route_journey_output(output, now, out, stitched)
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m in items):
                 self.last_event_wall[partition] = now
-            for key, state in result.changed.items():
-                writes.append((partition, key.encode(), encode_state(state)))
+            writes.extend((partition, key.encode(), encoded) for key, encoded in result.stored.items())
             watermarks = orjson.dumps(
                 [processor.watermark_ms, processor.event_watermark_ms,
                  {str(p): wm for p, wm in processor.source_watermarks.items()}, sorted(processor.idle_sources)]
@@ -363,7 +362,7 @@ class JourneyWorker:
         processor = self.partitions.get(partition)
         if processor is None:
             processor = JourneyPartition(self.rules, source_partitions=self.settings.topics.partitions,
-                                         cached_journeys=self.settings.worker.cached_journeys_per_partition)  # fmt: skip
+                                         cached_state_bytes=self.settings.worker.cached_state_mb_per_partition << 20)  # fmt: skip
             stored = self.journey_table.get(partition, WATERMARK_KEY.format(partition=partition).encode())
             if stored is not None:
                 processor.watermark_ms, processor.event_watermark_ms, sources, idle = orjson.loads(stored)

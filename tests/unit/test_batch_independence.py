@@ -33,7 +33,7 @@ scenario = st.fixed_dictionaries({
     "people": st.integers(50, 200),
     "days": st.floats(0.5, 4),
 })  # fmt: skip
-CACHED = st.sampled_from([0, 3, 10**6])  # journey states kept decoded: none, evicting all the time, all
+CACHED = st.sampled_from([0, 4096, 10**9])  # encoded bytes of states kept decoded: none, evicting all the time, all
 BUNDLE_BYTES = st.sampled_from([1024, 512 * 1024])  # a message or a few per bundle; hundreds
 
 
@@ -48,8 +48,8 @@ def trickle(events, tick_ms: int) -> tuple[list, dict]:
 
 
 def catch_up(events, seed: int, most: int, tick_ms: int, cached: int = 0, bundle_bytes: int = 512 * 1024) -> tuple[list, dict]:
-    """`cached`: journey states kept decoded between batches; `bundle_bytes`: stitched bundle size."""
-    pipeline = InMemoryPipeline(RULES, sources=SOURCES, partitions=PARTITIONS, cached_journeys=cached,
+    """`cached`: encoded bytes of the journey states kept decoded between batches; `bundle_bytes`: stitched bundle size."""
+    pipeline = InMemoryPipeline(RULES, sources=SOURCES, partitions=PARTITIONS, cached_state_bytes=cached,
                                 bundle_bytes=bundle_bytes)  # fmt: skip
     outputs = pipeline.run_interleaved(events, random.Random(seed), most, tick_ms=tick_ms)
     return outputs, links_of(pipeline)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from schemas.touchpoint import SURVEY_SCORE_RANGES, Channel, InvalidTouchpoint, Touchpoint, validate_touchpoint
 from streams.in_memory import InMemoryPipeline
-from streams.journey import JourneyState
+from streams.codec import decode_state
 from streams.messages import AbsorbMessage, SourceIdleMessage, SourceProgressMessage, SourceStamp, TickMessage, TouchpointMessage
 from streams.partition import JourneyPartition
 from tests.unit.builders import rules
@@ -63,7 +63,7 @@ def touchpoints(draw: st.DrawFn) -> Touchpoint | None:
 @given(events=st.lists(touchpoints(), max_size=60), seed=st.integers(0, 2**32 - 1), most=st.integers(1, 40))
 def test_both_stages_take_any_valid_touchpoints_in_any_schedule(events: list, seed: int, most: int) -> None:
     valid = [e for e in events if e is not None]
-    pipeline = InMemoryPipeline(rules(), sources=2, partitions=2, cached_journeys=seed % 3)
+    pipeline = InMemoryPipeline(rules(), sources=2, partitions=2, cached_state_bytes=seed % 3 * 2048)
     pipeline.run_interleaved(valid, random.Random(seed), most, tick_ms=int((T0 + timedelta(days=800)).timestamp() * 1000))
 
 
@@ -93,8 +93,8 @@ def stitched_messages(draw: st.DrawFn) -> object:
 @fuzz
 @given(batches=st.lists(st.lists(stitched_messages(), max_size=20), max_size=6))
 def test_stage_two_takes_any_sequence_of_stitched_messages(batches: list) -> None:
-    partition = JourneyPartition(rules(), source_partitions=3, cached_journeys=4)
-    stored: dict[str, JourneyState] = {}
+    partition = JourneyPartition(rules(), source_partitions=3, cached_state_bytes=8192)
+    stored: dict[str, bytes] = {}
     for batch in batches:
-        result = partition.process(batch, stored.get)
-        stored.update(result.changed)
+        result = partition.process(batch, lambda key: decode_state(stored[key]) if key in stored else None)
+        stored.update(result.stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streams.codec import decode_state
 from streams.messages import SourceIdleMessage, SourceStamp, TickMessage, TouchpointMessage
 from streams.partition import NO_WATERMARK, JourneyPartition
 from streams.timeutil import MINUTE_MS, to_ms
@@ -18,8 +19,8 @@ def message(minutes: float, source: int, n: int, key: str = "cust-1") -> Touchpo
 def process(partition: JourneyPartition, *messages) -> list:
     """One batch, with states kept between batches as the worker's table does."""
     store = STORES.setdefault(id(partition), (partition, {}))[1]
-    result = partition.process(list(messages), store.get)
-    store.update(result.changed)
+    result = partition.process(list(messages), lambda key: decode_state(store[key]) if key in store else None)
+    store.update(result.stored)
     return result.outputs
 
 
