@@ -57,8 +57,9 @@ class LiveRun:
 
 
 def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: float, workdir: Path,
-             sample_s: float = 5) -> LiveRun:  # fmt: skip
-    env = _env(settings, workdir, "run")
+             sample_s: float = 5, extra_env: dict[str, str] | None = None) -> LiveRun:  # fmt: skip
+    """`extra_env`: more JOURNEY_* settings for the `journey run` process."""
+    env = {**_env(settings, workdir, "run"), **(extra_env or {})}
     process = WorkerProcess(settings, workdir, free_port(), "run", **env)
     process.start()
     result = LiveRun(rate, seconds)
