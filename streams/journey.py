@@ -46,6 +46,7 @@ class JourneyRules:
     identity: IdentitySettings
     catalog: StageCatalog
     friction: FrictionSettings
+    observed_properties: frozenset[str]  # of an event's properties, those the detectors read
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JourneyRules:
@@ -55,6 +56,7 @@ class JourneyRules:
             identity=settings.identity,
             catalog=settings.stages.catalog(),
             friction=settings.friction,
+            observed_properties=detectors.properties_read(settings.friction),
         )
 
 
@@ -350,8 +352,9 @@ def _apply(
     )  # fmt: skip
     outputs.extend(_session_records(state, closed, rules))
     outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event))
+    observed = {name: event.properties[name] for name in rules.observed_properties if name in event.properties}
     observation = Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id,
-                              stage, event.flow, event.step, event.score, event.properties)  # fmt: skip
+                              stage, event.flow, event.step, event.score, observed)  # fmt: skip
     state.pending.append(PendingEvent(observation, placement.late))
     outputs.extend(_advance(state, watermark_ms, rules))  # a late event is shown at once
     return outputs

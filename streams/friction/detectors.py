@@ -21,6 +21,12 @@ from streams.friction.signal import Observation, Signal
 SESSION_PATH_KEPT = 20  # touchpoints of the current session kept as evidence for feedback
 
 
+def properties_read(config: FrictionSettings) -> frozenset[str]:
+    """The event properties any detector reads: all an observation needs to keep of them (an
+    event waits for the watermark, grace and more, with what it keeps)."""
+    return frozenset((*rage_click.PROPERTIES, *repeat_contact.PROPERTIES, config.renewal_date_property))
+
+
 @dataclass(slots=True)
 class FrictionState:
     abandonment: abandonment.AbandonmentState = field(default_factory=abandonment.AbandonmentState)

@@ -15,6 +15,9 @@ class RageClickState:
     signalled: list[str] = field(default_factory=list)  # elements whose current burst was signalled
 
 
+PROPERTIES = ("element", "target")  # what this detector reads of an event's properties
+
+
 def element_of(o: Observation) -> str:
     element = o.properties.get("element") or o.properties.get("target") or o.step
     return str(element) if element else "(unknown)"

@@ -19,6 +19,9 @@ class RepeatContactState:
     level: int = 0  # severity level already signalled in the current run of contacts
 
 
+PROPERTIES = ("topic",)  # what this detector reads of an event's properties
+
+
 def on_event(state: RepeatContactState, o: Observation, config: FrictionSettings) -> list[Signal]:
     if o.touchpoint not in config.contact_touchpoints:
         return []

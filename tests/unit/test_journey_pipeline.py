@@ -267,3 +267,33 @@ def test_state_of_another_format_is_refused_clearly() -> None:
     for older in range(1, STATE_FORMAT):
         with pytest.raises(StateFormatError, match=f"journey state format {older} is not {STATE_FORMAT}"):
             decode_state(orjson.dumps([older, "k", None]))
+
+
+def test_detectors_read_no_property_beyond_those_an_observation_keeps() -> None:
+    """Pending events keep only `properties_read` of their properties (they wait for the
+    watermark, grace and more): keeping every property must change no output."""
+    import dataclasses
+
+    from journey.config import Settings, SimulationSettings
+    from journey.simulation.generate import simulate
+    from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+    from streams.records import friction_record
+
+    simulation = simulate(Settings(simulation=SimulationSettings(customers=300, days=3, seed=5)))
+    events = []
+    for record in simulation.records:
+        try:
+            events.append(parse_touchpoint(record.value))
+        except InvalidTouchpoint:
+            pass
+    every_property = frozenset(name for e in events for name in e.properties)
+    kept = rules()
+    assert every_property - kept.observed_properties  # the simulator sends more than detectors read
+    everything = dataclasses.replace(kept, observed_properties=every_property | kept.observed_properties)
+    def signal_records(rules_used) -> list[bytes]:  # as written to journey.friction
+        outputs = InMemoryPipeline(rules_used).run(events, tick_ms=FAR_FUTURE)
+        return [friction_record(o) for o in of(outputs, FrictionSignal)]
+
+    signals = signal_records(kept)
+    assert len(signals) > 50
+    assert signals == signal_records(everything)
