@@ -11,11 +11,21 @@ a TOML path (`kafka.bootstrap_servers`) and as its environment variable.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
@@ -129,6 +139,15 @@ class ClickHouseSettings(_Section):
             raise ValueError("expected chdb://PATH (embedded engine) or http(s)://HOST:PORT (server)")
         return value
 
+    @field_serializer("dsn")
+    def _password_masked(self, value: str) -> str:
+        """`journey config show` and messages: a password in the DSN shows as stars."""
+        return masked_dsn(value)
+
+
+def masked_dsn(dsn: str) -> str:
+    return re.sub(r"^(https?://[^:/@]*:)[^@]*@", r"\1**********@", dsn)
+
 
 class LocalStackSettings(_Section):
     """The single-node Kafka broker that `journey stack up` runs on loopback."""
@@ -143,6 +162,12 @@ class LocalStackSettings(_Section):
     start_timeout_s: float = Field(default=90.0, gt=0)
     prometheus_port: int = Field(default=9090, gt=0, lt=65536, description="`journey stack up --prometheus`")
     prometheus_data_dir: Path = Path(".journey/prometheus")
+    secure: bool = Field(
+        default=False,
+        description="SASL_SSL (SCRAM-SHA-512 over TLS) instead of PLAINTEXT; `journey stack up --secure`. Fixed "
+        "when the broker's storage is first formatted",
+    )
+    client_username: str = Field(default="journey", description="the SCRAM user a secure stack creates for clients")
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> LocalStackSettings:
@@ -176,6 +201,60 @@ class ContractSettings(_Section):
     @property
     def max_age(self) -> timedelta:
         return timedelta(days=self.max_age_days)
+
+
+class PrivacySettings(_Section):
+    """Personal data stage 1 hashes (keyed HMAC) or drops before anything is written downstream
+    (docs/operations.md, "Security")."""
+
+    hash_properties: list[str] = Field(
+        default_factory=list, description='dotted paths in `properties` to hash, e.g. "email", "contact.phone"'
+    )
+    drop_properties: list[str] = Field(default_factory=list, description="dotted paths in `properties` to remove")
+    hash_customer_id: bool = Field(default=False, description="hash customer_id too (journeys are keyed by the hash)")
+    hmac_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description='key id -> secret; JOURNEY_PRIVACY__HMAC_KEYS=\'{"k1": "..."}\''
+    )
+    hmac_keys_file: Path | None = Field(default=None, description="a file of `id=secret` lines (a mounted secret)")
+    current_key: str | None = Field(default=None, description="the key id new values are hashed with")
+
+    @field_validator("hash_properties", "drop_properties")
+    @classmethod
+    def _dotted_paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path or any(not part for part in path.split(".")):
+                raise ValueError(f"{path!r} is not a dotted path of property names")
+        return paths
+
+    def keys(self) -> dict[str, str]:
+        """Every configured key, inline and from the file; ValueError naming what is wrong."""
+        keys = {key_id: secret.get_secret_value() for key_id, secret in self.hmac_keys.items()}
+        if self.hmac_keys_file is not None:
+            try:
+                lines = self.hmac_keys_file.read_text().splitlines()
+            except OSError as error:
+                raise ValueError(f"hmac_keys_file {str(self.hmac_keys_file)!r} cannot be read: {error.strerror}") from None
+            for number, line in enumerate(lines, 1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    key_id, sep, secret = line.strip().partition("=")
+                    if not sep:
+                        raise ValueError(f"hmac_keys_file line {number} is not `id=secret`")
+                    keys[key_id.strip()] = secret.strip()
+        for key_id, secret in keys.items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", key_id):
+                raise ValueError(f"hmac key id {key_id!r}: 1-16 letters, digits, _ or -")
+            if len(secret) < 16:
+                raise ValueError(f"hmac key {key_id!r} is shorter than 16 characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _a_key_when_hashing(self) -> PrivacySettings:
+        keys = self.keys()
+        if (self.hash_properties or self.hash_customer_id) and self.current_key is None:
+            raise ValueError("hashing is configured but current_key is not set")
+        if self.current_key is not None and self.current_key not in keys:
+            raise ValueError(f"current_key {self.current_key!r} is not among the configured keys ({sorted(keys)})")
+        return self
 
 
 class IdentitySettings(_Section):
@@ -477,6 +556,7 @@ class Settings(BaseSettings):
     stages: StageCatalogSettings = StageCatalogSettings()
     contract: ContractSettings = ContractSettings()
     identity: IdentitySettings = IdentitySettings()
+    privacy: PrivacySettings = PrivacySettings()
     sessions: SessionSettings = SessionSettings()
     journeys: JourneySettings = JourneySettings()
     friction: FrictionSettings = FrictionSettings()

@@ -142,6 +142,7 @@ def dead_letter_record(
     original: bytes,
     max_bytes: int,
     received_at: datetime | None = None,
+    redacted: bool = False,
 ) -> bytes:
     """Everything needed to understand and replay a rejected event: reason and the exact bytes.
     An original too large for `max_bytes` (the dead-letter topic's limit) in base64 is kept in
@@ -157,6 +158,8 @@ def dead_letter_record(
         "original": base64.b64encode(original).decode(),
         "received_at": iso(to_ms(received_at or datetime.now(UTC))),
     }
+    if redacted:  # personal data hashed or dropped as in accepted events (privacy settings)
+        envelope["redacted"] = True
     record = _dumps(envelope)
     if len(record) > max_bytes:
         room = max_bytes - (len(record) - len(envelope["original"])) - 256  # the added fields

@@ -69,6 +69,7 @@ from streams.messages import (
 )
 from streams.murmur2 import key_partition
 from streams.partition import NO_WATERMARK, JourneyPartition
+from streams.privacy import Protection
 from streams.records import (
     dead_letter_record,
     friction_record,
@@ -128,6 +129,7 @@ class JourneyWorker:
         self.output = KafkaOutput(settings.kafka, t.dlq_max_message_bytes)  # outputs and changelog records
         self.rules = JourneyRules.from_settings(settings)
         self.time_limits = (settings.contract.max_future, settings.contract.max_age)
+        self.protection = Protection.from_settings(settings.privacy)
         self.partitions: dict[int, JourneyPartition] = {}  # stage-2 processors, created on first use
         self.active_sessions = 0
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
@@ -192,12 +194,13 @@ class JourneyWorker:
                     check_event_time(touchpoint, datetime.fromtimestamp(published_ms / 1000, UTC), *self.time_limits)
             except InvalidTouchpoint as error:
                 metrics.EVENTS.labels("ingest", "invalid").inc()
+                original, original_key, redacted = self.protection.redact_record(value, message.key())
                 record = dead_letter_record(
                     reason=error.reason, message=error.message, errors=error.errors, topic=message.topic(),
-                    partition=partition, offset=message.offset(), key=message.key(), original=value,
-                    max_bytes=self.settings.topics.dlq_max_message_bytes,
+                    partition=partition, offset=message.offset(), key=original_key, original=original,
+                    max_bytes=self.settings.topics.dlq_max_message_bytes, redacted=redacted,
                 )  # fmt: skip
-                out.send(self.dead_letter_topic, message.key(), record)
+                out.send(self.dead_letter_topic, original_key, record)
                 continue
             key = touchpoint.partition_key.encode()
             if message.key() != key:
@@ -205,6 +208,8 @@ class JourneyWorker:
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
                 out.send(self.touchpoints_topic, key, value)
                 continue
+            touchpoint = self.protection.protect(touchpoint)  # nothing downstream sees personal data
+            key = touchpoint.partition_key.encode()
             state = touched.get((partition, key)) or self._load_ingest(partition, key)
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
