@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-from journey.config import ConfigError, Settings, load_settings
+from journey.config import ConfigError, Settings, load_settings, masked_dsn
 
 app = typer.Typer(
     name="journey",
@@ -43,11 +43,25 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def checked(config: Settings) -> Settings:
+    """Stop at once, naming the setting, when the broker refuses the login or the TLS (instead
+    of retrying forever); a broker that is down is left to the clients' retries."""
+    from journey.kafka_access import KafkaAccessError, check_access
+
+    try:
+        check_access(config.kafka)
+    except KafkaAccessError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    return config
+
+
 # -- stack -------------------------------------------------------------------------------------
-def _local_kafka():  # noqa: ANN202 - imported lazily: keeps `journey --help` fast
+def _local_kafka(secure: bool = False):  # noqa: ANN202 - imported lazily: keeps `journey --help` fast
     from journey.localstack.kafka import LocalKafka
 
-    return LocalKafka(settings().stack)
+    stack = settings().stack
+    return LocalKafka(stack.model_copy(update={"secure": True}) if secure else stack)
 
 
 def _stack_failed(error: Exception) -> typer.Exit:
@@ -59,13 +73,19 @@ def _stack_failed(error: Exception) -> typer.Exit:
 def stack_up(
     prometheus: Annotated[bool, typer.Option(help="also a local Prometheus scraping the worker and sink, "
                                                   "with the alert rules of the settings")] = False,  # fmt: skip
+    secure: Annotated[bool, typer.Option(help="SCRAM-SHA-512 over TLS (SASL_SSL), with a CA and users of its own "
+                                              "(= stack.secure; fixed when the storage is first formatted)")] = False,  # fmt: skip
 ) -> None:
     """Start the local Kafka broker (fetching its jars on first use) and wait until it answers."""
     from journey.localstack.kafka import StackError
     from journey.localstack.prometheus import LocalPrometheus
 
     try:
-        print(_local_kafka().up().describe())
+        broker = _local_kafka(secure)
+        print(broker.up().describe())
+        if broker.settings.secure:
+            print(f"clients: `source {broker.client_env_file}` (SASL_SSL as {broker.settings.client_username!r}; "
+                  "the file holds the password)")  # fmt: skip
         if prometheus:
             print(f"prometheus: {LocalPrometheus(settings()).up()} (alerts: /alerts)")
     except StackError as error:
@@ -96,7 +116,7 @@ def topics_create() -> None:
     """Create the pipeline's topics (idempotent; existing topics are left as they are)."""
     from journey.topics import create_topics
 
-    report = create_topics(settings())
+    report = create_topics(checked(settings()))
     for name in report.created:
         print(f"created  {name}")
     for name in report.existing:
@@ -127,7 +147,7 @@ def publish(
     from journey.jsonl import publish_file
     from journey.publisher import PublishError, TouchpointPublisher
 
-    config = settings()
+    config = checked(settings())
     size = file.stat().st_size
     started = time.monotonic()
     try:
@@ -189,7 +209,7 @@ def sink_command() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     tune_garbage_collector(config.worker.gc_threshold)
     start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
-    sink = ClickHouseSink(config)
+    sink = ClickHouseSink(checked(config))
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
@@ -346,7 +366,7 @@ def report_command(
             page = build_page(client, config, start, end) if html else None
             report = None if html else build_report(client, config, start, end)
         except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-            console.print(f"[red]cannot read ClickHouse ({config.clickhouse.dsn}): {str(error).splitlines()[0]}[/red]")
+            console.print(f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]")
             raise typer.Exit(1) from None
     if html:
         html.write_text(page)
@@ -367,7 +387,7 @@ def worker(loglevel: LoglevelOption = "warn") -> None:
     from journey.gc_tuning import tune_garbage_collector
     from streams.worker import JourneyWorker
 
-    config = settings()
+    config = checked(settings())
     tune_garbage_collector(config.worker.gc_threshold)
     JourneyWorker(config).run(loglevel=loglevel)
 
@@ -380,7 +400,7 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     from journey.gc_tuning import tune_garbage_collector
     from streams.worker import JourneyWorker
 
-    config = settings()
+    config = checked(settings())
     tune_garbage_collector(config.worker.gc_threshold)
     JourneyWorker(config, with_sink=True).run(loglevel=loglevel)
 

@@ -6,11 +6,14 @@
 Events are validated before they leave the service (an invalid one raises InvalidTouchpoint
 at once, naming the field), keyed by anonymous_id when present (else customer_id) so one
 person's events keep their order, and produced by an idempotent producer (acks=all, lz4).
-Delivery failures are collected and raised as PublishError by flush()/close().
+Delivery failures are collected and raised as PublishError by flush()/close(); a broker that
+refuses the login or the TLS raises KafkaAccessError (naming the setting) at the next publish
+or flush instead of being retried forever.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from journey.config import Settings
+from journey.kafka_access import KafkaAccessError, access_problem
 from journey.topics import TOUCHPOINTS
 from schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
 
@@ -31,6 +35,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "delivery.timeout.ms": 120_000,
 }
 QUEUE_FULL_POLL_S = 0.1
+FLUSH_STEP_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ class TouchpointPublisher:
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
         self.topic = topic or settings.topics.name(TOUCHPOINTS)
-        config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {})}
+        self._kafka = settings.kafka
+        self._access_problem: str | None = None
+        config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {}),
+                  "error_cb": self._on_error}  # fmt: skip
         self._producer = Producer(config)
         self._on_delivery = on_delivery
         self._failures: list[DeliveryFailure] = []
@@ -83,6 +91,7 @@ class TouchpointPublisher:
 
     def publish_raw(self, value: bytes, key: bytes | None) -> None:
         """Enqueue bytes as they are (no validation): replays and tests of the dead-letter path."""
+        self._raise_access_problem()
         while True:
             try:
                 self._producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
@@ -91,6 +100,15 @@ class TouchpointPublisher:
                 # Local queue full: serve delivery reports until there is room (backpressure).
                 self._producer.poll(QUEUE_FULL_POLL_S)
         self._producer.poll(0)
+
+    def _on_error(self, error: KafkaError) -> None:
+        """A refused login or untrusted certificate would be retried forever: remember it, so
+        the next publish or flush raises it (other errors are the producer's to retry)."""
+        self._access_problem = self._access_problem or access_problem(error, self._kafka)
+
+    def _raise_access_problem(self) -> None:
+        if self._access_problem is not None:
+            raise KafkaAccessError(self._access_problem)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
@@ -101,8 +119,14 @@ class TouchpointPublisher:
             self._on_delivery(error, message)
 
     def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait for every queued event; raise PublishError if any failed or did not finish."""
-        remaining = self._producer.flush(timeout_s)
+        """Wait for every queued event; raise PublishError if any failed or did not finish,
+        KafkaAccessError at once if the broker refuses this client."""
+        deadline = time.monotonic() + timeout_s
+        while True:  # in steps, to stop as soon as the broker refuses the login
+            remaining = self._producer.flush(min(FLUSH_STEP_S, max(deadline - time.monotonic(), 0)))
+            self._raise_access_problem()
+            if not remaining or time.monotonic() >= deadline:
+                break
         if self._failures or remaining:
             failures, self._failures = self._failures, []
             raise PublishError(failures, remaining)

@@ -32,12 +32,20 @@ def metric_sample(exposition: str, name: str, **labels: str) -> float:
 def broker_env(settings: Settings) -> dict[str, str]:
     """This process's environment plus what a `journey` subprocess needs to reach the same broker
     and topics as `settings`."""
-    return {
+    kafka = settings.kafka
+    env = {
         **os.environ,
-        "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "JOURNEY_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "JOURNEY_KAFKA__SECURITY_PROTOCOL": kafka.security_protocol,
         "JOURNEY_TOPICS__PREFIX": settings.topics.prefix,
         "JOURNEY_TOPICS__PARTITIONS": str(settings.topics.partitions),
     }
+    for name, value in (("SASL_MECHANISM", kafka.sasl_mechanism), ("SASL_USERNAME", kafka.sasl_username),
+                        ("SASL_PASSWORD", kafka.sasl_password and kafka.sasl_password.get_secret_value()),
+                        ("SSL_CA_LOCATION", kafka.ssl_ca_location)):  # fmt: skip
+        if value is not None:
+            env[f"JOURNEY_KAFKA__{name}"] = str(value)
+    return env
 
 
 class WorkerProcess:

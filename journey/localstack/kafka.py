@@ -6,12 +6,20 @@ pom beside this file, cached in `stack.jar_cache_dir` (a second run reuses them)
 runs detached with the machine's Java (17+), writes its log to `<data_dir>/broker.log` and its
 pid to `<data_dir>/broker.pid`, so `journey stack down|status` work from another process.
 
+With `stack.secure` the one client listener is SASL_SSL (SCRAM-SHA-512 over TLS): a CA and broker
+certificate of its own (journey/localstack/tls.py), and two SCRAM users made by Kafka's storage
+tool when it formats the storage: `admin` (the broker's own inter-broker login) and
+`stack.client_username`, with generated passwords kept in `<data_dir>/credentials/` (mode 600).
+`<data_dir>/client.env` then holds the JOURNEY_KAFKA__* settings a client needs. The controller
+listener stays PLAINTEXT on loopback (KRaft's own traffic, one node).
+
 Also runnable as a script: `python -m journey.localstack.kafka up|down|status`.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,7 +30,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from journey.config import LocalStackSettings
+from journey.config import KafkaSettings, LocalStackSettings
+from journey.localstack.tls import ensure_broker_tls
 
 POM_FILE = Path(__file__).with_name("pom.xml")
 LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
@@ -30,6 +39,8 @@ BROKER_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 MINIMUM_JAVA = 17
 STOP_TIMEOUT_S = 30.0
+SCRAM = "SCRAM-SHA-512"
+ADMIN_USER = "admin"  # the broker's inter-broker login on a secure stack
 
 
 class StackError(RuntimeError):
@@ -66,6 +77,81 @@ class LocalKafka:
         self.pid_file = self.data_dir / "broker.pid"
         self.properties_file = self.data_dir / "server.properties"
         self.log_dirs = self.data_dir / "logs"
+        self.credentials_dir = self.data_dir / "credentials"
+        self.client_env_file = self.data_dir / "client.env"
+        self.mode_file = self.data_dir / "security"  # the listener's protocol, fixed at format time
+
+    # -- security -----------------------------------------------------------------------------
+    @property
+    def protocol(self) -> str:
+        """What `up` formats and starts: stack.secure."""
+        return "SASL_SSL" if self.settings.secure else "PLAINTEXT"
+
+    @property
+    def formatted_protocol(self) -> str:
+        """What the storage was formatted for (`status` and `down` follow it), else `protocol`."""
+        return self.mode_file.read_text().strip() if self.mode_file.exists() else self.protocol
+
+    def _password(self, user: str) -> str:
+        """The user's SCRAM password, generated on first use."""
+        self.credentials_dir.mkdir(parents=True, exist_ok=True)
+        self.credentials_dir.chmod(0o700)
+        path = self.credentials_dir / f"{user}.password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(24))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def client_settings(self) -> KafkaSettings:
+        """What a client of this broker sets (`kafka.*`): plain, or SCRAM over TLS as the client user."""
+        if self.formatted_protocol != "SASL_SSL":
+            return KafkaSettings(bootstrap_servers=self.settings.bootstrap_servers)
+        tls = ensure_broker_tls(self.data_dir / "tls", self.settings.host)
+        return KafkaSettings(
+            bootstrap_servers=self.settings.bootstrap_servers, security_protocol="SASL_SSL", sasl_mechanism=SCRAM,
+            sasl_username=self.settings.client_username, sasl_password=self._password(self.settings.client_username),
+            ssl_ca_location=tls.ca_file,
+        )  # fmt: skip
+
+    def _write_client_env(self) -> None:
+        client = self.client_settings()
+        lines = [f"JOURNEY_KAFKA__BOOTSTRAP_SERVERS={client.bootstrap_servers}",
+                 f"JOURNEY_KAFKA__SECURITY_PROTOCOL={client.security_protocol}"]  # fmt: skip
+        if client.security_protocol == "SASL_SSL":
+            lines += [f"JOURNEY_KAFKA__SASL_MECHANISM={client.sasl_mechanism}",
+                      f"JOURNEY_KAFKA__SASL_USERNAME={client.sasl_username}",
+                      f"JOURNEY_KAFKA__SASL_PASSWORD={client.sasl_password.get_secret_value()}",  # type: ignore[union-attr]
+                      f"JOURNEY_KAFKA__SSL_CA_LOCATION={client.ssl_ca_location}"]  # fmt: skip
+        self.client_env_file.write_text("\n".join(f"export {line}" for line in lines) + "\n")
+        self.client_env_file.chmod(0o600)
+
+    def _listener_properties(self) -> list[str]:
+        s = self.settings
+        if not s.secure:
+            return [
+                f"listeners=PLAINTEXT://{s.host}:{s.broker_port},CONTROLLER://{s.host}:{s.controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{s.broker_port}",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
+        tls = ensure_broker_tls(self.data_dir / "tls", s.host)
+        login = f'username="{ADMIN_USER}" password="{self._password(ADMIN_USER)}"'
+        return [
+            f"listeners=SASL_SSL://{s.host}:{s.broker_port},CONTROLLER://{s.host}:{s.controller_port}",
+            f"advertised.listeners=SASL_SSL://{s.host}:{s.broker_port}",
+            "inter.broker.listener.name=SASL_SSL",
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            f"sasl.enabled.mechanisms={SCRAM}",
+            f"sasl.mechanism.inter.broker.protocol={SCRAM}",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            f"org.apache.kafka.common.security.scram.ScramLoginModule required {login};",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={tls.keystore_file}",
+            f"ssl.keystore.password={tls.keystore_password}",
+            f"ssl.key.password={tls.keystore_password}",
+            "ssl.truststore.type=PEM",  # the broker's own inter-broker connections trust the CA
+            f"ssl.truststore.location={tls.ca_file}",
+        ]
 
     # -- jars ---------------------------------------------------------------------------------
     def ensure_jars(self) -> Path:
@@ -129,11 +215,8 @@ class LocalKafka:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
-                    f"listeners=PLAINTEXT://{s.host}:{s.broker_port},CONTROLLER://{s.host}:{s.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.broker_port}",
+                    *self._listener_properties(),
                     "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={self.log_dirs}",
                     # One node: internal topics cannot be replicated.
                     "offsets.topic.replication.factor=1",
@@ -152,15 +235,26 @@ class LocalKafka:
 
     def _format_storage(self) -> None:
         if (self.log_dirs / "meta.properties").exists():
+            formatted = self.mode_file.read_text().strip() if self.mode_file.exists() else "PLAINTEXT"
+            if formatted != self.protocol:
+                raise StackError(
+                    f"the broker's storage in {self.data_dir} was formatted for {formatted}, not {self.protocol}: "
+                    f"set stack.secure (JOURNEY_STACK__SECURE) {'true' if formatted == 'SASL_SSL' else 'false'}, "
+                    "or `journey stack down` and delete that directory, or use another stack.data_dir"
+                )
             return
         _progress(f"formatting KRaft storage in {self.log_dirs}")
         cluster_id = _kafka_cluster_id()
         # `--cluster-id=ID`, not `-t ID`: a base64url id may start with "-" (1 in 64), which the
         # tool's argument parser takes for an option (found when a test run failed to format).
         command = self._java_command(STORAGE_TOOL_CLASS, "format", f"--cluster-id={cluster_id}", "-c", str(self.properties_file))
+        if self.settings.secure:  # SCRAM users are made by Kafka's own storage tool, with the storage
+            for user in (ADMIN_USER, self.settings.client_username):
+                command += ["--add-scram", f"{SCRAM}=[name={user},password={self._password(user)}]"]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}")
+        self.mode_file.write_text(self.protocol)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _pid(self) -> int | None:
@@ -187,7 +281,7 @@ class LocalKafka:
     def _metadata_answers(self, timeout_s: float = 5.0) -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers, "log_level": 0})
+        admin = AdminClient({**self.client_settings().confluent_config(), "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=timeout_s)
             return bool(metadata.brokers)
@@ -208,7 +302,8 @@ class LocalKafka:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._write_properties()
         self._format_storage()
-        _progress(f"starting kafka {self.settings.kafka_version} on {self.settings.bootstrap_servers}")
+        self._write_client_env()
+        _progress(f"starting kafka {self.settings.kafka_version} on {self.settings.bootstrap_servers} ({self.protocol})")
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 self._java_command(BROKER_MAIN_CLASS, str(self.properties_file)),

@@ -1,0 +1,69 @@
+"""Kafka errors no retry will fix — a refused login, a broker certificate not trusted — turned
+into one clear message naming the setting to change, so clients stop instead of retrying forever.
+
+`check_access` is what `journey worker`, `run`, `sink` and `topics create` do first; the SDK's
+publisher watches for the same errors while it runs (journey/publisher.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import KafkaError, Producer
+
+from journey.config import KafkaSettings
+
+ACCESS_CHECK_S = 15.0  # a broker that does not answer at all in this time is left to the retries
+
+
+class KafkaAccessError(RuntimeError):
+    """The broker refused this client for good: the message names the setting."""
+
+
+def access_problem(error: KafkaError, kafka: KafkaSettings) -> str | None:
+    """The message for an error that settings, not time, must fix; None for any other."""
+    detail = error.str()
+    if error.code() == KafkaError._AUTHENTICATION:
+        return (
+            f"Kafka refused the login of kafka.sasl_username {kafka.sasl_username!r} ({kafka.sasl_mechanism}): "
+            "check kafka.sasl_password (JOURNEY_KAFKA__SASL_PASSWORD) and that the user exists on the broker "
+            f"[{detail}]"
+        )
+    if error.code() == KafkaError._SSL:
+        if "certificate verify failed" in detail:
+            trusted = f"kafka.ssl_ca_location {str(kafka.ssl_ca_location)!r}" if kafka.ssl_ca_location else \
+                "the system's CA certificates (kafka.ssl_ca_location is not set)"  # fmt: skip
+            return (
+                f"the broker's TLS certificate is not trusted by {trusted}: point kafka.ssl_ca_location "
+                f"(JOURNEY_KAFKA__SSL_CA_LOCATION) at the CA that signed it [{detail}]"
+            )
+        return (
+            f"TLS with the broker failed: check kafka.security_protocol ({kafka.security_protocol}) against the "
+            f"broker's listener and the kafka.ssl_* settings [{detail}]"
+        )
+    return None
+
+
+def check_access(kafka: KafkaSettings, timeout_s: float = ACCESS_CHECK_S) -> None:
+    """Raise KafkaAccessError if the broker refuses this client's login or TLS; return once it
+    answers, or after `timeout_s` of silence (a broker that is down is not a settings problem)."""
+    problems: list[str] = []
+
+    def on_error(error: KafkaError) -> None:
+        if (problem := access_problem(error, kafka)) is not None:
+            problems.append(problem)
+
+    probe = Producer({**kafka.confluent_config(), "error_cb": on_error, "log_level": 0})
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            probe.poll(0.1)
+            if problems:
+                raise KafkaAccessError(problems[0])
+            try:
+                if probe.list_topics(timeout=0.5).brokers:
+                    return
+            except Exception:  # noqa: BLE001 - not answering yet: errors come through on_error
+                pass
+    finally:
+        probe.flush(0)

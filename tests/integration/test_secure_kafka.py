@@ -1,0 +1,141 @@
+"""The pipeline on a broker that takes only SCRAM-SHA-512 over TLS (`journey stack up --secure`):
+the SDK, `journey run`, `journey worker` and `journey sink` work with the right credentials and CA;
+a wrong password or an untrusted CA stops each at once with a message naming the setting; the
+password shows in no log, no `journey config show`, no /metrics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from journey.config import Settings
+from journey.kafka_access import KafkaAccessError
+from journey.localstack.kafka import LocalKafka
+from journey.localstack.tls import ensure_broker_tls
+from journey.publisher import TouchpointPublisher
+from journey.samples import sample_journey
+from journey.topics import create_topics
+from journey.worker_process import WorkerProcess, broker_env
+from tests.conftest import broker_settings, local_stack_settings
+from tests.integration.worker_helpers import engine_json, make_test_worker, wait_caught_up
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+JOURNEY = [sample_journey(seed, START) for seed in range(6)]
+FAIL_FAST_S = 30  # the access check's own limit is 15 s; a retry loop would never end
+COUNT = "import sys, orjson, clickhouse_connect\nc = clickhouse_connect.get_client(dsn=sys.argv[1])\n" \
+        "print(orjson.dumps({'rows': c.query('SELECT uniqExact(event_id) FROM journey.touchpoints').result_rows[0][0]}).decode())"  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    stack = local_stack_settings(tmp_path_factory.mktemp("secure-kafka")).model_copy(update={"secure": True})
+    broker = LocalKafka(stack)
+    broker.up()
+    yield broker
+    broker.down()
+
+
+@pytest.fixture
+def secure(secure_broker: LocalKafka) -> Settings:
+    plain = broker_settings(secure_broker)
+    return plain.model_copy(update={"kafka": secure_broker.client_settings()})
+
+
+def password(settings: Settings) -> str:
+    return settings.kafka.sasl_password.get_secret_value()  # type: ignore[union-attr]
+
+
+def journey(settings: Settings, command: str, *args: str, env: dict[str, str] | None = None,
+            timeout: float = FAIL_FAST_S) -> subprocess.CompletedProcess:  # fmt: skip
+    return subprocess.run([sys.executable, "-c", "from journey.cli import app; app()", command, *args],
+                          env={**broker_env(settings), **(env or {})}, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_sdk_run_worker_and_sink_over_scram_and_tls(secure: Settings, tmp_path: Path) -> None:
+    create_topics(secure)
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    run = make_test_worker(secure, tmp_path / "run", "run", JOURNEY_CLICKHOUSE__DSN=dsn)
+    run.start()
+    try:
+        with TouchpointPublisher(secure) as publisher:
+            for event in [e for journey_events in JOURNEY[:3] for e in journey_events]:
+                publisher.publish(event)
+        wait_caught_up(secure, run, timeout_s=120)
+        exposition = run.metrics_text()
+    finally:
+        assert run.stop() == 0, run.log_tail()
+
+    worker = make_test_worker(secure, tmp_path / "worker")
+    sink_log = (tmp_path / "sink.log").open("wb")
+    sink = subprocess.Popen([sys.executable, "-c", "from journey.cli import app; app()", "sink"],
+                            env={**broker_env(secure), "JOURNEY_CLICKHOUSE__DSN": dsn,
+                                 "JOURNEY_WORKER__APP_ID": secure.worker.app_id},
+                            stdout=sink_log, stderr=subprocess.STDOUT)  # fmt: skip
+    worker.start()
+    try:
+        with TouchpointPublisher(secure) as publisher:
+            for event in [e for journey_events in JOURNEY[3:] for e in journey_events]:
+                publisher.publish(event)
+        wait_caught_up(secure, worker, timeout_s=120)
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
+        sink.terminate()
+        assert sink.wait(60) == 0, (tmp_path / "sink.log").read_text()[-3000:]
+
+    assert engine_json(COUNT, dsn)["rows"] == sum(len(j) for j in JOURNEY)
+    shown = journey(secure, "config", "show").stdout
+    assert '"sasl_password": "**********"' in shown
+    for name, text in (("run log", run.log_tail(10_000)), ("worker log", worker.log_tail(10_000)),
+                       ("sink log", (tmp_path / "sink.log").read_text()), ("config show", shown),
+                       ("/metrics", exposition)):  # fmt: skip
+        assert password(secure) not in text, f"the password is in the {name}"
+
+
+@pytest.mark.parametrize("command", ["worker", "sink", "topics"])
+def test_a_wrong_password_stops_each_command_at_once_naming_the_setting(secure: Settings, command: str) -> None:
+    wrong = "not-the-password-" + password(secure)[:4]
+    args = ["create"] if command == "topics" else []
+    started = time.monotonic()
+    result = journey(secure, command, *args, env={"JOURNEY_KAFKA__SASL_PASSWORD": wrong})
+    assert time.monotonic() - started < FAIL_FAST_S
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join((result.stdout + result.stderr).split())
+    assert "kafka.sasl_password (JOURNEY_KAFKA__SASL_PASSWORD)" in message
+    assert wrong not in result.stdout + result.stderr and password(secure) not in result.stdout + result.stderr
+
+
+def test_an_untrusted_ca_stops_the_run_at_once_naming_the_setting(secure: Settings, tmp_path: Path) -> None:
+    other_ca = ensure_broker_tls(tmp_path / "other-ca", "127.0.0.1").ca_file
+    result = journey(secure, "run", env={"JOURNEY_KAFKA__SSL_CA_LOCATION": str(other_ca),
+                                          "JOURNEY_CLICKHOUSE__DSN": f"chdb://{tmp_path / 'ch'}"})  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join((result.stdout + result.stderr).split())
+    assert "not trusted by kafka.ssl_ca_location" in message and "(JOURNEY_KAFKA__SSL_CA_LOCATION)" in message
+
+
+def test_the_sdk_raises_instead_of_retrying_a_refused_login(secure: Settings) -> None:
+    wrong = secure.model_copy(update={"kafka": secure.kafka.model_copy(update={"sasl_password": SecretStr("nope-nope")})})
+    started = time.monotonic()
+    with pytest.raises(KafkaAccessError, match=r"kafka\.sasl_password") as raised:
+        with TouchpointPublisher(wrong) as publisher:
+            publisher.publish(JOURNEY[0][0])
+            publisher.flush(timeout_s=120)
+    assert time.monotonic() - started < FAIL_FAST_S
+    assert "nope-nope" not in str(raised.value)
+
+
+def test_stack_up_secure_writes_the_client_settings(secure_broker: LocalKafka) -> None:
+    env = secure_broker.client_env_file.read_text()
+    assert "JOURNEY_KAFKA__SECURITY_PROTOCOL=SASL_SSL" in env and "JOURNEY_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" in env
+    assert oct(secure_broker.client_env_file.stat().st_mode & 0o777) == "0o600"
+    assert os.access(secure_broker.client_settings().ssl_ca_location, os.R_OK)  # type: ignore[arg-type]
