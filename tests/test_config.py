@@ -89,6 +89,18 @@ def test_sasl_ssl_settings_reach_librdkafka(tmp_path: Path) -> None:
     assert "s3cret" not in settings.model_dump_json()  # `journey config show` masks secrets
 
 
+def test_secrets_of_every_section_are_masked_in_config_show(tmp_path: Path) -> None:
+    (tmp_path / "journey.toml").write_text(
+        "[clickhouse]\ndsn = 'http://writer:ch-s3cret@clickhouse:8123'\n"
+        "[privacy]\nhash_properties = ['email']\ncurrent_key = 'k1'\nhmac_keys = { k1 = 'hmac-s3cret-0123456789' }\n"
+    )
+    settings = load_settings()
+    shown = settings.model_dump_json()
+    assert "ch-s3cret" not in shown and "hmac-s3cret" not in shown
+    assert "http://writer:**********@clickhouse:8123" in shown
+    assert settings.clickhouse.dsn == "http://writer:ch-s3cret@clickhouse:8123"  # what the client gets
+
+
 def test_stage_catalog_overrides_merge_with_defaults(tmp_path: Path) -> None:
     (tmp_path / "journey.toml").write_text("[stages.touchpoints]\n'web.pricing_viewed' = 'decision'\n'quote.sent' = 'decision'\n")
     catalog = load_settings().stages.catalog()
