@@ -179,17 +179,27 @@ def publish(
 # -- migrate -----------------------------------------------------------------------------------
 @app.command("migrate")
 def migrate_command() -> None:
-    """Create or update the ClickHouse schema (idempotent; refuses if an applied file changed)."""
+    """Create or update the ClickHouse schema (idempotent; refuses if an applied file changed); on a
+    server, also the writer and reader users when clickhouse.writer_user / reader_user are set."""
+    from sinks.access import AccessNotSupported, apply_access
+    from sinks.access import configured as access_configured
     from sinks.clickhouse_client import connect
     from sinks.migrations import MigrationError, migrate
 
     config = settings()
     try:
-        done = migrate(connect(config.clickhouse), config.clickhouse)
+        client = connect(config.clickhouse)
+        done = migrate(client, config.clickhouse)
     except MigrationError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
     print(f"applied {', '.join(done)}" if done else f"schema of {config.clickhouse.database} is up to date")
+    if access_configured(config.clickhouse):
+        try:
+            for shown in apply_access(client, config.clickhouse):
+                print(f"access: {shown}")
+        except AccessNotSupported as error:
+            console.print(f"[yellow]access: {error}[/yellow]")
 
 
 # -- sink --------------------------------------------------------------------------------------
@@ -362,7 +372,7 @@ def report_command(
         page, report = (body.decode(), None) if html else (None, report_from_json(orjson.loads(body)))
     else:
         try:
-            client = connect(config.clickhouse)
+            client = connect(config.clickhouse, "reader")
             page = build_page(client, config, start, end) if html else None
             report = None if html else build_report(client, config, start, end)
         except Exception as error:  # noqa: BLE001 - say what went wrong, in one line

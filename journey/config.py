@@ -131,6 +131,16 @@ class ClickHouseSettings(_Section):
     dsn: str = "chdb://.journey/clickhouse"
     database: str = Field(default="journey", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     raw_ttl_days: int = Field(default=180, ge=1)
+    # Least privilege on a server (docs/operations.md, "Security"): `journey migrate`, run with the
+    # DSN's admin user, creates these users; the sink then writes as the writer, reports and
+    # Grafana read as the reader. The embedded engine has no users: there they are not used.
+    writer_user: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    writer_password: SecretStr | None = None
+    reader_user: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    reader_password: SecretStr | None = None
+    reader_max_execution_s: int = Field(default=60, ge=1, description="the reader's queries stop after this long")
+    reader_max_result_rows: int = Field(default=1_000_000, ge=1)
+    reader_queries_per_hour: int = Field(default=10_000, ge=1, description="the reader's quota")
 
     @field_validator("dsn")
     @classmethod
@@ -138,6 +148,13 @@ class ClickHouseSettings(_Section):
         if not value.startswith(("chdb://", "http://", "https://")):
             raise ValueError("expected chdb://PATH (embedded engine) or http(s)://HOST:PORT (server)")
         return value
+
+    @model_validator(mode="after")
+    def _users_with_passwords(self) -> ClickHouseSettings:
+        for role in ("writer", "reader"):
+            if (getattr(self, f"{role}_user") is None) != (getattr(self, f"{role}_password") is None):
+                raise ValueError(f"{role}_user and {role}_password go together")
+        return self
 
     @field_serializer("dsn")
     def _password_masked(self, value: str) -> str:

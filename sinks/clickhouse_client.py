@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -11,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 from journey.config import ClickHouseSettings
 
 EMBEDDED_SCHEME = "chdb://"
+READ_ONLY_SETTINGS_ALLOWED = "2"  # ClickHouse's readonly=2: no writes or DDL; the client may still set settings
 
 
 def embedded_path(dsn: str) -> Path | None:
@@ -31,7 +33,22 @@ def absolute_dsn(dsn: str) -> str:
     return f"{EMBEDDED_SCHEME}{path}"
 
 
-def connect(settings: ClickHouseSettings) -> Client:
+Role = Literal["admin", "writer", "reader"]
+
+
+def connect(settings: ClickHouseSettings, role: Role = "admin") -> Client:
     """A client for the configured DSN. The embedded engine allows one data path per process: the
-    process that writes owns it (DESIGN.md, measured)."""
-    return clickhouse_connect.get_client(dsn=absolute_dsn(settings.dsn))
+    process that writes owns it (DESIGN.md, measured).
+
+    `role`: on a server, the writer and reader connect as `clickhouse.writer_user` /
+    `reader_user` when set (else as the DSN's user). A reader is read-only in any case: by its
+    server profile, or else by the session's `readonly` setting (the embedded engine too)."""
+    kwargs: dict[str, Any] = {}
+    user, password = {"writer": (settings.writer_user, settings.writer_password),
+                      "reader": (settings.reader_user, settings.reader_password)}.get(role, (None, None))  # fmt: skip
+    server = embedded_path(settings.dsn) is None
+    if server and user is not None and password is not None:
+        kwargs |= {"username": user, "password": password.get_secret_value()}
+    if role == "reader" and not (server and user is not None):
+        kwargs["settings"] = {"readonly": READ_ONLY_SETTINGS_ALLOWED}
+    return clickhouse_connect.get_client(dsn=absolute_dsn(settings.dsn), **kwargs)

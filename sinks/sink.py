@@ -119,9 +119,9 @@ class ClickHouseSink:
     def _clickhouse(self) -> Client:
         """The client, connecting (and migrating, when asked) first; raises while unreachable."""
         if self.client is None:
-            client = connect(self.settings.clickhouse)
-            if self.migrate_on_start:
-                applied = migrate(client, self.settings.clickhouse)
+            client = connect(self.settings.clickhouse, "writer")
+            if self.migrate_on_start:  # DDL: as the DSN's own (admin) user
+                applied = migrate(connect(self.settings.clickhouse), self.settings.clickhouse)
                 if applied:
                     log.info("schema: applied %s", ", ".join(applied))
             self.client = client

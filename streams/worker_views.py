@@ -103,7 +103,7 @@ def _report_connection(worker: JourneyWorker):  # noqa: ANN202 - a clickhouse_co
     from sinks.clickhouse_client import connect
 
     if worker.report_client is None:  # its own connection: the sink thread uses the other
-        worker.report_client = connect(worker.settings.clickhouse)
+        worker.report_client = connect(worker.settings.clickhouse, "reader")
     return worker.report_client
 
 

@@ -46,9 +46,20 @@ def test_pipeline_processes_point_at_the_stack_services() -> None:
     for name in ("setup", "worker", "sink"):
         env = SERVICES[name]["environment"]
         assert env["JOURNEY_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert env["JOURNEY_CLICKHOUSE__DSN"].startswith("http://") and "@clickhouse:8123" in env["JOURNEY_CLICKHOUSE__DSN"]
+        assert env["JOURNEY_CLICKHOUSE__DSN"].startswith("http://") and env["JOURNEY_CLICKHOUSE__DSN"].endswith("clickhouse:8123")
         assert SERVICES[name]["build"] == "."
     assert (REPO_ROOT / "Dockerfile").is_file()
+
+
+def test_only_setup_holds_the_clickhouse_admin_and_grafana_reads_as_the_reader() -> None:
+    assert "@clickhouse" in SERVICES["setup"]["environment"]["JOURNEY_CLICKHOUSE__DSN"]  # the admin user, for DDL
+    assert "journey migrate" in " ".join(SERVICES["setup"]["command"])
+    for name in ("worker", "sink"):
+        env = SERVICES[name]["environment"]
+        assert "@" not in env["JOURNEY_CLICKHOUSE__DSN"], f"{name} must not hold the admin user"
+        assert env["JOURNEY_CLICKHOUSE__WRITER_USER"] == "journey_writer"
+    assert SERVICES["grafana"]["environment"]["CLICKHOUSE_USER"] == SERVICES["sink"]["environment"]["JOURNEY_CLICKHOUSE__READER_USER"]
+    assert SERVICES["grafana"]["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
 
 
 def test_mounted_config_files_exist_and_parse() -> None:
