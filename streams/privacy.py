@@ -20,6 +20,7 @@ import orjson
 
 from journey.config import PrivacySettings
 from schemas.touchpoint import Touchpoint
+from streams.identity import ANONYMOUS_KEY_PREFIX
 
 PSEUDONYM = re.compile(r"^hmac:([A-Za-z0-9_-]{1,16}):[0-9a-f]{32}$")
 
@@ -73,6 +74,13 @@ class Protection:
         if self.hash_customer_id and event.customer_id is not None:
             update["customer_id"] = self.pseudonym(event.customer_id)
         return event.model_copy(update=update) if update else event
+
+    def journey_key_of(self, key: str) -> str:
+        """The journey key stored for a key someone looks up: a customer id is hashed when
+        customer ids are (anonymous journeys, `anon:<id>`, and pseudonyms stay as they are)."""
+        if not self.hash_customer_id or key.startswith(ANONYMOUS_KEY_PREFIX):
+            return key
+        return self.pseudonym(key)
 
     def protect_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
         """A copy with the configured paths hashed or dropped (the same dict when none is there)."""

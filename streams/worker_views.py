@@ -58,7 +58,9 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         return web.Response(text=page, content_type="text/html")
 
     async def journey_view(request: web.Request) -> web.Response:
-        key = request.match_info["key"]
+        # A support agent looks up the customer id they know; journeys are keyed by its pseudonym
+        # when privacy.hash_customer_id is on.
+        key = worker.protection.journey_key_of(request.match_info["key"])
         partition = worker.journey_partition(key)
         if partition not in worker.loop.assigned(worker.stitched_topic):
             return web.json_response(

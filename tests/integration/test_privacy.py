@@ -6,6 +6,7 @@ scanned for them. Only `touchpoints`, the publishers' own input, holds them."""
 from __future__ import annotations
 
 import signal
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +69,9 @@ def test_no_personal_data_downstream_of_stage_one(settings: Settings, tmp_path: 
             publisher.publish_raw(orjson.dumps(broken), broken["customer_id"].encode())
         advance_event_time(settings, START + timedelta(days=3))
         wait_caught_up(settings, run, timeout_s=180)
+        # a support agent looks a customer up by the id they know: found under its pseudonym
+        with urllib.request.urlopen(f"http://127.0.0.1:{run.web_port}/journeys/cust-000001", timeout=30) as response:
+            looked_up = orjson.loads(response.read())
     finally:
         assert run.stop(signal.SIGTERM) == 0, run.log_tail()
 
@@ -86,6 +90,9 @@ def test_no_personal_data_downstream_of_stage_one(settings: Settings, tmp_path: 
 
     dead = [orjson.loads(m.value()) for m in read_to_end(settings, settings.topics.name(DEAD_LETTER))]
     assert [d["reason"] for d in dead] == ["schema"] and dead[0]["redacted"] is True
+
+    assert looked_up["journey_key"].startswith("hmac:k1:") and looked_up["events"] == 11 - 4  # 4 anonymous, handed over
+    assert not [s for s in secrets if s in orjson.dumps(looked_up).decode()]
 
     tables = engine_json(TABLE_TEXT, dsn)
     assert tables["touchpoints"][0] == len(PEOPLE) * 11 + settings.topics.partitions  # and the clock's heartbeats

@@ -86,3 +86,11 @@ def test_keys_come_from_a_secret_file_and_never_show(tmp_path) -> None:
     assert settings.keys() == {"k1": KEY, "k2": "another-secret-987654"}
     inline = PrivacySettings(hmac_keys={"k1": KEY}, current_key="k1")
     assert KEY not in repr(inline) and KEY not in inline.model_dump_json()
+
+
+def test_a_looked_up_customer_id_finds_its_hashed_journey() -> None:
+    hashing, plain = protection(hash_customer_id=True), protection(hash_properties=["email"])
+    assert hashing.journey_key_of("cust-1") == hashing.pseudonym("cust-1")
+    assert hashing.journey_key_of(hashing.pseudonym("cust-1")) == hashing.pseudonym("cust-1")
+    assert hashing.journey_key_of("anon:a-1") == "anon:a-1"
+    assert plain.journey_key_of("cust-1") == "cust-1"
