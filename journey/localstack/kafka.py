@@ -232,6 +232,7 @@ class LocalKafka:
             )
             + "\n"
         )
+        self.properties_file.chmod(0o600)  # a secure stack's keystore and admin passwords are in it
 
     def _format_storage(self) -> None:
         if (self.log_dirs / "meta.properties").exists():

@@ -137,5 +137,6 @@ def test_the_sdk_raises_instead_of_retrying_a_refused_login(secure: Settings) ->
 def test_stack_up_secure_writes_the_client_settings(secure_broker: LocalKafka) -> None:
     env = secure_broker.client_env_file.read_text()
     assert "JOURNEY_KAFKA__SECURITY_PROTOCOL=SASL_SSL" in env and "JOURNEY_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" in env
-    assert oct(secure_broker.client_env_file.stat().st_mode & 0o777) == "0o600"
+    for secret_file in (secure_broker.client_env_file, secure_broker.properties_file):
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600", secret_file
     assert os.access(secure_broker.client_settings().ssl_ca_location, os.R_OK)  # type: ignore[arg-type]
