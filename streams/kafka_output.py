@@ -58,13 +58,15 @@ class OutputBatch:
         else:
             self.last_offsets[(message.topic(), message.partition())] = message.offset()
 
-    def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:  # fmt: skip
+        """`value` None: a tombstone (a deleted state, an erasure marker)."""
+        where = {} if partition is None else {"partition": partition}
         while True:
             try:
-                if partition is None:
-                    self.producer.produce(topic, value, key, on_delivery=self._on_delivery)
-                else:
-                    self.producer.produce(topic, value, key, partition, on_delivery=self._on_delivery)
+                self.producer.produce(topic, value, key, on_delivery=self._on_delivery, headers=headers, **where)
                 return
             except BufferError:  # the local queue is full: let deliveries drain it
                 self.producer.poll(FULL_QUEUE_WAIT_S)

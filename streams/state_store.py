@@ -37,11 +37,15 @@ class MemoryStore:
     def keys(self) -> Iterator[bytes]:
         return iter(list(self.values))
 
-    def write(self, items: Iterable[tuple[bytes, bytes]], changelog_offset: int) -> None:
+    def write(self, items: Iterable[tuple[bytes, bytes | None]], changelog_offset: int) -> None:
+        """Values, or None: the key is deleted (a changelog tombstone)."""
         for key, value in items:
-            old = self.values.get(key)
-            self.live_bytes += len(value) - (len(old) if old is not None else -len(key))
-            self.values[key] = value
+            old = self.values.pop(key, None)
+            if old is not None:
+                self.live_bytes -= len(key) + len(old)
+            if value is not None:
+                self.values[key] = value
+                self.live_bytes += len(key) + len(value)
         self.changelog_offset = changelog_offset
 
     def reset(self) -> None:
@@ -99,12 +103,15 @@ class RocksStore:
         return sum(self._db.property_int_value(name) or 0
                    for name in ("rocksdb.estimate-live-data-size", "rocksdb.cur-size-active-mem-table"))  # fmt: skip
 
-    def write(self, items: Iterable[tuple[bytes, bytes]], changelog_offset: int) -> None:
+    def write(self, items: Iterable[tuple[bytes, bytes | None]], changelog_offset: int) -> None:
         from rocksdict import WriteBatch
 
         batch = WriteBatch(raw_mode=True)
         for key, value in items:
-            batch.put(key, value)
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
         batch.put(CHANGELOG_OFFSET_KEY, orjson.dumps(changelog_offset))
         self._db.write(batch)
         self.changelog_offset = changelog_offset

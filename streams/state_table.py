@@ -40,7 +40,7 @@ class StateTable:
         self.directory = directory
         self.kafka = kafka
         self.partitions: dict[int, PartitionStore] = {}
-        self._staged: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        self._staged: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
 
     # -- ownership ---------------------------------------------------------------------------------
     def assign(self, partition: int) -> None:
@@ -79,8 +79,9 @@ class StateTable:
         return [] if store is None else list(store.keys())
 
     # -- writes ------------------------------------------------------------------------------------
-    def send(self, out: OutputBatch, partition: int, key: bytes, value: bytes) -> None:
-        """Stage one value: to the changelog now, to the local store on `apply`."""
+    def send(self, out: OutputBatch, partition: int, key: bytes, value: bytes | None) -> None:
+        """Stage one value (None: delete the key; a tombstone in the compacted changelog): to the
+        changelog now, to the local store on `apply`."""
         out.send(self.changelog_topic, key, value, partition)
         self._staged[partition].append((key, value))
 
@@ -114,7 +115,7 @@ class StateTable:
             consumer.assign([TopicPartition(self.changelog_topic, partition, start)])
             restored = 0
             while True:
-                items: list[tuple[bytes, bytes]] = []
+                items: list[tuple[bytes, bytes | None]] = []
                 last = -1
                 at_end = False
                 for message in consumer.consume(RESTORE_BATCH, timeout=RESTORE_POLL_S):
@@ -124,8 +125,7 @@ class StateTable:
                             at_end = True
                             continue
                         raise KafkaException(error)
-                    if message.value() is not None:
-                        items.append((message.key(), message.value()))
+                    items.append((message.key(), message.value()))  # None: a tombstone, deletes the key
                     last = message.offset()
                 if last >= 0:
                     store.write(items, last + 1)
