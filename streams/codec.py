@@ -13,6 +13,7 @@ from schemas.touchpoint import Touchpoint
 from streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
 from streams.friction.detectors import FrictionState
 from streams.friction.signal import Observation
+from streams.erasure import ErasureProgress
 from streams.identity import IngestState
 from streams.journey import Handoff, JourneyState, PendingEvent
 from streams.recent_ids import RecentIds
@@ -137,8 +138,15 @@ def encode_state(state: JourneyState) -> bytes:
             state.event_count,
             state.first_seen_ms,
             state.last_seen_ms,
+            *_erasure_to_list(state.erasure),
         ]
     )
+
+
+def _erasure_to_list(erasure: ErasureProgress | None) -> list[list[Any]]:
+    """Appended only while an erasure is in progress: other states keep their bytes."""
+    e = erasure
+    return [] if e is None else [[e.request_id, e.markers, e.seen, e.sources_past, e.senders]]
 
 
 def decode_state(raw: bytes) -> JourneyState:
@@ -161,6 +169,8 @@ def decode_state(raw: bytes) -> JourneyState:
             event_count=v[16],
             first_seen_ms=v[17],
             last_seen_ms=v[18],
+            erasure=ErasureProgress(v[19][0], int(v[19][1]), [int(i) for i in v[19][2]], [int(p) for p in v[19][3]],
+                                    [str(k) for k in v[19][4]]) if len(v) > 19 else None,
         )
     except (IndexError, KeyError, TypeError, ValueError) as error:
         raise StateFormatError(f"journey state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
@@ -177,6 +187,7 @@ def handoff_to_dict(h: Handoff) -> dict[str, Any]:
         # (it deep-copied), read back by friction_from_dict
         "friction": h.friction,
         "pending": [pending_to_list(o) for o in h.pending],
+        "erasure": h.erasure,
     }
 
 
@@ -189,6 +200,7 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
         d["first_seen_ms"],
         friction_from_dict(d["friction"]),
         [pending_from_list(o) for o in d["pending"]],
+        d.get("erasure"),
     )
 
 

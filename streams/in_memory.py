@@ -23,10 +23,12 @@ from collections import defaultdict, deque
 from journey.config import IdentitySettings
 from schemas.touchpoint import Touchpoint
 from streams.codec import decode_state
+from streams.erasure import ErasureRequest, erasure_targets
 from streams.identity import IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from streams.journey import NO_WATERMARK, Forward, Handoff, JourneyRules
 from streams.messages import (
     AbsorbMessage,
+    EraseMessage,
     HandoffMessage,
     SourceIdleMessage,
     SourceProgressMessage,
@@ -71,10 +73,16 @@ class InMemoryPipeline:
         self.outputs: list = []
 
     # -- stage 1 ---------------------------------------------------------------------------
-    def source_of(self, event: Touchpoint) -> int:
+    def source_of(self, event: Touchpoint | ErasureRequest) -> int:
         return partition_of(event.partition_key, self.sources)
 
-    def stage1(self, event: Touchpoint) -> list[StitchedMessage]:
+    def stage1(self, event: Touchpoint | ErasureRequest) -> list[StitchedMessage]:
+        if isinstance(event, ErasureRequest):  # as the worker: the key's state goes, the journey is told
+            targets = erasure_targets(event, event.customer_id)
+            self.ingest_states.pop(targets.state_key, None)
+            source = self.source_of(event)
+            return [EraseMessage(key, event.request_id, markers, event.index, source, targets.senders)
+                    for key, markers in targets.journeys]  # fmt: skip
         source = self.source_of(event)
         self.source_watermarks[source] = max(self.source_watermarks[source], to_ms(event.occurred_at))
         stamp = SourceStamp(source, self.source_watermarks[source])
@@ -118,12 +126,15 @@ class InMemoryPipeline:
         load = lambda k: decode_state(self.table[k]) if k in self.table else None  # noqa: E731
         result = self.partitions[partition].process(batch, load)
         self.table.update(result.stored)
+        for key in result.erased:
+            self.table.pop(key, None)
         sent: list[StitchedMessage] = []
         for output in result.outputs:
             if isinstance(output, Handoff):
                 sent.append(HandoffMessage(output))
             elif isinstance(output, Forward):
-                sent.append(TouchpointMessage(output.journey_key, output.customer_id, output.event))
+                sent.append(TouchpointMessage(output.journey_key, output.customer_id, output.event, None, None,
+                                              output.from_journey_key, output.erasure))  # fmt: skip
             else:
                 self.outputs.append(output)
         self._send_all(sent)
@@ -153,7 +164,7 @@ class InMemoryPipeline:
         self.drain()
 
     # -- whole runs ------------------------------------------------------------------------
-    def run(self, events: list[Touchpoint], batch_sizes: list[int] | None = None, tick_ms: int | None = None) -> list:
+    def run(self, events: list[Touchpoint | ErasureRequest], batch_sizes: list[int] | None = None, tick_ms: int | None = None) -> list:
         messages = [m for e in events for m in self.stage1(e)]
         sizes = iter(batch_sizes or [len(messages) or 1])
         position = 0
@@ -165,7 +176,7 @@ class InMemoryPipeline:
             self.tick(tick_ms)
         return self.outputs
 
-    def run_trickle(self, events: list[Touchpoint], tick_ms: int | None = None) -> list:
+    def run_trickle(self, events: list[Touchpoint | ErasureRequest], tick_ms: int | None = None) -> list:
         """One event at a time, everything it causes settled before the next."""
         for event in events:
             self._send_all(self.stage1(event))
@@ -173,12 +184,12 @@ class InMemoryPipeline:
         return self._finish(tick_ms)
 
     def run_interleaved(
-        self, events: list[Touchpoint], rng: random.Random, most: int, tick_ms: int | None = None
+        self, events: list[Touchpoint | ErasureRequest], rng: random.Random, most: int, tick_ms: int | None = None
     ) -> list:
         """A catch-up: all events waiting in their source partitions (in the given order), then a
         random schedule of reads of 1..`most` records from a source or stitched partition, and
         ticks at a partition's event watermark (what the worker's timer sends, less wall time)."""
-        queues: list[deque[Touchpoint]] = [deque() for _ in range(self.sources)]
+        queues: list[deque[Touchpoint | ErasureRequest]] = [deque() for _ in range(self.sources)]
         for event in events:
             queues[self.source_of(event)].append(event)
         announced: set[int] = set()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from journey.config import FrictionSettings, IdentitySettings, JourneySettings, Settings
 from schemas.stages import StageCatalog
 from schemas.touchpoint import Touchpoint
+from streams.erasure import ErasureProgress
 from streams.friction import detectors
 from streams.friction.detectors import FrictionState
 from streams.friction.signal import Observation, Signal
@@ -110,6 +111,7 @@ class JourneyState:
     event_count: int = 0
     first_seen_ms: int | None = None
     last_seen_ms: int | None = None
+    erasure: ErasureProgress | None = None  # erased, and markers of the request still to come
 
 
 # -- outputs ---------------------------------------------------------------------------------
@@ -161,6 +163,8 @@ class Forward:
     journey_key: str
     customer_id: str
     event: Touchpoint
+    from_journey_key: str | None = None
+    erasure: str | None = None  # the request that erased the sender before it forwarded this
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +176,20 @@ class Handoff:
     first_seen_ms: int | None
     friction: FrictionState = field(default_factory=FrictionState)
     pending: list[PendingEvent] = field(default_factory=list)
+    erasure: str | None = None  # the request that erased the sender before it absorbed
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """The journey's state is gone (a right-to-erasure request): its rows go from every table."""
+
+    journey_key: str
+    request_id: str
 
 
 JourneyOutput = (
     EnrichedTouchpoint | SessionRecord | JourneyStageTransition | FrictionSignal | DuplicateEvent | Forward | Handoff
+    | Erased
 )
 
 
@@ -317,7 +331,7 @@ def apply_touchpoint(
         # reach the customer, whose duplicate memory has never seen it.
         if _seen_before(state, event, rules):
             return [DuplicateEvent(state.journey_key, event)]
-        return [Forward(state.absorbed_into, state.absorbed_into, event)]
+        return [Forward(state.absorbed_into, state.absorbed_into, event, state.journey_key, _erased_by(state))]
     watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), partition_watermark_ms, rules)
     if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
         if awaits_handoff not in state.pending_handoffs:
@@ -395,13 +409,18 @@ def absorb_into(state: JourneyState, customer_id: str, linked_at_ms: int, rules:
     those stragglers in event-time order, as a trickle would have."""
     if state.absorbed_into is not None:
         # A replayed absorb: answer with an empty handoff so the customer never waits for one.
-        return [Handoff(customer_id, state.journey_key, [], StageState(), None)]
+        return [Handoff(customer_id, state.journey_key, [], StageState(), None, erasure=_erased_by(state))]
     handed, state.sessions.open = state.sessions.open, []
     state.absorbed_into = customer_id
     # The friction context travels too: the absorbed journey keeps no timers of its own.
     pending, state.pending = state.pending, []
     friction, state.friction = state.friction, FrictionState()
-    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms, friction, pending)]
+    return [Handoff(customer_id, state.journey_key, handed, state.stages, state.first_seen_ms, friction, pending,
+                    _erased_by(state))]  # fmt: skip
+
+
+def _erased_by(state: JourneyState) -> str | None:
+    return None if state.erasure is None else state.erasure.request_id
 
 
 def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) -> list[JourneyOutput]:

@@ -5,8 +5,9 @@ them in their journey's partition: `absorb` (an anonymous journey learns its cus
 `handoff` (its state arriving at the customer), `tick` (sent to one partition so an idle
 partition's watermark still moves and its sessions close), `source_progress` (stage 1 telling
 every stitched partition how far a source partition got, so a partition none of that source's
-keys reach still follows it) and `source_idle` (stage 1 saying a
-source partition went quiet, so it no longer holds watermarks back).
+keys reach still follows it), `source_idle` (stage 1 saying a
+source partition went quiet, so it no longer holds watermarks back) and `erase` (a journey's state
+deleted on a right-to-erasure request, in order with its events).
 
 Messages from stage 1 carry a `SourceStamp`: the `touchpoints` partition they came from and the
 newest event time seen there so far. A stitched partition mixes journeys from every source
@@ -39,6 +40,8 @@ class TouchpointMessage:
     event: Touchpoint
     awaits_handoff: str | None = None
     source: SourceStamp | None = None  # None when stage 2 forwards it
+    forwarded_from: str | None = None  # the absorbed anonymous journey that forwarded it
+    erasure: str | None = None  # the request that erased that journey before it forwarded this
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,26 @@ class HandoffMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class EraseMessage:
+    """A journey's state is deleted, in order with the events of the source partition it came
+    from (streams/erasure.py)."""
+
+    journey_key: str
+    request_id: str
+    markers: int  # how many EraseMessages of this erasure the journey gets in all
+    index: int  # which request of the erasure sent this one
+    source_partition: int  # where the request was read
+    senders: tuple[str, ...] = ()  # the person's anonymous journeys
+
+
+@dataclass(frozen=True, slots=True)
 class TickMessage:
     watermark_ms: int  # no key: sent to one partition explicitly
 
 
 StitchedMessage = (
     TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage | SourceIdleMessage | SourceProgressMessage
+    | EraseMessage
 )
 
 
@@ -89,11 +106,13 @@ def _unstamp(value: list[int] | None) -> SourceStamp | None:
 def encode_message(message: StitchedMessage) -> bytes:
     body: dict[str, Any]
     match message:
-        case TouchpointMessage(journey_key, customer_id, event, awaits_handoff, source):
+        case TouchpointMessage(journey_key, customer_id, event, awaits_handoff, source, forwarded_from, erasure):
             body = {"type": "touchpoint", "journey_key": journey_key, "customer_id": customer_id,
                     "event": event.model_dump(mode="json", exclude_none=True), "source": _stamp(source)}  # fmt: skip
             if awaits_handoff is not None:
                 body["awaits_handoff"] = awaits_handoff
+            if forwarded_from is not None:
+                body["forwarded_from"], body["erasure"] = forwarded_from, erasure
         case AbsorbMessage(journey_key, customer_id, linked_at_ms, source):
             body = {"type": "absorb", "journey_key": journey_key, "customer_id": customer_id,
                     "linked_at_ms": linked_at_ms, "source": _stamp(source)}  # fmt: skip
@@ -105,6 +124,9 @@ def encode_message(message: StitchedMessage) -> bytes:
             body = {"type": "handoff", **handoff_to_dict(handoff)}
         case TickMessage(watermark_ms):
             body = {"type": "tick", "watermark_ms": watermark_ms}
+        case EraseMessage(journey_key, request_id, markers, index, source_partition, senders):
+            body = {"type": "erase", "journey_key": journey_key, "request_id": request_id, "markers": markers,
+                    "index": index, "source_partition": source_partition, "senders": senders}  # fmt: skip
     return orjson.dumps(body)
 
 
@@ -146,7 +168,8 @@ def _from_body(body: dict[str, Any]) -> StitchedMessage:
     if kind == "touchpoint":
         event = Touchpoint.model_validate(body["event"])
         stamp = _unstamp(body.get("source"))
-        return TouchpointMessage(body["journey_key"], body["customer_id"], event, body.get("awaits_handoff"), stamp)
+        return TouchpointMessage(body["journey_key"], body["customer_id"], event, body.get("awaits_handoff"), stamp,
+                                 body.get("forwarded_from"), body.get("erasure"))  # fmt: skip
     if kind == "absorb":
         return AbsorbMessage(body["journey_key"], body["customer_id"], body["linked_at_ms"], _unstamp(body.get("source")))
     if kind == "source_idle":
@@ -157,4 +180,7 @@ def _from_body(body: dict[str, Any]) -> StitchedMessage:
         return HandoffMessage(handoff_from_dict(body))
     if kind == "tick":
         return TickMessage(body["watermark_ms"])
+    if kind == "erase":
+        return EraseMessage(body["journey_key"], body["request_id"], body["markers"], body["index"],
+                            body["source_partition"], tuple(body["senders"]))  # fmt: skip
     raise ValueError(f"unknown stitched message type {kind!r}")

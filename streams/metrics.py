@@ -41,6 +41,9 @@ STATE_ERRORS = Counter(
 STATE_BYTES = Gauge(
     "journey_state_bytes", "State this worker holds, by table (its partitions; RocksDB's live-data estimate).", ["table"]
 )
+ERASURES = Counter(
+    "journey_erasures", "Right-to-erasure requests applied, by stage (ingest: keys; journeys: journey states).", ["stage"]
+)
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])
 CONSUMER_LAG = Gauge(
     "journey_consumer_lag",

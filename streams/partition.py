@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from streams.journey import (
     NO_WATERMARK,
+    Erased,
     JourneyOutput,
     JourneyRules,
     JourneyState,
@@ -32,6 +33,7 @@ from streams.journey import (
 )
 from streams.messages import (
     AbsorbMessage,
+    EraseMessage,
     HandoffMessage,
     SourceIdleMessage,
     SourceProgressMessage,
@@ -41,15 +43,30 @@ from streams.messages import (
     TouchpointMessage,
 )
 from streams.codec import encode_state
+from streams.erasure import ErasureProgress
 from streams.state_cache import StateCache
 
 StateLoader = Callable[[str], JourneyState | None]
+
+
+def _before_erasure(state: JourneyState, message: TouchpointMessage | AbsorbMessage | HandoffMessage) -> bool:
+    """The person's earlier data still on its way to a journey that was erased: dropped
+    (streams/erasure.py, ErasureProgress)."""
+    erasure = state.erasure
+    if erasure is None:
+        return False
+    if isinstance(message, HandoffMessage):
+        return not erasure.admits_from(message.handoff.from_journey_key, message.handoff.erasure)
+    if message.source is None:  # forwarded
+        return not erasure.admits_from(message.forwarded_from, message.erasure)  # type: ignore[union-attr]
+    return not erasure.admits(message.source.partition)
 
 
 @dataclass
 class BatchResult:
     outputs: list[JourneyOutput] = field(default_factory=list)
     stored: dict[str, bytes] = field(default_factory=dict)  # journey_key -> its changed state, encoded
+    erased: set[str] = field(default_factory=set)  # journey keys whose state is to be deleted
 
 
 @dataclass
@@ -79,8 +96,8 @@ class JourneyPartition:
         def state_of(key: str) -> JourneyState:
             state = changed.get(key)
             if state is None:
-                state = self.cache.get(key) or load(key) or JourneyState(journey_key=key)
-                changed[key] = state
+                stored = None if key in result.erased else self.cache.get(key) or load(key)
+                state = changed[key] = stored or JourneyState(journey_key=key)
             return state
 
         for message in messages:
@@ -88,18 +105,34 @@ class JourneyPartition:
                 case TouchpointMessage(key, customer_id, event, awaits_handoff, source):
                     self._observe(source)
                     state = state_of(key)
+                    if _before_erasure(state, message):
+                        continue
                     outputs = apply_touchpoint(state, event, customer_id, self.rules, self.watermark_ms, awaits_handoff)
                     result.outputs.extend(outputs)
                     self._index(state)
                 case AbsorbMessage(key, customer_id, linked_at_ms, source):
                     self._observe(source)
                     state = state_of(key)
+                    if _before_erasure(state, message):
+                        continue
                     result.outputs.extend(absorb_into(state, customer_id, linked_at_ms, self.rules))
                     self._index(state)
                 case HandoffMessage(handoff):
                     state = state_of(handoff.to_journey_key)
+                    if _before_erasure(state, message):
+                        continue
                     result.outputs.extend(receive_handoff(state, handoff, self.rules))
                     self._index(state)
+                case EraseMessage(key, request_id, markers, index, source_partition, senders):
+                    state = state_of(key)
+                    if state.erasure is None or state.erasure.request_id != request_id:  # its first marker
+                        self._forget(key)
+                        changed.pop(key, None)
+                        result.erased.add(key)  # read afresh from here on, not from the stored state
+                        result.outputs.append(Erased(key, request_id))
+                        state = state_of(key)
+                        state.erasure = ErasureProgress(request_id, markers, [], [], list(senders))
+                    state.erasure.mark(index, source_partition)
                 case SourceProgressMessage(source):
                     self._observe(source)
                 case SourceIdleMessage(source_partition):
@@ -115,7 +148,13 @@ class JourneyPartition:
         for key, state in changed.items():
             encoded = result.stored[key] = encode_state(state)
             self.cache.put(key, state, len(encoded))
+        result.erased -= result.stored.keys()  # started afresh after its erasure: the new state replaces it
         return result
+
+    def _forget(self, key: str) -> None:
+        self.cache.drop(key)
+        self.close_deadlines.pop(key, None)
+        self.with_open_sessions.discard(key)
 
     def _observe(self, source: SourceStamp | None) -> None:
         if source is None:

@@ -41,5 +41,9 @@ class StateCache:
             oldest = next(iter(self._states))
             self.size_bytes -= self._states.pop(oldest)[1]
 
+    def drop(self, key: str) -> None:
+        _, size = self._states.pop(key, (None, 0))
+        self.size_bytes -= size
+
     def __len__(self) -> int:
         return len(self._states)

@@ -41,10 +41,20 @@ from schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchp
 from streams import metrics
 from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state
 from streams.group_loop import GroupLoop, Timer, TopicHandler
+from streams.erasure import (
+    MARKER_HEADER,
+    SUBJECT_HEADER,
+    ErasureFormatError,
+    ErasureRequest,
+    erasure_targets,
+    is_erasure_request,
+    parse_erasure_request,
+)
 from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from streams.journey import (
     DuplicateEvent,
     EnrichedTouchpoint,
+    Erased,
     Forward,
     FrictionSignal,
     Handoff,
@@ -55,6 +65,7 @@ from streams.journey import (
 from streams.kafka_output import KafkaOutput, OutputBatch
 from streams.messages import (
     AbsorbMessage,
+    EraseMessage,
     HandoffMessage,
     MessageFormatError,
     SourceIdleMessage,
@@ -180,6 +191,7 @@ class JourneyWorker:
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)  # destination partition -> encoded messages
         touched: dict[tuple[int, bytes], IngestState] = {}  # (partition, key) -> state
+        erased: set[tuple[int, bytes]] = set()  # (partition, key) of states deleted by an erasure request
         read: set[int] = set()  # partitions with a record in the batch
         stamped: set[int] = set()  # ... with a valid event: their progress moved
         now = time.time()
@@ -187,6 +199,9 @@ class JourneyWorker:
             partition, value = message.partition(), message.value() or b""
             self._check_contiguous(TOUCHPOINTS, self.ingest_table, SOURCE_OFFSET_KEY, self.source_next_offset, message)
             read.add(partition)  # read up to here, whatever the record turns out to be
+            if is_erasure_request(message.headers()):
+                self._erasure_request(message, out, stitched, touched, erased)
+                continue
             try:
                 touchpoint = parse_touchpoint(value)
                 published_type, published_ms = message.timestamp()
@@ -194,13 +209,7 @@ class JourneyWorker:
                     check_event_time(touchpoint, datetime.fromtimestamp(published_ms / 1000, UTC), *self.time_limits)
             except InvalidTouchpoint as error:
                 metrics.EVENTS.labels("ingest", "invalid").inc()
-                original, original_key, redacted = self.protection.redact_record(value, message.key())
-                record = dead_letter_record(
-                    reason=error.reason, message=error.message, errors=error.errors, topic=message.topic(),
-                    partition=partition, offset=message.offset(), key=original_key, original=original,
-                    max_bytes=self.settings.topics.dlq_max_message_bytes, redacted=redacted,
-                )  # fmt: skip
-                out.send(self.dead_letter_topic, original_key, record)
+                self._dead_letter(message, error.reason, error.message, error.errors, out)
                 continue
             key = touchpoint.partition_key.encode()
             if message.key() != key:
@@ -210,7 +219,8 @@ class JourneyWorker:
                 continue
             touchpoint = self.protection.protect(touchpoint)  # nothing downstream sees personal data
             key = touchpoint.partition_key.encode()
-            state = touched.get((partition, key)) or self._load_ingest(partition, key)
+            fresh = (partition, key) in erased  # erased earlier in this batch: starts afresh
+            state = touched.get((partition, key)) or (IngestState() if fresh else self._load_ingest(partition, key))
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
             stamped.add(partition)
@@ -224,6 +234,8 @@ class JourneyWorker:
         states = self.output.batch(track_offsets=True)
         for (partition, key), state in touched.items():
             self.ingest_table.send(states, partition, key, encode_ingest_state(state))
+        for partition, key in erased - touched.keys():
+            self.ingest_table.send(states, partition, key, None)
         for partition, watermark in progress.items():
             self.ingest_table.send(states, partition, SOURCE_WATERMARK_KEY.format(partition=partition).encode(),
                                    orjson.dumps(watermark))  # fmt: skip
@@ -233,6 +245,44 @@ class JourneyWorker:
         states.delivered()
         self.ingest_table.apply(states)
         self.source_delivered.update(progress)
+
+    def _dead_letter(self, message: Message, reason: str, explanation: str, errors: list, out: OutputBatch) -> None:
+        metrics.EVENTS.labels("ingest", "invalid").inc()
+        original, original_key, redacted = self.protection.redact_record(message.value() or b"", message.key())
+        record = dead_letter_record(
+            reason=reason, message=explanation, errors=errors, topic=message.topic(),
+            partition=message.partition(), offset=message.offset(), key=original_key, original=original,
+            max_bytes=self.settings.topics.dlq_max_message_bytes, redacted=redacted,
+        )  # fmt: skip
+        out.send(self.dead_letter_topic, original_key, record)
+
+    def _erasure_request(
+        self, message: Message, out: OutputBatch, stitched: dict[int, list[bytes]],
+        touched: dict[tuple[int, bytes], IngestState], erased: set[tuple[int, bytes]],
+    ) -> None:  # fmt: skip
+        """Delete the key's ingest state and tell the journey and the identity links, in order with
+        the key's events (streams/erasure.py)."""
+        try:
+            request: ErasureRequest = parse_erasure_request(message.value())
+        except ErasureFormatError as error:
+            self._dead_letter(message, "erasure_request", str(error), [], out)
+            return
+        if message.key() != request.partition_key.encode():  # as for events: to its key's partition
+            metrics.EVENTS.labels("ingest", "misrouted").inc()
+            out.send(self.touchpoints_topic, request.partition_key.encode(), message.value(), headers=request.headers())
+            return
+        metrics.ERASURES.labels("ingest").inc()
+        customer = None if request.customer_id is None else self.protection.journey_key_of(request.customer_id)
+        targets = erasure_targets(request, customer)
+        state_key = (message.partition(), targets.state_key.encode())
+        touched.pop(state_key, None)
+        erased.add(state_key)
+        out.send(self.out_identities, targets.state_key.encode(), None,
+                 headers=[(MARKER_HEADER, request.request_id.encode()), (SUBJECT_HEADER, request.subject.encode())])  # fmt: skip
+        for journey_key, markers in targets.journeys:
+            erase = EraseMessage(journey_key, request.request_id, markers, request.index, message.partition(),
+                                 targets.senders)  # fmt: skip
+            stitched[self._stitched_partition(journey_key)].append(encode_message(erase))
 
     def _check_contiguous(
         self, label: str, table: StateTable, key_format: str, next_offsets: dict[int, int], message: Message
@@ -319,7 +369,7 @@ class JourneyWorker:
                 log.error("undecodable message on %s at offset %s: %s", record.topic(), record.offset(), error)
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)
-        writes: list[tuple[int, bytes, bytes]] = []
+        writes: list[tuple[int, bytes, bytes | None]] = []
         now = time.time()
         for partition in sorted({record.partition() for record in records}):
             items = by_partition.get(partition, [])
@@ -330,6 +380,7 @@ class JourneyWorker:
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m in items):
                 self.last_event_wall[partition] = now
             writes.extend((partition, key.encode(), encoded) for key, encoded in result.stored.items())
+            writes.extend((partition, key.encode(), None) for key in result.erased)
             watermarks = orjson.dumps(
                 [processor.watermark_ms, processor.event_watermark_ms,
                  {str(p): wm for p, wm in processor.source_watermarks.items()}, sorted(processor.idle_sources)]
@@ -404,11 +455,17 @@ class JourneyWorker:
                 out.send(self.out_friction, journey_key.encode(), friction_record(output))
             case DuplicateEvent():
                 metrics.EVENTS.labels("journeys", "duplicate").inc()
-            case Forward(journey_key, customer_id, event):
-                message = TouchpointMessage(journey_key, customer_id, event)
+            case Forward(journey_key, customer_id, event, forwarded_from, erasure):
+                message = TouchpointMessage(journey_key, customer_id, event, None, None, forwarded_from, erasure)
                 stitched[self._stitched_partition(journey_key)].append(encode_message(message))
             case Handoff(to_journey_key):
                 stitched[self._stitched_partition(to_journey_key)].append(encode_message(HandoffMessage(output)))
+            case Erased(journey_key, request_id):
+                # A marker behind the journey's rows in each topic: the sink deletes what came before it.
+                metrics.ERASURES.labels("journeys").inc()
+                marker = [(MARKER_HEADER, request_id.encode())]
+                for topic in (self.out_touchpoints, self.out_sessions, self.out_friction, self.out_stages):
+                    out.send(topic, journey_key.encode(), None, headers=marker)
 
     # -- ticks -------------------------------------------------------------------------------
     def _tick(self) -> None:
