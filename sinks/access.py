@@ -35,7 +35,7 @@ def access_statements(settings: ClickHouseSettings) -> list[Statement]:
     writer_role, reader_role = f"{db}_writer", f"{db}_reader"
     plain = [
         f"CREATE ROLE IF NOT EXISTS {writer_role}",
-        f"GRANT SELECT, INSERT ON {db}.* TO {writer_role}",
+        f"GRANT SELECT, INSERT, ALTER DELETE ON {db}.* TO {writer_role}",  # ALTER DELETE: erasures (DELETE FROM)
         f"CREATE ROLE IF NOT EXISTS {reader_role}",
         f"GRANT SELECT ON {db}.* TO {reader_role}",
         # Grafana's client sets max_execution_time per query: it stays changeable, up to the limit.

@@ -13,7 +13,10 @@ The sink's contract, in the order things happen (the shell follows it; tests che
      `max_buffered`, `add` raises SinkBackpressure and the consumer pauses: a ClickHouse outage
      stalls the sink instead of growing its memory;
   6. a batch ClickHouse rejects for its data is split (`insert_splitting`) until the rows it
-     refuses are single; those go to the sink's dead-letter topic, the rest is inserted.
+     refuses are single; those go to the sink's dead-letter topic, the rest is inserted;
+  7. an erasure marker (`add_erasure`) closes its partition's open batch and follows it in flight
+     as a batch of its own: the deletes run after every row before it is in ClickHouse, and rows
+     after it (a fresh journey) are inserted after the deletes.
 A process killed anywhere re-inserts at most its unconfirmed batches; every table is idempotent
 under that (Replacing engines, uniqExact states), so queries stay exact.
 """
@@ -37,24 +40,37 @@ class SinkBackpressure(Exception):
     """The buffer is full of unconfirmed rows: pause consuming until inserts succeed again."""
 
 
+@dataclass(frozen=True)
+class ErasureMarker:
+    key: str  # the journey key (journey.identities: the id)
+    request_id: str
+    subject: str | None  # journey.identities: "customer" or "anonymous"
+    offset: int
+
+
 @dataclass
 class Batch:
     topic: str
     partition: int
     opened_at: float
     records: list[Row] = field(default_factory=list)
+    erasure: ErasureMarker | None = None  # instead of records: delete the key's rows
 
     @property
     def first_offset(self) -> int:
-        return self.records[0][2]
+        return self.erasure.offset if self.erasure else self.records[0][2]
 
     @property
     def last_offset(self) -> int:
-        return self.records[-1][2]
+        return self.erasure.offset if self.erasure else self.records[-1][2]
+
+    @property
+    def size(self) -> int:
+        return 1 if self.erasure else len(self.records)
 
     @property
     def token(self) -> str:
-        return dedup_token(self.topic, self.records)
+        return f"{self.topic}/{self.partition}/erasure-{self.last_offset}" if self.erasure else dedup_token(self.topic, self.records)
 
     @property
     def commit_offset(self) -> int:
@@ -79,6 +95,14 @@ class SinkBuffer:
         batch.records.append((record, partition, offset))
         self.buffered_rows += 1
 
+    def add_erasure(self, topic: str, partition: int, marker: ErasureMarker, now: float) -> None:
+        """After the partition's rows so far (its open batch goes in flight first)."""
+        batch = self.open.pop((topic, partition), None)
+        if batch is not None:
+            self.in_flight.append(batch)
+        self.in_flight.append(Batch(topic, partition, now, erasure=marker))
+        self.buffered_rows += 1
+
     def ready(self, now: float, *, everything: bool = False) -> list[Batch]:
         """Batches to insert now (all open ones when `everything`, e.g. at shutdown), in offset order
         per partition; they stay in flight until confirmed."""
@@ -93,7 +117,7 @@ class SinkBuffer:
     def confirm(self, batch: Batch) -> int:
         """The batch is in ClickHouse: forget it; return the offset to commit for its partition."""
         self.in_flight.remove(batch)
-        self.buffered_rows -= len(batch.records)
+        self.buffered_rows -= batch.size
         return batch.commit_offset
 
     def retry(self) -> list[Batch]:

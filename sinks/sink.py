@@ -23,7 +23,18 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import Settings
 from journey.topics import SINK_DEAD_LETTER
-from sinks.batching import Batch, Row, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
+from sinks.batching import (
+    Batch,
+    ErasureMarker,
+    Row,
+    RowsRejected,
+    SinkBackpressure,
+    SinkBuffer,
+    dedup_token,
+    insert_splitting,
+)
+from sinks.erasure import IDENTITY_PLANS, PLANS, erase
+from streams.erasure import MARKER_HEADER, SUBJECT_HEADER
 from sinks.clickhouse_client import connect
 from sinks.migrations import migrate
 from sinks.rows import TABLES, JsonRowCheck, TableSpec, json_each_row, to_columns
@@ -38,6 +49,7 @@ SINK_FAILURES = Counter("journey_sink_insert_failures", "Failed ClickHouse inser
 SINK_BATCH_SECONDS = Histogram("journey_sink_batch_seconds", "Insert latency per batch, by table.", ["table"])
 SINK_DEAD_LETTERS = Counter("journey_sink_dead_letters", "Records the sink could not write, by topic.", ["topic"])
 SINK_BUFFERED = Gauge("journey_sink_buffered_rows", "Rows consumed and not yet confirmed in ClickHouse.")
+SINK_ERASED = Counter("journey_sink_erased_rows", "Rows deleted by right-to-erasure requests, by table.", ["table"])
 SINK_UP = Gauge("journey_sink_clickhouse_up", "1 while the last ClickHouse call succeeded, else 0.")
 
 # Server error codes that mean "this data cannot go in", as opposed to "ClickHouse is not able now".
@@ -228,6 +240,8 @@ class ClickHouseSink:
                 log.warning("consumer error: %s", message.error())
             return True
         self.at_end.discard((message.topic(), message.partition()))
+        if message.value() is None:
+            return self._take_erasure(message)
         try:
             record = orjson.loads(message.value())
         except orjson.JSONDecodeError as error:
@@ -243,6 +257,18 @@ class ClickHouseSink:
         except SinkBackpressure as full:
             log.warning("%s; pausing consumption", full)
             return False
+        return True
+
+    def _take_erasure(self, message: Message) -> bool:
+        """A tombstone: an erasure marker when it carries the request id, else nothing to write."""
+        headers = dict(message.headers() or [])
+        if MARKER_HEADER not in headers or message.key() is None:
+            log.warning("%s offset %d: a record without a value or an erasure marker; skipped", message.topic(), message.offset())
+            return True
+        subject = headers.get(SUBJECT_HEADER)
+        marker = ErasureMarker(message.key().decode(), headers[MARKER_HEADER].decode(),
+                               None if subject is None else subject.decode(), message.offset())  # fmt: skip
+        self.buffer.add_erasure(message.topic(), message.partition(), marker, time.monotonic())
         return True
 
     def _rewind(self, untaken: list[Message]) -> None:
@@ -271,12 +297,13 @@ class ClickHouseSink:
         """Insert one batch (splitting out rejected rows), record progress, commit. False when
         ClickHouse is unavailable: the batch stays in flight for a retry after the backoff."""
         spec = self.topics[batch.topic]
+        if batch.erasure is not None:
+            return self._erase(batch, spec)
         started = time.monotonic()
         try:
             client = self._clickhouse()
             rejected = insert_splitting(batch.records, lambda rows: self._insert(client, batch.topic, spec, rows))
-            client.insert(f"{self.database}.sink_progress", [[batch.topic, batch.partition, batch.commit_offset]],
-                          column_names=["topic", "partition", "next_offset"])  # fmt: skip
+            self._record_progress(client, batch)
         except Exception as error:  # noqa: BLE001 - unavailable or failing: retry with backoff
             SINK_FAILURES.labels(spec.table).inc()
             self._back_off(f"insert of {batch.token} into {spec.table} failed", error)
@@ -288,11 +315,47 @@ class ClickHouseSink:
             self._dead_letter(batch.topic, partition, offset, None, value, f"rejected by ClickHouse: {reason}")
         SINK_BATCH_SECONDS.labels(spec.table).observe(time.monotonic() - started)
         SINK_ROWS.labels(spec.table).inc(len(batch.records) - len(rejected))
+        self._confirm(batch)
+        return True
+
+    def _record_progress(self, client: Client, batch: Batch) -> None:
+        client.insert(f"{self.database}.sink_progress", [[batch.topic, batch.partition, batch.commit_offset]],
+                      column_names=["topic", "partition", "next_offset"])  # fmt: skip
+
+    def _confirm(self, batch: Batch) -> None:
+        """The batch is in ClickHouse (and in sink_progress): forget it and commit its offset."""
         offset = self.buffer.confirm(batch)
         try:
             self.consumer.commit(offsets=[TopicPartition(batch.topic, batch.partition, offset)], asynchronous=False)
         except KafkaException as error:  # the broker away, a rebalance: sink_progress has it, a later commit covers it
             log.warning("commit of %s[%d] at %d deferred: %s", batch.topic, batch.partition, offset, error.args[0].str())
+
+    def _erase(self, batch: Batch, spec: TableSpec) -> bool:
+        """Delete the marker's key from the topic's table (and what derives from it), record the
+        audit rows and progress, commit. Replayed after a crash, it deletes what is left."""
+        marker = batch.erasure
+        assert marker is not None
+        plan = IDENTITY_PLANS.get(marker.subject or "") if spec.table == "identity_links" else PLANS.get(spec.table)
+        if plan is None:
+            log.error("%s offset %d: an erasure marker for %s, which has no erasure plan; skipped",
+                      batch.topic, marker.offset, spec.table)  # fmt: skip
+        kind = marker.subject or ("anonymous" if marker.key.startswith("anon:") else "customer")
+        try:
+            client = self._clickhouse()
+            removed = {} if plan is None else erase(client, self.database, plan, marker.key)
+            if removed:
+                client.insert(f"{self.database}.erasures", [[marker.request_id, t, kind, n] for t, n in removed.items()],
+                              column_names=["request_id", "table", "key_kind", "rows"])  # fmt: skip
+            self._record_progress(client, batch)
+        except Exception as error:  # noqa: BLE001 - unavailable or failing: retry with backoff
+            SINK_FAILURES.labels(spec.table).inc()
+            self._back_off(f"erasure {marker.request_id} in {spec.table} failed", error)
+            return False
+        self._succeeded()
+        for table, rows in removed.items():
+            SINK_ERASED.labels(table).inc(rows)
+        log.info("erasure %s: %s", marker.request_id, ", ".join(f"{t} {n}" for t, n in removed.items()) or "nothing")
+        self._confirm(batch)
         return True
 
     def _insert(self, client: Client, topic: str, spec: TableSpec, rows: list[Row]) -> None:

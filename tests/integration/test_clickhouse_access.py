@@ -46,7 +46,7 @@ def test_the_grants_are_the_least_each_role_needs(clickhouse: tuple[Client, Clic
     _, settings = clickhouse
     db = settings.database
     grants = [s.sql for s in access_statements(with_users(settings)) if s.sql.startswith("GRANT") and " ON " in s.sql]
-    assert grants == [f"GRANT SELECT, INSERT ON {db}.* TO {db}_writer", f"GRANT SELECT ON {db}.* TO {db}_reader"]
+    assert grants == [f"GRANT SELECT, INSERT, ALTER DELETE ON {db}.* TO {db}_writer", f"GRANT SELECT ON {db}.* TO {db}_reader"]
     shown = "\n".join(s.shown for s in access_statements(with_users(settings)))
     assert re.search(rf"SETTINGS PROFILE .* readonly = 1, .* TO {db}_reader", shown)
     assert re.search(rf"QUOTA .* MAX queries = 10000 TO {db}_reader", shown)

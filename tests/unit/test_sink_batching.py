@@ -7,7 +7,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError, Opera
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks.batching import RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
+from sinks.batching import ErasureMarker, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
 from sinks.sink import is_data_error
 
 
@@ -63,6 +63,42 @@ def test_every_record_leaves_exactly_once_in_offset_order(arrivals: list[tuple[i
     for partition in offsets:
         seen = [r[2] for b in out if b.partition == partition for r in b.records]
         assert seen == list(range(offsets[partition]))
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 2), st.booleans()), min_size=1, max_size=60),
+       st.integers(1, 7), st.booleans())  # fmt: skip
+def test_an_erasure_marker_leaves_after_the_rows_before_it_and_before_those_after(
+    arrivals: list[tuple[int, float, bool]], max_rows: int, flush_each_step: bool
+) -> None:
+    """As the sink writes them (in-flight order, each confirmed): per partition, rows and markers
+    in offset order, none twice, none left."""
+    buffer = SinkBuffer(max_rows=max_rows, max_wait_s=1.0)
+    offsets = {0: 0, 1: 0, 2: 0}
+    now, written = 0.0, []
+
+    def write_in_flight() -> None:
+        for batch in buffer.retry():
+            written.append(batch)
+            buffer.confirm(batch)
+
+    for partition, step, is_marker in arrivals:
+        now += step
+        if is_marker:
+            buffer.add_erasure("t", partition, ErasureMarker("key", "r", None, offsets[partition]), now)
+        else:
+            buffer.add("t", partition, offsets[partition], {}, now)
+        offsets[partition] += 1
+        buffer.ready(now)
+        if flush_each_step:
+            write_in_flight()
+    buffer.ready(now, everything=True)
+    write_in_flight()
+    for partition in offsets:
+        seen = [o for b in written if b.partition == partition
+                for o in ([b.erasure.offset] if b.erasure else [r[2] for r in b.records])]  # fmt: skip
+        assert seen == list(range(offsets[partition]))
+    assert buffer.buffered_rows == 0 and not buffer.in_flight
 
 
 def rows(offsets: list[int]) -> list:
