@@ -335,6 +335,64 @@ def dlq_replay(
     out.print(f"replayed {len(plan.passing):,} events to {config.topics.name(TOUCHPOINTS)}")
 
 
+# -- erase -------------------------------------------------------------------------------------
+@app.command("erase")
+def erase_command(
+    customer_id: Annotated[str | None, typer.Argument(help="the customer id, as the publishers send it")] = None,
+    anonymous_id: Annotated[list[str] | None, typer.Option("--anonymous-id", help="an anonymous id of the person "
+                            "(repeatable; the customer's linked ids are found in journey.identities)")] = None,  # fmt: skip
+    wait: Annotated[bool, typer.Option(help="wait until the stages and the sink applied it, then report")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the pipeline")] = 600.0,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
+) -> None:
+    """Right to erasure: delete a person from the pipeline's state, identity links and every
+    ClickHouse table; their later events start a fresh journey (docs/operations.md, Security)."""
+    import urllib.request
+
+    import orjson
+
+    from journey.erase import audit_rows, plan, publish, wait_until_applied
+    from journey.report import engine_in_use
+    from sinks.clickhouse_client import connect
+
+    if customer_id is None and not anonymous_id:
+        console.print("[red]name a customer id, or --anonymous-id for a visitor who never identified[/red]")
+        raise typer.Exit(2)
+    config = settings()
+    out = Console(stderr=True)
+    erasure = plan(config, customer_id, anonymous_id or [])
+    out.print(f"erasure {erasure.request_id}: {len(erasure.requests)} request(s): "
+              f"{'the customer id and ' if customer_id else ''}{len(erasure.anonymous_ids)} anonymous id(s)")  # fmt: skip
+    try:
+        publish(config, erasure)
+    except Exception as error:  # noqa: BLE001 - a delivery or access problem, in one line
+        console.print(f"[red]could not publish the erasure requests: {error}[/red]")
+        raise typer.Exit(1) from None
+    result: dict = {"request_id": erasure.request_id, "anonymous_ids": len(erasure.anonymous_ids), "applied": False}
+    if wait:
+        result["applied"] = wait_until_applied(config, timeout, lambda text: out.print(text))
+        if not result["applied"]:
+            console.print(f"[red]the pipeline did not apply it within {timeout:.0f}s (is a worker and a sink "
+                          "running?); the requests stay in the topic and are applied when they run[/red]")  # fmt: skip
+            raise typer.Exit(1)
+        database = config.clickhouse.database
+        if engine_in_use(config.clickhouse.dsn):
+            url = f"http://127.0.0.1:{config.worker.web_port}/erasures/{erasure.request_id}"
+            with urllib.request.urlopen(url, timeout=60) as response:
+                removed = [(r["table"], r["key_kind"], r["rows"]) for r in orjson.loads(response.read())["removed"]]
+        else:
+            removed = audit_rows(connect(config.clickhouse, "reader"), database, erasure.request_id)
+        result["removed"] = [{"table": t, "key_kind": k, "rows": n} for t, k, n in removed]
+    if json_output:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in result.get("removed", []):
+        unit = "buckets rebuilt" if row["table"].endswith(("_per_minute", "_per_hour")) else "rows deleted"
+        print(f"{row['table']:<24} {row['key_kind']:<10} {row['rows']:>8} {unit}")
+    print("state and identity links: deleted in the changelogs (compaction drops them); raw events stay in the "
+          "topics until their retention ends (topics.retention_hours, dlq_retention_hours)")  # fmt: skip
+
+
 # -- report ------------------------------------------------------------------------------------
 @app.command("report")
 def report_command(

@@ -89,12 +89,13 @@ class TouchpointPublisher:
         check_event_time(touchpoint, datetime.now(UTC), *self._time_limits)
         self.publish_raw(touchpoint.to_json_bytes(), touchpoint.partition_key.encode())
 
-    def publish_raw(self, value: bytes, key: bytes | None) -> None:
-        """Enqueue bytes as they are (no validation): replays and tests of the dead-letter path."""
+    def publish_raw(self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Enqueue bytes as they are (no validation): replays, erasure requests and tests of the
+        dead-letter path."""
         self._raise_access_problem()
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
+                self._producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=self._delivered)
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).

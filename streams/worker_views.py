@@ -57,6 +57,19 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             return web.Response(text=str(error).splitlines()[0], status=503)
         return web.Response(text=page, content_type="text/html")
 
+    async def erasure_view(request: web.Request) -> web.Response:
+        """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
+        if worker.sink_thread is None:
+            return web.json_response({"error": NO_REPORT}, status=404)
+        from journey.erase import audit_rows
+
+        try:
+            rows = await asyncio.to_thread(audit_rows, _report_connection(worker), worker.settings.clickhouse.database,
+                                           request.match_info["request_id"])  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        return web.json_response({"removed": [{"table": t, "key_kind": k, "rows": n} for t, k, n in rows]})
+
     async def journey_view(request: web.Request) -> web.Response:
         # A support agent looks up the customer id they know; journeys are keyed by its pseudonym
         # when privacy.hash_customer_id is on.
@@ -84,6 +97,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             (("/report.json",), report_json),
             (("/report", "/report/"), report_page),
             (("/journeys/{key}", "/journeys/{key}/"), journey_view),
+            (("/erasures/{request_id}", "/erasures/{request_id}/"), erasure_view),
         )
         for path in paths
     ]
