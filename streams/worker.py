@@ -208,7 +208,6 @@ class JourneyWorker:
                 if published_type != TIMESTAMP_NOT_AVAILABLE:
                     check_event_time(touchpoint, datetime.fromtimestamp(published_ms / 1000, UTC), *self.time_limits)
             except InvalidTouchpoint as error:
-                metrics.EVENTS.labels("ingest", "invalid").inc()
                 self._dead_letter(message, error.reason, error.message, error.errors, out)
                 continue
             key = touchpoint.partition_key.encode()
