@@ -558,6 +558,45 @@ class StageCatalogSettings(_Section):
         )
 
 
+SEGMENT_SOURCE = re.compile(r"^(properties(\.[A-Za-z0-9_-]{1,64}){1,5}|first_channel|account)$")
+
+
+class SegmentSettings(_Section):
+    """How the journey map splits customers: name -> where a journey's segment comes from: a path
+    in the events' `properties` (the first value the journey shows, e.g. `properties.plan`), the
+    channel of its first touchpoint (`first_channel`) or its account (`account`)."""
+
+    definitions: dict[str, str] = Field(
+        default_factory=lambda: {"persona": "properties.persona", "plan": "properties.plan",
+                                 "first_channel": "first_channel", "account": "account"}  # fmt: skip
+    )
+    default: str = "persona"
+
+    @field_validator("definitions")
+    @classmethod
+    def _sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, source in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"segment name {name!r}: lower-case letters, digits and _")
+            if not SEGMENT_SOURCE.match(source):
+                raise ValueError(f"segment {name!r}: {source!r} is not properties.<path>, first_channel or account")
+        return value
+
+    @model_validator(mode="after")
+    def _default_defined(self) -> SegmentSettings:
+        if self.default not in self.definitions:
+            raise ValueError(f"default segment {self.default!r} is not among the definitions")
+        return self
+
+
+class JourneyMapSettings(_Section):
+    """The journey map's thresholds (`journey map`, report.html, /map)."""
+
+    silent_days: float = Field(default=7, gt=0, description="no touchpoint this long before the window's end: dropped out")
+    top: int = Field(default=3, ge=1, le=20, description="touchpoints, channels and pain points shown per stage")
+    min_customers: int = Field(default=5, ge=1, description="customers with a pain point before it can be an opportunity")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -581,6 +620,8 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     alerts: AlertSettings = AlertSettings()
     simulation: SimulationSettings = SimulationSettings()
+    segments: SegmentSettings = SegmentSettings()
+    journey_map: JourneyMapSettings = JourneyMapSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -229,8 +229,10 @@ def report_queries(settings: Settings) -> list[Query]:
 
 def markdown(settings: Settings) -> str:
     """docs/queries.md: every report query, as run (`python -m schemas.queries > docs/queries.md`)."""
+    from schemas.map_queries import map_queries  # it builds on this module
+
     parts = [MARKDOWN_HEADER]
-    for query in report_queries(settings):
+    for query in [*report_queries(settings), *map_queries(settings).all()]:
         parts.append(f"## {query.title} (`{query.name}`)\n\n```sql{query.sql}\n```\n")
     return "\n".join(parts)
 
@@ -246,6 +248,8 @@ promoters (9-10) - % detractors (0-6), -100..100; CSAT % = share of 4-5 answers;
 (7 = easy) and share of low-effort (5-7) answers; churn rate = customers lost in the window /
 customers (onboarding, active, renewal) at its start. Raw tables are read with FINAL, rollups
 through their `...Merge` states. Funnels come from `[friction.flows]` (default flows below).
+The journey map's queries (schemas/map_queries.py) follow, for the default segment
+(`[segments]`; `journey map --segment NAME` renders the same SQL with another segment expression).
 """
 
 

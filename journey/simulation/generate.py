@@ -201,7 +201,7 @@ def _flow(j: _Journey, name: str, flow: FlowSettings, p: Persona, truth: Custome
         if identify_after_first_step and position == 0:
             j.wait(0.5)
             j.known = True
-            j.emit("identity.identified", "web")
+            j.emit("identity.identified", "web", properties={"persona": p.name})  # as a CRM would tag them
         if incident and settings and step == settings.simulation.incident.step and incident[0] <= j.at < incident[1]:
             if j.rng.random() < settings.simulation.incident.failure_share:
                 _broken_step(j, name, step, truth)
