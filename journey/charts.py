@@ -104,6 +104,44 @@ def bar_chart(name: str, bars: list[tuple[str, float]], unit: str = "", horizont
     return _svg(name, parts)
 
 
+def stage_curve(name: str, stages: Sequence[str], series: dict[str, list[float | None]], unit: str = "",
+                bounds: tuple[float, float] | None = None) -> str:  # fmt: skip
+    """One line per series across the stages (a journey map's emotion curve): a stage without a
+    value breaks the line. `bounds`: the scale's fixed range (NPS: -100..100)."""
+    values = [v for line in series.values() for v in line if v is not None]
+    if not values or not stages:
+        return empty(name)
+    bottom, top = bounds or (min(0.0, min(values)), _nice_max(max(values)))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(stages)
+
+    def x(index: int) -> float:
+        return LEFT + slot * (index + 0.5)
+
+    def y(v: float) -> float:
+        return TOP + plot_h * (top - v) / (top - bottom)
+
+    parts = [_frame(name), *_y_axis(top, y, unit, bottom)]
+    parts.extend(f'<text x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="middle" class="tick">{escape(stage)}</text>'
+                 for i, stage in enumerate(stages))  # fmt: skip
+    for index, (label, line) in enumerate(series.items()):
+        color = PALETTE[index % len(PALETTE)]
+        path, pen_down = [], False
+        for i, v in enumerate(line):
+            if v is None:
+                pen_down = False
+                continue
+            path.append(f"{'L' if pen_down else 'M'}{x(i):.1f},{y(v):.1f}")
+            pen_down = True
+            parts.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
+                         f"<title>{escape(label)} · {escape(stages[i])}: {_number(v)}{unit}</title></circle>")  # fmt: skip
+        if len(path) > 1:
+            parts.append(f'<path class="series" d="{" ".join(path)}" fill="none" stroke="{color}" stroke-width="1.8">'
+                         f"<title>{escape(label)}</title></path>")  # fmt: skip
+        parts.append(_legend(index, label, color))
+    return _svg(name, parts)
+
+
 def empty(name: str) -> str:
     return _svg(name, [_frame(name), f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="label">no data in this window</text>'])
 

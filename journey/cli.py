@@ -335,6 +335,76 @@ def dlq_replay(
     out.print(f"replayed {len(plan.passing):,} events to {config.topics.name(TOUCHPOINTS)}")
 
 
+# -- journey map -------------------------------------------------------------------------------
+@app.command("map")
+def map_command(
+    segment: Annotated[str | None, typer.Option(help="a [segments] name (default: segments.default)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="show only this segment value (repeatable: side by side)")] = None,
+    vs_since: Annotated[datetime | None, typer.Option(help="compare with the window starting here")] = None,
+    vs_until: Annotated[datetime | None, typer.Option(help="… and ending here")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """The journey map: for each stage, per segment, who reached it, conversion, time in stage,
+    drop-out, what customers do and where, pain points, sentiment and the biggest opportunity.
+    `--only a --only b` puts two segments side by side; `--vs-since/--vs-until` a second window.
+
+    While `journey run` holds the embedded engine, the map comes from its web server."""
+    import orjson
+
+    from journey.journey_map import build_map, map_from_json, print_map
+
+    config = settings()
+    if segment is not None and segment not in config.segments.definitions:
+        console.print(f"[red]unknown segment {segment!r}; [segments] has {', '.join(sorted(config.segments.definitions))}[/red]")
+        raise typer.Exit(2)
+    windows = [(since, until)] + ([(vs_since, vs_until)] if vs_since or vs_until else [])
+    maps = []
+    for start, end in windows:
+        start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (start, end))
+        query = {"segment": segment, "since": start and start.isoformat(), "until": end and end.isoformat()}
+        maps.append(_read_side(config, "map.json", query, map_from_json,
+                               lambda client, s=start, e=end: build_map(client, config, segment, s, e)))  # fmt: skip
+    if json_output:
+        print(orjson.dumps([m.as_json() for m in maps] if len(maps) > 1 else maps[0].as_json(),
+                           option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+        return
+    out = Console(width=max(Console().width, 160))
+    for position, journey_map in enumerate(maps):
+        print_map(journey_map, out, only, label=" (compared window)" if position else "")
+
+
+def _read_side(config: Settings, path: str, query: dict, from_json, build):  # noqa: ANN001, ANN202
+    """Run `build(client)` on ClickHouse as the reader, or, while `journey run` holds the embedded
+    engine, GET its web server's `path` (with `query`) and read it with `from_json`."""
+    import urllib.parse
+    import urllib.request
+
+    import orjson
+
+    from journey.report import engine_in_use
+    from sinks.clickhouse_client import connect
+
+    if engine_in_use(config.clickhouse.dsn):
+        url = f"http://127.0.0.1:{config.worker.web_port}/{path}"
+        given = {k: v for k, v in query.items() if v is not None}
+        if given:
+            url += "?" + urllib.parse.urlencode(given)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return from_json(orjson.loads(response.read()))
+        except OSError as error:
+            console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
+                          f"and {url} did not answer ({error}); stop that process or ask its web server[/red]")  # fmt: skip
+            raise typer.Exit(1) from None
+    try:
+        return build(connect(config.clickhouse, "reader"))
+    except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
+        console.print(f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]")
+        raise typer.Exit(1) from None
+
+
 # -- erase -------------------------------------------------------------------------------------
 @app.command("erase")
 def erase_command(

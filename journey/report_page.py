@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from journey import charts
 from journey.config import Settings
+from journey.journey_map import ROWS, JourneyMap, build_map, cell
 from journey.report import Report, Section, build_report
 from schemas import board_queries as bq
 from schemas import queries as rq
@@ -68,7 +69,38 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
         ("NPS, CSAT % and CES over time", charts.line_chart(
             "cx_over_time", over_time(bq.CX_OVER_TIME, "measure", "value"), marks=marks)),
     ]  # fmt: skip
-    return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")])
+    journey_map = build_map(client, settings, None, report.start, report.end)
+    return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")],
+                 journey_map)  # fmt: skip
+
+
+SENTIMENT = (("nps", "NPS", (-100.0, 100.0)), ("csat", "CSAT %", (0.0, 100.0)), ("ces", "CES", (1.0, 7.0)))
+MAP_SEGMENTS = 6  # the largest segments drawn on the page (by customers reached)
+
+
+def map_section(journey_map: JourneyMap) -> str:
+    """The journey map: per segment a table (stages as columns), and the emotion curves of every
+    segment across the stages, one chart per measure."""
+    ranked = sorted(journey_map.segments.items(), key=lambda item: -max(c.reached for c in item[1]))[:MAP_SEGMENTS]
+    if not ranked:
+        return '<section class="map"><h2>Journey map</h2><p>no customers in this window</p></section>'
+    stages = [c.stage for c in ranked[0][1]]
+    shown = [i for i, stage in enumerate(stages) if any(columns[i].reached for _, columns in ranked)]
+    tables = []
+    for value, columns in ranked:
+        head = "".join(f"<th>{escape(columns[i].stage)}</th>" for i in shown)
+        body = "".join(f"<tr><th>{escape(row)}</th>" + "".join(
+            f"<td>{escape(cell(columns[i], row)).replace(chr(10), '<br>')}</td>" for i in shown) + "</tr>" for row in ROWS)  # fmt: skip
+        tables.append(f'<table class="journey-map" data-segment="{escape(value)}"><caption>{escape(journey_map.segment)} '
+                      f"= {escape(value)}</caption><tr><th></th>{head}</tr>{body}</table>")  # fmt: skip
+    curves = []
+    for kind, title, bounds in SENTIMENT:
+        series = {value: [columns[i].sentiment.get(kind, {}).get("value") for i in shown] for value, columns in ranked}
+        if any(v is not None for line in series.values() for v in line):
+            curves.append(f"<figure><figcaption>Emotion curve: {title} by stage</figcaption>"
+                          f"{charts.stage_curve(f'emotion_{kind}', [stages[i] for i in shown], series, bounds=bounds)}</figure>")  # fmt: skip
+    return (f'<section class="map"><h2>Journey map by {escape(journey_map.segment)}</h2>{"".join(tables)}'
+            f'<div class="charts">{"".join(curves)}</div></section>')
 
 
 def _buckets(start: datetime, end: datetime, bucket_s: int) -> list[datetime]:
@@ -84,7 +116,20 @@ def _table(section: Section) -> str:
     return f'<table data-section="{escape(section.name)}"><caption>{escape(section.title)}</caption><tr>{head}</tr>{body}</table>'
 
 
-def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section]) -> str:
+def map_page(journey_map: JourneyMap) -> str:
+    """The journey map alone (the worker's /map)."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Journey map</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{STYLE}</style></head>
+<body><header><h1>Journey map</h1>
+<p>Event time {journey_map.start:%Y-%m-%d %H:%M} → {journey_map.end:%Y-%m-%d %H:%M} UTC · ?segment=NAME&amp;since=…&amp;until=…</p></header>
+{map_section(journey_map)}
+</body></html>
+"""
+
+
+def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section], journey_map: JourneyMap) -> str:
     cards = "".join(f"<figure><figcaption>{escape(title)}</figcaption>{svg}</figure>" for title, svg in figures)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
@@ -94,6 +139,7 @@ def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section])
 <body><header><h1>Journey Telemetry report</h1>
 <p>Event time {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · generated {generated}</p></header>
 <section class="tables">{"".join(_table(s) for s in tables)}</section>
+{map_section(journey_map)}
 <section class="charts">{cards}</section>
 <footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>
 </body></html>
@@ -112,4 +158,6 @@ caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: right; } th { background: #fafafa; }
 td:first-child, th:first-child { text-align: left; }
 .tick, .legend, .value, .label { font-size: 11px; fill: #555; } footer { margin-top: 16px; color: #888; }
+.map h2 { font-size: 18px; margin: 24px 0 8px; } table.journey-map { margin-bottom: 16px; width: 100%; }
+table.journey-map td, table.journey-map th { text-align: left; vertical-align: top; font-size: 13px; }
 """

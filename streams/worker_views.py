@@ -57,6 +57,28 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             return web.Response(text=str(error).splitlines()[0], status=503)
         return web.Response(text=page, content_type="text/html")
 
+    async def journey_map(request: web.Request) -> web.Response:
+        """The journey map (`journey map`): JSON at /map.json, the page at /map (`journey run` only)."""
+        as_json = request.path.startswith("/map.json")
+        if worker.sink_thread is None:
+            return web.json_response({"error": NO_REPORT}, status=404) if as_json else web.Response(text=NO_REPORT, status=404)
+        try:
+            start, end = _query_times(request, "since", "until")
+            segment = request.query.get("segment") or None
+            if segment is not None and segment not in worker.settings.segments.definitions:
+                raise ValueError(f"unknown segment {segment!r}")
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        try:
+            built = await asyncio.to_thread(_journey_map, worker, segment, start, end)
+        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        if as_json:
+            return web.json_response(built.as_json())
+        from journey.report_page import map_page
+
+        return web.Response(text=map_page(built), content_type="text/html")
+
     async def erasure_view(request: web.Request) -> web.Response:
         """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
         if worker.sink_thread is None:
@@ -98,6 +120,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             (("/report", "/report/"), report_page),
             (("/journeys/{key}", "/journeys/{key}/"), journey_view),
             (("/erasures/{request_id}", "/erasures/{request_id}/"), erasure_view),
+            (("/map.json", "/map", "/map/"), journey_map),
         )
         for path in paths
     ]
@@ -107,6 +130,12 @@ def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None)
     from journey.report import build_report
 
     return build_report(_report_connection(worker), worker.settings, start, end)
+
+
+def _journey_map(worker: JourneyWorker, segment: str | None, start: datetime | None, end: datetime | None):  # noqa: ANN202
+    from journey.journey_map import build_map
+
+    return build_map(_report_connection(worker), worker.settings, segment, start, end)
 
 
 def _report_page(worker: JourneyWorker, start: datetime | None, end: datetime | None, marks: list) -> str:

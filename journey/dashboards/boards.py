@@ -1,4 +1,4 @@
-"""The five Grafana boards. ClickHouse panels render the shared query definitions
+"""The six Grafana boards. ClickHouse panels render the shared query definitions
 (schemas/queries.py for what the report also shows, schemas/board_queries.py for the rest); the
 pipeline-health board reads the processes' Prometheus series."""
 
@@ -21,10 +21,12 @@ from journey.dashboards.model import (
     textbox_variable,
 )
 from schemas import board_queries as bq
+from schemas.map_queries import map_queries
 from schemas import queries as rq
 
 FOLDER_TAGS = ["journey-telemetry"]
 OVERVIEW, FUNNELS, FRICTION, CX, PIPELINE = "journey-overview", "journey-funnels", "journey-friction", "journey-cx", "journey-pipeline"
+JOURNEY_MAP = "journey-map"
 
 
 def board_links() -> list[dict[str, Any]]:
@@ -174,6 +176,29 @@ PIPELINE_PANELS: list[tuple[str, str, str, str]] = [
 ]  # fmt: skip
 
 
+def journey_map_board(settings: Settings) -> dict[str, Any]:
+    """The journey map as tables, one row per segment value and stage (the default segment;
+    `journey map --segment NAME` and /map show the others)."""
+    db, queries = settings.clickhouse.database, map_queries(settings)
+    panels = [
+        Panel("Stages: reached, conversion, time in stage, drop-out", "table", _targets(db, queries.stages), width=24,
+              description="Per segment and stage: customers who reached it in the window, conversion to a later "
+                          "stage, p50/p90 hours in it, drop-out (churned, or silent for journey_map.silent_days)."),
+        Panel("What customers do (top touchpoints)", "table", _targets(db, queries.touchpoints), width=12,
+              description="Touchpoints in each stage (the stage the customer was in at the time)."),
+        Panel("Channel mix", "table", _targets(db, queries.channels), width=12),
+        Panel("Pain points", "table", _targets(db, queries.pain_points), width=12,
+              description="Friction signals by kind and place raised while customers were in the stage."),
+        Panel("Sentiment (emotion curve)", "table", _targets(db, queries.sentiment), width=12,
+              description="NPS, CSAT % and CES of the answers given in each stage."),
+        Panel("Biggest opportunity per stage", "table", _targets(db, queries.opportunities), width=24,
+              description="The pain point whose customers convert least to a later stage compared with those in "
+                          "the stage without it, with the counts behind it."),
+    ]  # fmt: skip
+    return dashboard(JOURNEY_MAP, f"Journey map by {queries.segment}", "Stages, what customers do, pain points, "
+                     "sentiment and opportunities per segment.", panels, [], FOLDER_TAGS, links=board_links())  # fmt: skip
+
+
 def pipeline_health(settings: Settings) -> dict[str, Any]:
     panels = [Panel(title, "timeseries", [prometheus_target(expr, legend)], unit=unit)
               for title, expr, legend, unit in PIPELINE_PANELS]  # fmt: skip
@@ -185,5 +210,5 @@ def pipeline_health(settings: Settings) -> dict[str, Any]:
 def all_boards(settings: Settings) -> dict[str, dict[str, Any]]:
     """File name (without .json) → dashboard JSON."""
     boards = [journey_overview(settings), funnels(settings), friction_board(settings), cx_scores(settings),
-              pipeline_health(settings)]  # fmt: skip
+              journey_map_board(settings), pipeline_health(settings)]  # fmt: skip
     return {board["uid"]: board for board in boards}

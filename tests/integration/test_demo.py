@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 
 from journey.config import Settings
@@ -48,7 +49,8 @@ def demo(env: dict[str, str], cwd: Path) -> subprocess.Popen:
 
 
 def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(settings: Settings, tmp_path: Path) -> None:
-    process = demo(demo_env(settings, 300), tmp_path)
+    env = demo_env(settings, 300)
+    process = demo(env, tmp_path)
     output, _ = process.communicate(timeout=400)
     assert process.returncode == 0, output[-4000:]
     for expected in ("simulating 300 customers", "incident: checkout / payment broken", "Funnel: checkout",
@@ -60,7 +62,28 @@ def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(se
     rendered = render((tmp_path / "report.html").as_uri(), tmp_path / "report.png")
     assert rendered.errors == [] and rendered.requests == []
     assert all(rendered.charts[name] > 0 for name in ("touchpoints_by_stage", "friction_by_kind", "funnel_checkout",
-                                                      "funnel_signup", "cx_over_time", "top_friction_places"))  # fmt: skip
+                                                      "funnel_signup", "cx_over_time", "top_friction_places",
+                                                      "emotion_nps"))  # fmt: skip
+
+    # the journey map by persona shows the personas as the simulator made them (personas.py)
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "map", "--segment", "persona", "--json"]
+    printed = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    journey_map = orjson.loads(printed.stdout)["segments"]
+    assert {"explorer", "self_starter", "buyer", "struggler"} <= set(journey_map)
+
+    def stage(persona: str, name: str) -> dict:
+        return next(c for c in journey_map[persona] if c["stage"] == name)
+
+    def nps(persona: str) -> float:  # over every stage, weighted by answers
+        answers = [c["sentiment"]["nps"] for c in journey_map[persona] if "nps" in c["sentiment"]]
+        return sum(a["value"] * a["answers"] for a in answers) / sum(a["answers"] for a in answers)
+
+    def pain_per_100(persona: str, name: str) -> float:
+        return sum(p["customers_per_100"] or 0 for p in stage(persona, name)["pain_points"])
+
+    assert nps("struggler") + 30 < nps("self_starter"), (nps("struggler"), nps("self_starter"))  # NPS base 6.5 vs 9.2
+    assert pain_per_100("struggler", "onboarding") > pain_per_100("self_starter", "onboarding")  # trouble 0.85 vs 0.08
 
 
 def test_ctrl_c_stops_the_demo_cleanly(settings: Settings, tmp_path: Path) -> None:

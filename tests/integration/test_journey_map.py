@@ -1,0 +1,93 @@
+"""The journey map on a scripted scenario through `journey run` (real broker, embedded engine),
+its figures derived by hand below; the live /map.json and `journey map --json` agree.
+
+Persona "a" (3 people): the sample journey (journey/samples.py): ad click and landing page
+(awareness), pricing (consideration) 5 min in, signup started at 9 min (decision), signup completed
+and identified at 11 min, onboarding started a day later (onboarding), a step done, a help search
+with no results, a support ticket and a CSAT of 2, then silence.
+Persona "b" (3 people): the same journey's first three events only: awareness, then pricing, then
+silence; never identified.
+The heartbeat clock moves event time to 3 days after the start; `silent_days` is 1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.samples import sample_journey
+from journey.topics import create_topics
+from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_caught_up
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+PERSONAS = {"a": range(0, 3), "b": range(3, 6)}
+
+
+def scenario() -> list[dict]:
+    events = []
+    for persona, seeds in PERSONAS.items():
+        for seed in seeds:
+            journey = sample_journey(seed, START)
+            journey[0]["properties"] = {**journey[0].get("properties", {}), "persona": persona}
+            events.extend(journey if persona == "a" else journey[:3])
+    return events
+
+
+def by_stage(journey_map: dict, persona: str) -> dict[str, dict]:
+    return {column["stage"]: column for column in journey_map["segments"][persona]}
+
+
+def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> None:
+    create_topics(settings)
+    run = make_test_worker(settings, tmp_path, "run", JOURNEY_CLICKHOUSE__DSN=f"chdb://{tmp_path / 'clickhouse'}",
+                           JOURNEY_SINK__MAX_WAIT_S="0.3", JOURNEY_JOURNEY_MAP__SILENT_DAYS="1",
+                           JOURNEY_JOURNEY_MAP__MIN_CUSTOMERS="1")  # fmt: skip
+    run.start()
+    try:
+        with TouchpointPublisher(settings) as publisher:
+            for event in scenario():
+                publisher.publish(event)
+        advance_event_time(settings, START + timedelta(days=3))
+        wait_caught_up(settings, run, timeout_s=180)
+        live = orjson.loads(run.fetch("/map.json?segment=persona"))
+        page = run.fetch("/map").decode()
+    finally:
+        assert run.stop(signal.SIGTERM) == 0, run.log_tail()
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "map", "--segment", "persona", "--json"]
+    printed = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    assert orjson.loads(printed.stdout) == live  # the same map, from the live server and from the engine's files
+    assert 'class="journey-map" data-segment="a"' in page and "emotion_csat" in page
+
+    a, b = by_stage(live, "a"), by_stage(live, "b")
+    # persona a: everyone through awareness, consideration and decision into onboarding, where they stay
+    for stage in ("awareness", "consideration", "decision"):
+        assert (a[stage]["reached"], a[stage]["converted"], a[stage]["conversion_pct"]) == (3, 3, 100.0), stage
+    assert (a["onboarding"]["reached"], a["onboarding"]["converted"]) == (3, 0)
+    assert (a["onboarding"]["silent"], a["onboarding"]["drop_out_pct"]) == (3, 100.0)  # last seen 2 days before the end
+    # decision: from the signup's completion (11.1 min in) to onboarding.started a day in: 24 h - 11 min = 23.8 h
+    assert a["decision"]["p50_hours"] == a["decision"]["p90_hours"] == 23.8
+    assert {t["touchpoint"] for t in a["onboarding"]["touchpoints"]} <= {
+        "onboarding.started", "onboarding.step_completed", "help.searched", "support.ticket_opened", "survey.csat"}
+    # three in-app events each (onboarding started, a step, the help search), a ticket, a survey answer
+    assert {c["channel"]: c["events"] for c in a["onboarding"]["channels"]} == {"in_app": 9, "support": 3, "survey": 3}
+    # the onboarding flow left at invite_team (3 days' timeout, reached by the clock), and a CSAT of 2
+    pains = {(p["kind"], p["place"]): p["customers_per_100"] for p in a["onboarding"]["pain_points"]}
+    assert pains[("negative_feedback", "survey.csat")] == 100.0
+    assert a["onboarding"]["sentiment"] == {"csat": {"answers": 3, "value": 0.0}}
+    assert a["onboarding"]["opportunity"] is None  # everyone has the pain points: nobody to compare with
+    # persona b: awareness into consideration, then silent there
+    assert (b["awareness"]["reached"], b["awareness"]["conversion_pct"]) == (3, 100.0)
+    assert (b["consideration"]["reached"], b["consideration"]["converted"], b["consideration"]["silent"]) == (3, 0, 3)
+    assert b["decision"]["reached"] == 0 and b["consideration"]["pain_points"] == []
