@@ -47,16 +47,19 @@ class JourneyMap:
     start: datetime
     end: datetime
     segments: dict[str, list[StageColumn]]  # segment value -> one column per stage, in order
+    churn: dict[str, dict[str, Any]] = field(default_factory=dict)  # segment value -> the churn query's row
 
     def as_json(self) -> dict[str, Any]:
         return {"segment": self.segment, "from": self.start.isoformat(), "to": self.end.isoformat(),
-                "segments": {value: [asdict(c) for c in columns] for value, columns in self.segments.items()}}  # fmt: skip
+                "segments": {value: [asdict(c) for c in columns] for value, columns in self.segments.items()},
+                "churn": self.churn}  # fmt: skip
 
 
 def map_from_json(data: dict[str, Any]) -> JourneyMap:
     """A map served by a running `journey run` (GET /map.json)."""
     segments = {value: [StageColumn(**c) for c in columns] for value, columns in data["segments"].items()}
-    return JourneyMap(data["segment"], datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), segments)
+    return JourneyMap(data["segment"], datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), segments,
+                      data.get("churn", {}))  # fmt: skip
 
 
 def build_map(client: Client, settings: Settings, segment: str | None = None, start: datetime | None = None,
@@ -103,8 +106,23 @@ def build_map(client: Client, settings: Settings, segment: str | None = None, st
     for row in rows(queries.opportunities):
         if (c := column(row)) is not None:
             c.opportunity = {k: v for k, v in row.items() if k not in ("segment", "stage")}
+    churn = {row.pop("segment"): row for row in rows(queries.churn)}
     reached = {value: [c for c in by_stage.values()] for value, by_stage in sorted(columns.items())}
-    return JourneyMap(queries.segment, start, end, {v: cs for v, cs in reached.items() if any(c.reached for c in cs)})
+    return JourneyMap(queries.segment, start, end, {v: cs for v, cs in reached.items() if any(c.reached for c in cs)},
+                      churn)  # fmt: skip
+
+
+def churn_line(row: dict[str, Any] | None) -> str:
+    """A segment's churn in one line: rate, and with against without critical friction."""
+    if not row or not (row["customers_at_start"] + row["new_customers"]):
+        return "churn: no customers in this window"
+    customers = row["customers_at_start"] + row["new_customers"]
+    text = f"churn {row['churn_rate_pct']:g} % ({row['churned']} of {customers} customers)"
+    if row["with_critical_friction"] and row["without_critical_friction"]:
+        lift = f", {row['churn_lift']:g}× the churn" if row["churn_lift"] is not None else ""
+        text += (f"; after critical friction {row['churn_with_pct']:g} % ({row['churned_with']} of "
+                 f"{row['with_critical_friction']}) vs {row['churn_without_pct']:g} % without{lift}")  # fmt: skip
+    return text
 
 
 # -- terminal ---------------------------------------------------------------------------------
@@ -154,3 +172,4 @@ def print_map(journey_map: JourneyMap, console: Console, only: list[str] | None 
         for row in ROWS:
             table.add_row(row, *(cell(c, row) for c in columns))
         console.print(table)
+        console.print(churn_line(journey_map.churn.get(value)))

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from journey import charts
 from journey.config import Settings
-from journey.journey_map import ROWS, JourneyMap, build_map, cell
+from journey.journey_map import ROWS, JourneyMap, build_map, cell, churn_line
 from journey.report import Report, Section, build_report
 from schemas import board_queries as bq
 from schemas import queries as rq
@@ -92,7 +92,8 @@ def map_section(journey_map: JourneyMap) -> str:
         body = "".join(f"<tr><th>{escape(row)}</th>" + "".join(
             f"<td>{escape(cell(columns[i], row)).replace(chr(10), '<br>')}</td>" for i in shown) + "</tr>" for row in ROWS)  # fmt: skip
         tables.append(f'<table class="journey-map" data-segment="{escape(value)}"><caption>{escape(journey_map.segment)} '
-                      f"= {escape(value)}</caption><tr><th></th>{head}</tr>{body}</table>")  # fmt: skip
+                      f"= {escape(value)}</caption><tr><th></th>{head}</tr>{body}</table>"
+                      f'<p class="churn">{escape(churn_line(journey_map.churn.get(value)))}</p>')  # fmt: skip
     curves = []
     for kind, title, bounds in SENTIMENT:
         series = {value: [columns[i].sentiment.get(kind, {}).get("value") for i in shown] for value, columns in ranked}

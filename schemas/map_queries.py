@@ -20,23 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from journey.config import Settings
-from schemas.queries import Query, sql_list, sql_string
+from schemas.queries import Query, churn_sql, join_links, person_of, sql_list, sql_string
 from schemas.stages import Stage
 
 STAGES = tuple(stage.value for stage in Stage)  # the map's columns, in order
 NONE = "(none)"
-
-LINKS = """(SELECT anonymous_id, any(customer_id) AS customer FROM {db}.identity_links FINAL
-            WHERE kind = 'link' GROUP BY anonymous_id)"""
-
-
-def person_of(alias: str) -> str:
-    """A row's person: the customer an anonymous journey is linked to, else its journey key."""
-    return f"if(startsWith({alias}.journey_key, 'anon:') AND l.customer != '', l.customer, {alias}.journey_key)"
-
-
-def join_links(alias: str) -> str:
-    return f"LEFT JOIN {LINKS} AS l ON {alias}.journey_key = concat('anon:', l.anonymous_id)"
 
 
 def segment_expression(source: str) -> str:
@@ -59,9 +47,11 @@ class MapQueries:
     pain_points: Query
     sentiment: Query
     opportunities: Query
+    churn: Query
 
     def all(self) -> list[Query]:
-        return [self.stages, self.touchpoints, self.channels, self.pain_points, self.sentiment, self.opportunities]
+        return [self.stages, self.touchpoints, self.channels, self.pain_points, self.sentiment, self.opportunities,
+                self.churn]  # fmt: skip
 
 
 def map_queries(settings: Settings, segment: str | None = None) -> MapQueries:
@@ -70,15 +60,16 @@ def map_queries(settings: Settings, segment: str | None = None) -> MapQueries:
         known = ", ".join(sorted(settings.segments.definitions))
         raise ValueError(f"unknown segment {name!r} (configured in [segments]: {known})")
     m = settings.journey_map
-    common = f"""
-WITH {sql_list(STAGES).replace("(", "[", 1)[:-1]}] AS stage_order,
-segments AS (
+    segments = f"""segments AS (
     SELECT {person_of("t")} AS person, {segment_expression(settings.segments.definitions[name])} AS segment
     FROM {{db}}.touchpoints AS t FINAL {join_links("t")}
     WHERE t.occurred_at < {{to}}
     GROUP BY person
 ),
-stage_path AS (
+"""
+    common = f"""
+WITH {sql_list(STAGES).replace("(", "[", 1)[:-1]}] AS stage_order,
+{segments}stage_path AS (
     SELECT {person_of("s")} AS person, s.at AS at, s.to_stage AS stage
     FROM {{db}}.stage_transitions AS s FINAL {join_links("s")}
     WHERE s.at < {{to}}
@@ -109,7 +100,7 @@ SELECT segment, stage, reached, converted, round(100 * converted / reached, 1) A
        ifNull(p50_hours, 0) AS p50_hours, ifNull(p90_hours, 0) AS p90_hours
 FROM (
     SELECT g.segment AS segment, r.stage AS stage, count() AS reached, countIf(r.moved_on) AS converted,
-           countIf(r.churned) AS churned,
+           countIf(NOT r.moved_on AND r.churned) AS churned,  -- churned from this stage
            countIf(NOT r.moved_on AND NOT r.churned AND r.stage != 'churn'
                    AND ls.last_at < {{to}} - toIntervalSecond({int(m.silent_days * 86400)})) AS silent
     FROM reached AS r JOIN segments AS g ON g.person = r.person LEFT JOIN last_seen AS ls ON ls.person = r.person
@@ -185,4 +176,6 @@ JOIN totals USING (segment, stage)
 WHERE with_pain >= {m.min_customers} AND reached > with_pain AND gap_points > 0 AND stage NOT IN ('renewal', 'churn')
 ORDER BY segment, indexOf(stage_order, stage), gap_points DESC, with_pain DESC, kind, place
 LIMIT 1 BY segment, stage""")
-    return MapQueries(name, stages, touchpoints, channels, pain_points, sentiment, opportunities)
+    churn = Query(f"map_churn_{name}", f"Journey map by {name}: churn, with and without critical friction",
+                  churn_sql(segments))  # fmt: skip
+    return MapQueries(name, stages, touchpoints, channels, pain_points, sentiment, opportunities, churn)

@@ -168,17 +168,65 @@ WHERE at >= {from} AND at < {to}
 GROUP BY from_stage, to_stage
 ORDER BY transitions DESC, from_stage, to_stage""")
 
-CHURN = Query("churn", "Churn", f"""
-SELECT base AS customers_at_start, churned, if(base = 0, NULL, round(100 * churned / base, 2)) AS churn_rate_pct
-FROM (
-    SELECT countIf(last_stage IN {sql_list(CUSTOMER_STAGES)}) AS base
-    FROM (SELECT journey_key, argMax(to_stage, at) AS last_stage FROM {{db}}.stage_transitions FINAL
-          WHERE at < {{from}} GROUP BY journey_key)
-) AS start_of_window,
-(
-    SELECT uniqExact(journey_key) AS churned FROM {{db}}.stage_transitions FINAL
-    WHERE to_stage = 'churn' AND at >= {{from}} AND at < {{to}}
-) AS lost""")
+# A person: a customer together with the anonymous journeys linked to them (identity_links).
+LINKS = """(SELECT anonymous_id, any(customer_id) AS customer FROM {db}.identity_links FINAL
+            WHERE kind = 'link' GROUP BY anonymous_id)"""
+
+
+def person_of(alias: str) -> str:
+    """A row's person: the customer an anonymous journey is linked to, else its journey key."""
+    return f"if(startsWith({alias}.journey_key, 'anon:') AND l.customer != '', l.customer, {alias}.journey_key)"
+
+
+def join_links(alias: str) -> str:
+    return f"LEFT JOIN {LINKS} AS l ON {alias}.journey_key = concat('anon:', l.anonymous_id)"
+
+
+def churn_sql(segments_cte: str = "") -> str:
+    """Churn over a window that fits short windows too: the base is everyone who was a customer
+    during it (a customer at its start, or became one in it: entered onboarding, active or
+    renewal), churned = those of them whose journey reached churn in it. Split by whether they
+    had a critical friction signal in the window (before churning): the cost of a bad experience,
+    as a lift. `segments_cte`: a `segments` CTE (person, segment) to break it down by."""
+    by = "g.segment AS segment, " if segments_cte else ""
+    join = "JOIN segments AS g ON g.person = c.person " if segments_cte else ""
+    group = "GROUP BY segment ORDER BY segment" if segments_cte else ""
+    return f"""
+WITH {segments_cte}people AS (
+    SELECT {person_of("s")} AS person,
+           minIf(s.at, s.to_stage IN {sql_list(CUSTOMER_STAGES)}) AS became_customer,
+           minIf(s.at, s.to_stage = 'churn' AND s.at < {{from}}) AS churned_before,
+           minIf(s.at, s.to_stage = 'churn' AND s.at >= {{from}} AND s.at < {{to}}) AS churned_at,
+           countIf(s.to_stage IN {sql_list(CUSTOMER_STAGES)}) > 0 AS was_customer,
+           countIf(s.to_stage = 'churn' AND s.at < {{from}}) > 0 AS gone_before,
+           countIf(s.to_stage = 'churn' AND s.at >= {{from}} AND s.at < {{to}}) > 0 AS churned
+    FROM {{db}}.stage_transitions AS s FINAL {join_links("s")}
+    WHERE s.at < {{to}}
+    GROUP BY person
+),
+critical AS (
+    SELECT {person_of("f")} AS person, min(f.occurred_at) AS first_critical
+    FROM {{db}}.friction_signals AS f FINAL {join_links("f")}
+    WHERE f.severity = 'critical' AND f.version = 1 AND f.occurred_at >= {{from}} AND f.occurred_at < {{to}}
+    GROUP BY person
+),
+customers AS (
+    SELECT p.person AS person, p.became_customer < {{from}} AS at_start, p.churned AS lost,
+           c.person != '' AND (NOT p.churned OR c.first_critical <= p.churned_at) AS hurt
+    FROM people AS p LEFT JOIN critical AS c ON c.person = p.person
+    WHERE p.was_customer AND p.became_customer < {{to}} AND NOT (p.gone_before AND p.churned_before >= p.became_customer)
+)
+SELECT {by}countIf(at_start) AS customers_at_start, countIf(NOT at_start) AS new_customers,
+       countIf(lost) AS churned, if(count() = 0, NULL, round(100 * churned / count(), 2)) AS churn_rate_pct,
+       countIf(hurt) AS with_critical_friction, countIf(hurt AND lost) AS churned_with,
+       if(with_critical_friction = 0, NULL, round(100 * churned_with / with_critical_friction, 2)) AS churn_with_pct,
+       countIf(NOT hurt) AS without_critical_friction, countIf(NOT hurt AND lost) AS churned_without,
+       if(without_critical_friction = 0, NULL, round(100 * churned_without / without_critical_friction, 2)) AS churn_without_pct,
+       if(churn_without_pct > 0, round(churn_with_pct / churn_without_pct, 2), NULL) AS churn_lift
+FROM customers AS c {join}{group}"""
+
+
+CHURN = Query("churn", "Churn (customers during the window; with and without critical friction)", churn_sql())
 
 DATA_RANGE = Query("data_range", "Event time covered", """
 SELECT min(minute) AS first_minute, max(minute) AS last_minute

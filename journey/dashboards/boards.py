@@ -194,6 +194,9 @@ def journey_map_board(settings: Settings) -> dict[str, Any]:
         Panel("Biggest opportunity per stage", "table", _targets(db, queries.opportunities), width=24,
               description="The pain point whose customers convert least to a later stage compared with those in "
                           "the stage without it, with the counts behind it."),
+        Panel("Churn per segment, with and without critical friction", "table", _targets(db, queries.churn), width=24,
+              description="Customers during the window (at its start or new in it), how many churned, and the churn "
+                          "of those who met a critical friction signal first against those who did not (lift)."),
     ]  # fmt: skip
     return dashboard(JOURNEY_MAP, f"Journey map by {queries.segment}", "Stages, what customers do, pain points, "
                      "sentiment and opportunities per segment.", panels, [], FOLDER_TAGS, links=board_links())  # fmt: skip

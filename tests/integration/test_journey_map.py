@@ -5,6 +5,8 @@ Persona "a" (3 people): the sample journey (journey/samples.py): ad click and la
 (awareness), pricing (consideration) 5 min in, signup started at 9 min (decision), signup completed
 and identified at 11 min, onboarding started a day later (onboarding), a step done, a help search
 with no results, a support ticket and a CSAT of 2, then silence.
+One of them (seed 0) answers the CSAT with 1 (critical negative feedback) and cancels on day 2
+(churn).
 Persona "b" (3 people): the same journey's first three events only: awareness, then pricing, then
 silence; never identified.
 The heartbeat clock moves event time to 3 days after the start; `silent_days` is 1.
@@ -40,6 +42,12 @@ def scenario() -> list[dict]:
         for seed in seeds:
             journey = sample_journey(seed, START)
             journey[0]["properties"] = {**journey[0].get("properties", {}), "persona": persona}
+            if seed == 0:
+                assert journey[-1]["touchpoint"] == "survey.csat"
+                journey[-1]["score"] = 1
+                journey.append({"event_id": "00000000-0000-4000-8000-000000000001", "customer_id": journey[-1]["customer_id"],
+                                "occurred_at": (START + timedelta(days=2)).isoformat(), "channel": "billing",
+                                "touchpoint": "billing.cancelled", "source": "billing-service"})  # fmt: skip
             events.extend(journey if persona == "a" else journey[:3])
     return events
 
@@ -75,7 +83,9 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     for stage in ("awareness", "consideration", "decision"):
         assert (a[stage]["reached"], a[stage]["converted"], a[stage]["conversion_pct"]) == (3, 3, 100.0), stage
     assert (a["onboarding"]["reached"], a["onboarding"]["converted"]) == (3, 0)
-    assert (a["onboarding"]["silent"], a["onboarding"]["drop_out_pct"]) == (3, 100.0)  # last seen 2 days before the end
+    # one churned from onboarding; the other two last seen 2 days before the end (silent_days 1)
+    assert (a["onboarding"]["churned"], a["onboarding"]["silent"], a["onboarding"]["drop_out_pct"]) == (1, 2, 100.0)
+    assert a["churn"]["reached"] == 1
     # decision: from the signup's completion (11.1 min in) to onboarding.started a day in: 24 h - 11 min = 23.8 h
     assert a["decision"]["p50_hours"] == a["decision"]["p90_hours"] == 23.8
     assert {t["touchpoint"] for t in a["onboarding"]["touchpoints"]} <= {
@@ -87,6 +97,12 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert pains[("negative_feedback", "survey.csat")] == 100.0
     assert a["onboarding"]["sentiment"] == {"csat": {"answers": 3, "value": 0.0}}
     assert a["onboarding"]["opportunity"] is None  # everyone has the pain points: nobody to compare with
+    # churn: 3 became customers in the window, 1 churned; the one with critical friction (CSAT 1) is the one
+    churn = live["churn"]["a"]
+    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (0, 3, 1, 33.33)
+    assert (churn["with_critical_friction"], churn["churned_with"], churn["churn_with_pct"]) == (1, 1, 100.0)
+    assert (churn["without_critical_friction"], churn["churned_without"], churn["churn_without_pct"]) == (2, 0, 0.0)
+    assert churn["churn_lift"] is None and "b" not in live["churn"]  # no churn without it; b never became customers
     # persona b: awareness into consideration, then silent there
     assert (b["awareness"]["reached"], b["awareness"]["conversion_pct"]) == (3, 100.0)
     assert (b["consideration"]["reached"], b["consideration"]["converted"], b["consideration"]["silent"]) == (3, 0, 3)

@@ -83,7 +83,8 @@ def test_every_section_answers_with_what_the_stages_emitted(clickhouse) -> None:
     assert onboarding[0]["journeys"] == started == JOURNEYS
     assert all(a["journeys"] >= b["journeys"] for a, b in zip(onboarding, onboarding[1:]))  # a funnel narrows
     [churn] = rows(report, "churn")
-    assert churn["churned"] == 0 and churn["churn_rate_pct"] is None  # nobody was a customer before the window
+    # every journey became a customer (onboarding) in the window, none churned
+    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (0, JOURNEYS, 0, 0.0)
 
 
 def test_a_window_without_data_reports_zeros_not_errors(clickhouse) -> None:
