@@ -375,6 +375,43 @@ def map_command(
         print_map(journey_map, out, only, label=" (compared window)" if position else "")
 
 
+@app.command("customer")
+def customer_command(
+    customer_id: Annotated[str, typer.Argument(help="the customer id, as the publishers send it")],
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """One customer's whole journey across channels: linked anonymous ids, stage changes, sessions
+    (path, channels), friction signals with their evidence, survey answers, the timeline, and what
+    is open right now (from the running worker's live state). Exit 1 when nothing is known of them."""
+    import urllib.parse
+    import urllib.request
+
+    import orjson
+
+    from journey.customer_journey import build_customer, customer_from_json, print_customer
+
+    config = settings()
+    quoted = urllib.parse.quote(customer_id, safe="")
+
+    def live() -> dict | None:
+        try:
+            url = f"http://127.0.0.1:{config.worker.web_port}/journeys/{quoted}"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return orjson.loads(response.read())
+        except OSError:
+            return None  # no worker here, or it does not hold that journey's partition
+
+    journey = _read_side(config, f"customers/{quoted}.json", {}, customer_from_json,
+                         lambda client: build_customer(client, config, customer_id, live()))  # fmt: skip
+    if json_output:
+        print(orjson.dumps(journey.as_json(), option=orjson.OPT_INDENT_2, default=str).decode())
+    else:
+        print_customer(journey, Console(width=max(Console().width, 160)))
+    if not journey.found:
+        console.print(f"[red]nothing is known of customer {customer_id!r}[/red]")
+        raise typer.Exit(1)
+
+
 def _read_side(config: Settings, path: str, query: dict, from_json, build):  # noqa: ANN001, ANN202
     """Run `build(client)` on ClickHouse as the reader, or, while `journey run` holds the embedded
     engine, GET its web server's `path` (with `query`) and read it with `from_json`."""

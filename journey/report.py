@@ -24,7 +24,7 @@ class Section:
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "columns": self.columns,
-                "rows": [[_plain(v) for v in row] for row in self.rows]}  # fmt: skip
+                "rows": [[plain(v) for v in row] for row in self.rows]}  # fmt: skip
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as column → value."""
@@ -71,16 +71,21 @@ def _run(client: Client, query: Query, database: str, start: datetime, end: date
 def print_report(report: Report, console: Console) -> None:
     console.print(f"[bold]Journey report[/bold]  {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC")
     for section in report.sections:
-        table = Table(title=section.title, title_justify="left", title_style="bold", min_width=len(section.title) + 4)
-        for column in section.columns:
-            table.add_column(column.replace("_", " "), justify="left" if _is_text(section, column) else "right")
-        for row in section.rows:
-            table.add_row(*("–" if v is None else str(_plain(v)) for v in row))
-        if not section.columns:
-            table.add_column("")
-        if not section.rows:
-            table.add_row(*(["no data"] + [""] * (max(len(section.columns), 1) - 1)))
-        console.print(table)
+        console.print(rich_table(section))
+
+
+def rich_table(section: Section, empty: str = "no data") -> Table:
+    """A section as a terminal table: numbers to the right, "–" for nothing."""
+    table = Table(title=section.title, title_justify="left", title_style="bold", min_width=len(section.title) + 4)
+    for column in section.columns:
+        table.add_column(column.replace("_", " "), justify="left" if _is_text(section, column) else "right")
+    for row in section.rows:
+        table.add_row(*("–" if v is None else str(plain(v)) for v in row))
+    if not section.columns:
+        table.add_column("")
+    if not section.rows:
+        table.add_row(*([empty] + [""] * (max(len(section.columns), 1) - 1)))
+    return table
 
 
 def _is_text(section: Section, column: str) -> bool:
@@ -88,7 +93,7 @@ def _is_text(section: Section, column: str) -> bool:
     return any(isinstance(row[index], str) for row in section.rows)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-ready: times as ISO text, NaN (avg of nothing) as None."""
     if isinstance(value, datetime | date):
         return value.isoformat()

@@ -110,7 +110,7 @@ def _buckets(start: datetime, end: datetime, bucket_s: int) -> list[datetime]:
     return [datetime.fromtimestamp(t, UTC) for t in range(first, math.ceil(end.timestamp()), bucket_s)]
 
 
-def _table(section: Section) -> str:
+def html_table(section: Section) -> str:
     head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in section.columns)
     body = "".join("<tr>" + "".join(f"<td>{'–' if v is None else escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in section.rows) or f'<tr><td colspan="{len(section.columns) or 1}">no data</td></tr>'  # fmt: skip
@@ -139,7 +139,7 @@ def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section],
 <style>{STYLE}</style></head>
 <body><header><h1>Journey Telemetry report</h1>
 <p>Event time {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · generated {generated}</p></header>
-<section class="tables">{"".join(_table(s) for s in tables)}</section>
+<section class="tables">{"".join(html_table(s) for s in tables)}</section>
 {map_section(journey_map)}
 <section class="charts">{cards}</section>
 <footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>

@@ -79,6 +79,26 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
 
         return web.Response(text=map_page(built), content_type="text/html")
 
+    async def customer_view(request: web.Request) -> web.Response:
+        """One customer's journey (`journey customer ID`): /customers/{id} the page, /customers/{id}.json."""
+        customer_id, as_json = request.match_info["customer_id"], False
+        if customer_id.endswith(".json"):
+            customer_id, as_json = customer_id.removesuffix(".json"), True
+        if worker.sink_thread is None:
+            return web.json_response({"error": NO_REPORT}, status=404)
+        key = worker.protection.journey_key_of(customer_id)
+        state = worker.load_journey(key) if worker.journey_partition(key) in worker.loop.assigned(worker.stitched_topic) else None
+        live = None if state is None else journey_summary(state)
+        try:
+            built = await asyncio.to_thread(_customer, worker, customer_id, live)
+        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        if as_json:
+            return web.json_response(built.as_json(), dumps=_dumps)
+        from journey.customer_journey import customer_page
+
+        return web.Response(text=customer_page(built), content_type="text/html", status=200 if built.found else 404)
+
     async def erasure_view(request: web.Request) -> web.Response:
         """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
         if worker.sink_thread is None:
@@ -121,6 +141,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             (("/journeys/{key}", "/journeys/{key}/"), journey_view),
             (("/erasures/{request_id}", "/erasures/{request_id}/"), erasure_view),
             (("/map.json", "/map", "/map/"), journey_map),
+            (("/customers/{customer_id}", "/customers/{customer_id}/"), customer_view),
         )
         for path in paths
     ]
@@ -136,6 +157,19 @@ def _journey_map(worker: JourneyWorker, segment: str | None, start: datetime | N
     from journey.journey_map import build_map
 
     return build_map(_report_connection(worker), worker.settings, segment, start, end)
+
+
+def _customer(worker: JourneyWorker, customer_id: str, live: dict | None):  # noqa: ANN202 - a CustomerJourney
+    from journey.customer_journey import build_customer
+
+    return build_customer(_report_connection(worker), worker.settings, customer_id, live)
+
+
+def _dumps(value: Any) -> str:
+    """JSON with times and UUIDs as text (ClickHouse rows hold both)."""
+    import orjson
+
+    return orjson.dumps(value, default=str).decode()
 
 
 def _report_page(worker: JourneyWorker, start: datetime | None, end: datetime | None, marks: list) -> str:
@@ -187,4 +221,9 @@ def journey_summary(state: Any) -> dict[str, Any]:
         "absorbed_into": state.absorbed_into,
         "absorbed_from": state.absorbed_from,
         "awaiting_handoff_from": sorted(state.pending_handoffs),
+        "open_flows": {
+            name: {"started_at": iso(flow.started_ms), "steps_done": flow.steps_done, "last_step": flow.last_step,
+                   "last_at": iso(flow.last_ms)}  # fmt: skip
+            for name, flow in state.friction.abandonment.open.items()
+        },
     }

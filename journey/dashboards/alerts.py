@@ -102,7 +102,9 @@ def prometheus_rules(settings: Settings) -> dict[str, Any]:
             "summary": "Customers contacting support again and again: {{ $value | printf \"%.0f\" }} repeat contacts "
                        f"in {alerts.repeat_contact_window_minutes} min",
             "description": "More repeat-contact signals than the floor and than the same window a day earlier: "
-                           "something sends customers back to support. The board lists who and on which channels.",
+                           "something sends customers back to support. The board lists who and on which channels; "
+                           "each customer links to their whole journey (the Customer journey board, or "
+                           "`journey customer ID`).",
             "dashboard": _board(alerts, FRICTION, "?var-kind=repeat_contact"),
         },
     })  # fmt: skip

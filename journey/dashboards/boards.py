@@ -1,4 +1,4 @@
-"""The six Grafana boards. ClickHouse panels render the shared query definitions
+"""The seven Grafana boards. ClickHouse panels render the shared query definitions
 (schemas/queries.py for what the report also shows, schemas/board_queries.py for the rest); the
 pipeline-health board reads the processes' Prometheus series."""
 
@@ -21,12 +21,15 @@ from journey.dashboards.model import (
     textbox_variable,
 )
 from schemas import board_queries as bq
+from schemas.customer_queries import CUSTOMER_QUERIES, for_grafana
 from schemas.map_queries import map_queries
 from schemas import queries as rq
 
 FOLDER_TAGS = ["journey-telemetry"]
 OVERVIEW, FUNNELS, FRICTION, CX, PIPELINE = "journey-overview", "journey-funnels", "journey-friction", "journey-cx", "journey-pipeline"
-JOURNEY_MAP = "journey-map"
+JOURNEY_MAP, CUSTOMER = "journey-map", "journey-customer"
+# A customer column's data link: that customer's journey (the board keyed by the stored journey key).
+CUSTOMER_LINK = {"customer": ("Customer journey", f"/d/{CUSTOMER}/customer-journey?var-customer=${{__value.raw}}")}
 
 
 def board_links() -> list[dict[str, Any]]:
@@ -108,14 +111,14 @@ def friction_board(settings: Settings) -> dict[str, Any]:
         Panel("Signals by kind", "table", ch(rq.FRICTION_BY_KIND), width=8),
         Panel("Abandonments by flow and step", "barchart", ch(bq.ABANDONMENT_BY_STEP), width=12,
               options={"xField": "last_step"}),
-        Panel("Customers with repeated contacts", "table", ch(bq.repeat_contacts(friction)), width=12,
+        Panel("Customers with repeated contacts", "table", ch(bq.repeat_contacts(friction)), width=12, column_links=CUSTOMER_LINK,
               description="Support contacts on any channel in the window, at least $min_contacts per customer."),
         Panel("Rage clicks by element", "table", ch(bq.RAGE_CLICKS_BY_ELEMENT), width=12),
         Panel("Self-service failures", "timeseries", ch(bq.SELF_SERVICE_FAILURES, TIME_SERIES), width=12,
               min_interval="5m", description="Help searches or articles without success, then a contact.",
               display_name=_series("contact")),
         Panel("Top friction places", "table", ch(rq.TOP_FRICTION_PLACES), width=24),
-        Panel("Latest critical signals", "table", ch(bq.LATEST_CRITICAL_SIGNALS), width=24, height=10,
+        Panel("Latest critical signals", "table", ch(bq.LATEST_CRITICAL_SIGNALS), width=24, height=10, column_links=CUSTOMER_LINK,
               description="Newest first; `evidence` holds the events that raised each signal."),
     ]  # fmt: skip
     variables = [
@@ -202,6 +205,20 @@ def journey_map_board(settings: Settings) -> dict[str, Any]:
                      "sentiment and opportunities per segment.", panels, [], FOLDER_TAGS, links=board_links())  # fmt: skip
 
 
+def customer_board(settings: Settings) -> dict[str, Any]:
+    """One customer's journey for support agents (`journey customer ID` and /customers/{id} show the
+    same, with what is open right now): the `customer` text box takes the journey key."""
+    db = settings.clickhouse.database
+    wide = {"customer_timeline", "customer_sessions", "customer_signals"}
+    panels = [Panel(query.title, "table", [clickhouse_target(rq.Query(query.name, query.title, for_grafana(query.sql)), db)],
+                    width=24 if query.name in wide else 12, height=10 if query.name in wide else 7)
+              for query in CUSTOMER_QUERIES]  # fmt: skip
+    return dashboard(CUSTOMER, "Customer journey", "Everything about one customer across channels: linked ids, "
+                     "stage changes, sessions, friction with evidence, survey answers, the timeline.", panels,
+                     [textbox_variable("customer", "Customer (journey key)")], FOLDER_TAGS, time_from="now-1y",
+                     links=board_links())  # fmt: skip
+
+
 def pipeline_health(settings: Settings) -> dict[str, Any]:
     panels = [Panel(title, "timeseries", [prometheus_target(expr, legend)], unit=unit)
               for title, expr, legend, unit in PIPELINE_PANELS]  # fmt: skip
@@ -213,5 +230,5 @@ def pipeline_health(settings: Settings) -> dict[str, Any]:
 def all_boards(settings: Settings) -> dict[str, dict[str, Any]]:
     """File name (without .json) → dashboard JSON."""
     boards = [journey_overview(settings), funnels(settings), friction_board(settings), cx_scores(settings),
-              journey_map_board(settings), pipeline_health(settings)]  # fmt: skip
+              journey_map_board(settings), customer_board(settings), pipeline_health(settings)]  # fmt: skip
     return {board["uid"]: board for board in boards}

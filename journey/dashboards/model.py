@@ -40,6 +40,7 @@ class Panel:
     min_interval: str | None = None  # the smallest bucket (a rollup's grain)
     options: dict[str, Any] = field(default_factory=dict)
     display_name: str | None = None  # e.g. "${__field.labels.journey_stage}" for long-format series
+    column_links: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (title, url): data links
 
     def render(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
         defaults: dict[str, Any] = {}
@@ -50,10 +51,15 @@ class Panel:
         panel = {"id": panel_id, "type": self.type, "title": self.title, "description": self.description,
                  "gridPos": {"x": x, "y": y, "w": self.width, "h": self.height},
                  "datasource": self.targets[0]["datasource"], "targets": self.targets,
-                 "fieldConfig": {"defaults": defaults, "overrides": []}, "options": self.options}  # fmt: skip
+                 "fieldConfig": {"defaults": defaults, "overrides": self._link_overrides()}, "options": self.options}  # fmt: skip
         if self.min_interval:
             panel["interval"] = self.min_interval
         return panel
+
+    def _link_overrides(self) -> list[dict[str, Any]]:
+        return [{"matcher": {"id": "byName", "options": column},
+                 "properties": [{"id": "links", "value": [{"title": title, "url": url}]}]}
+                for column, (title, url) in self.column_links.items()]  # fmt: skip
 
 
 def query_variable(name: str, label: str, query: Query, database: str) -> dict[str, Any]:

@@ -85,13 +85,17 @@ def seeded(kafka_broker, chdb_path: Path, tmp_path_factory: pytest.TempPathFacto
     client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse.database} SYNC")
 
 
+# bc-002 signs up (linked anonymous id), starts checkout, rage-clicks at payment, answers the surveys.
+TYPED = {"customer": "bc-002"}
+
+
 def all_values(seeded: Seeded, board: dict[str, Any]) -> dict[str, list[str]]:
     """Each variable at its default, "All" expanded to every option (as Grafana sends it)."""
     values: dict[str, list[str]] = {}
     for variable in board["templating"]["list"]:
         current = variable["current"]["value"]
-        if variable["type"] == "textbox":
-            values[variable["name"]] = [variable["query"]]
+        if variable["type"] == "textbox":  # what a user types: the customer board gets one of the scenario's
+            values[variable["name"]] = [TYPED.get(variable["name"], variable["query"])]
         elif variable["type"] == "custom" and current != ["$__all"]:
             values[variable["name"]] = [current]
         elif variable["type"] == "custom":

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +71,10 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
         wait_caught_up(settings, run, timeout_s=180)
         live = orjson.loads(run.fetch("/map.json?segment=persona"))
         page = run.fetch("/map").decode()
+        customer = orjson.loads(run.fetch("/customers/cust-000000.json"))
+        customer_page = run.fetch("/customers/cust-000000").decode()
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            run.fetch("/customers/cust-999999")
     finally:
         assert run.stop(signal.SIGTERM) == 0, run.log_tail()
     command = [sys.executable, "-c", "from journey.cli import app; app()", "map", "--segment", "persona", "--json"]
@@ -77,6 +82,10 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert printed.returncode == 0, printed.stderr[-3000:]
     assert orjson.loads(printed.stdout) == live  # the same map, from the live server and from the engine's files
     assert 'class="journey-map" data-segment="a"' in page and "emotion_csat" in page
+    command = [sys.executable, "-c", "from journey.cli import app; app()", "customer", "cust-000000", "--json"]
+    printed = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    assert orjson.loads(printed.stdout)["sections"] == customer["sections"]  # the worker is gone: no live part then
 
     a, b = by_stage(live, "a"), by_stage(live, "b")
     # persona a: everyone through awareness, consideration and decision into onboarding, where they stay
@@ -107,3 +116,18 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert (b["awareness"]["reached"], b["awareness"]["conversion_pct"]) == (3, 100.0)
     assert (b["consideration"]["reached"], b["consideration"]["converted"], b["consideration"]["silent"]) == (3, 0, 3)
     assert b["decision"]["reached"] == 0 and b["consideration"]["pain_points"] == []
+
+    # one customer's journey (seed 0): every touchpoint across both ids, stage changes, evidence, now
+    sections = {s["name"]: [dict(zip(s["columns"], row, strict=True)) for row in s["rows"]] for s in customer["sections"]}
+    assert [(r["anonymous_id"], r["kind"]) for r in sections["customer_ids"]] == [("anon-000000", "link")]
+    expected = [e for e in scenario() if e.get("customer_id") == "cust-000000" or e.get("anonymous_id") == "anon-000000"]
+    assert [r["touchpoint"] for r in sections["customer_timeline"]] == [e["touchpoint"] for e in expected]
+    assert [r["to_stage"] for r in sections["customer_stages"]] == ["awareness", "consideration", "decision", "onboarding", "churn"]
+    feedback = next(r for r in sections["customer_signals"] if r["kind"] == "negative_feedback")
+    assert feedback["severity"] == "critical" and orjson.loads(feedback["details"])["score"] == 1
+    assert [(r["kind"], r["score"]) for r in sections["customer_surveys"]] == [("csat", 1)]
+    # onboarding began on day 1 and has 3 days before it counts as abandoned; the clock is at day 3
+    assert customer["live"]["current_stage"] == "churn"
+    assert {name: flow["steps_done"] for name, flow in customer["live"]["open_flows"].items()} == {
+        "onboarding": ["welcome", "invite_team"]}
+    assert "stage now: churn" in customer_page and "open flow onboarding since 2026-11-03T09:00" in customer_page
