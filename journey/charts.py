@@ -142,6 +142,51 @@ def stage_curve(name: str, stages: Sequence[str], series: dict[str, list[float |
     return _svg(name, parts)
 
 
+def sankey(name: str, flows: list[tuple[str, str, float]], order: Sequence[str]) -> str:
+    """Flows between stages (from, to, customers) as bands whose width is their volume: a column per
+    stage in `order`, each node as tall as the larger of what enters and what leaves it."""
+    flows = [(a, b, v) for a, b, v in flows if v > 0 and a in order and b in order]
+    if not flows:
+        return empty(name)
+    rank = {stage: i for i, stage in enumerate(order)}
+    size = {stage: max(sum(v for a, _, v in flows if a == stage), sum(v for _, b, v in flows if b == stage))
+            for stage in order}  # fmt: skip
+    size = {stage: v for stage, v in size.items() if v > 0}
+    columns = sorted({rank[s] for s in size})
+    x_of = {c: 20 + (WIDTH - 140) * i / max(len(columns) - 1, 1) for i, c in enumerate(columns)}
+    gap, node_w, usable = 14, 10, HEIGHT - TOP - BOTTOM
+    per_column = {c: [s for s in size if rank[s] == c] for c in columns}
+    scale = min((usable - gap * (len(stages) - 1)) / sum(size[s] for s in stages) for stages in per_column.values())
+    top_of: dict[str, float] = {}
+    for stages in per_column.values():
+        y = TOP
+        for stage in stages:
+            top_of[stage] = y
+            y += size[stage] * scale + gap
+    out_used = dict.fromkeys(size, 0.0)
+    in_used = dict.fromkeys(size, 0.0)
+    parts = [_frame(name)]
+    for index, (a, b, v) in enumerate(sorted(flows, key=lambda f: (rank[f[0]], rank[f[1]]))):
+        width = v * scale
+        y0 = top_of[a] + out_used[a] + width / 2
+        y1 = top_of[b] + in_used[b] + width / 2
+        out_used[a] += width
+        in_used[b] += width
+        x0, x1 = x_of[rank[a]] + node_w, x_of[rank[b]]
+        middle = (x0 + x1) / 2
+        color = PALETTE[rank[b] % len(PALETTE)]
+        parts.append(f'<path class="flow" d="M{x0:.1f},{y0:.1f} C{middle:.1f},{y0:.1f} {middle:.1f},{y1:.1f} {x1:.1f},{y1:.1f}" '
+                     f'fill="none" stroke="{color}" stroke-opacity="0.35" stroke-width="{max(width, 1):.1f}">'
+                     f"<title>{escape(a)} → {escape(b)}: {_number(v)}</title></path>")  # fmt: skip
+    for stage, value in size.items():
+        x, y, h = x_of[rank[stage]], top_of[stage], max(value * scale, 1)
+        parts.append(f'<rect class="node" x="{x:.1f}" y="{y:.1f}" width="{node_w}" height="{h:.1f}" '
+                     f'fill="{PALETTE[rank[stage] % len(PALETTE)]}"><title>{escape(stage)}: {_number(value)}</title></rect>')  # fmt: skip
+        parts.append(f'<text x="{x + node_w + 4:.1f}" y="{y + h / 2 + 4:.1f}" class="label">{escape(stage)} '
+                     f"({_number(value)})</text>")  # fmt: skip
+    return _svg(name, parts)
+
+
 def empty(name: str) -> str:
     return _svg(name, [_frame(name), f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="label">no data in this window</text>'])
 

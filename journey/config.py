@@ -595,6 +595,8 @@ class JourneyMapSettings(_Section):
     silent_days: float = Field(default=7, gt=0, description="no touchpoint this long before the window's end: dropped out")
     top: int = Field(default=3, ge=1, le=20, description="touchpoints, channels and pain points shown per stage")
     min_customers: int = Field(default=5, ge=1, description="customers with a pain point before it can be an opportunity")
+    path_length: int = Field(default=4, ge=1, le=12, description="touchpoints in a path into friction (the last N)")
+    paths_shown: int = Field(default=5, ge=1, le=50, description="most common paths shown per friction kind and place")
 
 
 class Settings(BaseSettings):

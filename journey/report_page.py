@@ -19,6 +19,8 @@ from journey.journey_map import ROWS, JourneyMap, build_map, cell, churn_line
 from journey.report import Report, Section, build_report
 from schemas import board_queries as bq
 from schemas import queries as rq
+from schemas.map_queries import STAGES
+from schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
 
 POINTS = 120  # buckets across the window in the time charts
 
@@ -70,8 +72,13 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
             "cx_over_time", over_time(bq.CX_OVER_TIME, "measure", "value"), marks=marks)),
     ]  # fmt: skip
     journey_map = build_map(client, settings, None, report.start, report.end)
+    flow = [(r["from_stage"], r["to_stage"], r["customers"]) for r in rows(STAGE_FLOW)]
+    figures.insert(0, ("Stage flow (customers moving between stages)",
+                       charts.sankey("stage_flow", flow, ["(new)", *STAGES])))
+    paths = [Section(q.name, q.title, list(r[0].keys()) if (r := rows(q)) else [], [tuple(x.values()) for x in r])
+             for q in (paths_into_friction(settings), paths_to_first_contact(settings))]  # fmt: skip
     return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")],
-                 journey_map)  # fmt: skip
+                 journey_map, paths)  # fmt: skip
 
 
 SENTIMENT = (("nps", "NPS", (-100.0, 100.0)), ("csat", "CSAT %", (0.0, 100.0)), ("ces", "CES", (1.0, 7.0)))
@@ -130,7 +137,8 @@ def map_page(journey_map: JourneyMap) -> str:
 """
 
 
-def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section], journey_map: JourneyMap) -> str:
+def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section], journey_map: JourneyMap,
+          paths: list[Section]) -> str:  # fmt: skip
     cards = "".join(f"<figure><figcaption>{escape(title)}</figcaption>{svg}</figure>" for title, svg in figures)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
@@ -142,6 +150,7 @@ def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section],
 <section class="tables">{"".join(html_table(s) for s in tables)}</section>
 {map_section(journey_map)}
 <section class="charts">{cards}</section>
+<section class="paths"><h2>Paths into friction</h2>{"".join(html_table(s) for s in paths)}</section>
 <footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>
 </body></html>
 """
@@ -161,4 +170,5 @@ td:first-child, th:first-child { text-align: left; }
 .tick, .legend, .value, .label { font-size: 11px; fill: #555; } footer { margin-top: 16px; color: #888; }
 .map h2 { font-size: 18px; margin: 24px 0 8px; } table.journey-map { margin-bottom: 16px; width: 100%; }
 table.journey-map td, table.journey-map th { text-align: left; vertical-align: top; font-size: 13px; }
+.paths table { margin-bottom: 16px; } .paths td { text-align: left; } .paths h2 { font-size: 18px; margin: 24px 0 8px; }
 """

@@ -277,10 +277,12 @@ def report_queries(settings: Settings) -> list[Query]:
 
 def markdown(settings: Settings) -> str:
     """docs/queries.md: every report query, as run (`python -m schemas.queries > docs/queries.md`)."""
-    from schemas.map_queries import map_queries  # it builds on this module
+    from schemas.customer_queries import CUSTOMER_QUERIES  # they build on this module
+    from schemas.map_queries import map_queries
+    from schemas.path_queries import path_queries
 
     parts = [MARKDOWN_HEADER]
-    for query in [*report_queries(settings), *map_queries(settings).all()]:
+    for query in [*report_queries(settings), *map_queries(settings).all(), *path_queries(settings), *CUSTOMER_QUERIES]:
         parts.append(f"## {query.title} (`{query.name}`)\n\n```sql{query.sql}\n```\n")
     return "\n".join(parts)
 
@@ -297,7 +299,9 @@ promoters (9-10) - % detractors (0-6), -100..100; CSAT % = share of 4-5 answers;
 customers (onboarding, active, renewal) at its start. Raw tables are read with FINAL, rollups
 through their `...Merge` states. Funnels come from `[friction.flows]` (default flows below).
 The journey map's queries (schemas/map_queries.py) follow, for the default segment
-(`[segments]`; `journey map --segment NAME` renders the same SQL with another segment expression).
+(`[segments]`; `journey map --segment NAME` renders the same SQL with another segment expression),
+then the paths into friction and the stage flow (schemas/path_queries.py) and one customer's
+journey (schemas/customer_queries.py; `{customer}` is the customer's journey key).
 """
 
 

@@ -14,7 +14,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @dataclass
 class Rendered:
-    charts: dict[str, int]  # data-chart name -> drawn marks (lines, points, bars)
+    charts: dict[str, int]  # data-chart name -> drawn marks (lines, points, bars, flows and nodes)
     tables: list[str]
     errors: list[str]
     requests: list[str]  # anything fetched besides the page itself
@@ -34,7 +34,7 @@ def render(url: str, screenshot: Path) -> Rendered:
             page.on("request", lambda request: requests.append(request.url) if request.url != url else None)
             page.goto(url, wait_until="load")
             charts = {
-                svg.get_attribute("data-chart"): svg.locator("path.series, circle.point, rect.bar").count()
+                svg.get_attribute("data-chart"): svg.locator("path.series, circle.point, rect.bar, path.flow, rect.node").count()
                 for svg in page.locator("svg.chart").all()
             }
             tables = [t.get_attribute("data-section") for t in page.locator("table[data-section]").all()]

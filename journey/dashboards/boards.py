@@ -23,6 +23,7 @@ from journey.dashboards.model import (
 from schemas import board_queries as bq
 from schemas.customer_queries import CUSTOMER_QUERIES, for_grafana
 from schemas.map_queries import map_queries
+from schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
 from schemas import queries as rq
 
 FOLDER_TAGS = ["journey-telemetry"]
@@ -118,6 +119,9 @@ def friction_board(settings: Settings) -> dict[str, Any]:
               min_interval="5m", description="Help searches or articles without success, then a contact.",
               display_name=_series("contact")),
         Panel("Top friction places", "table", ch(rq.TOP_FRICTION_PLACES), width=24),
+        Panel("Paths into friction", "table", ch(paths_into_friction(settings)), width=24, height=10,
+              description="The most common last touchpoints before each kind of signal (abandonments by flow and "
+                          "step), with their share."),
         Panel("Latest critical signals", "table", ch(bq.LATEST_CRITICAL_SIGNALS), width=24, height=10, column_links=CUSTOMER_LINK,
               description="Newest first; `evidence` holds the events that raised each signal."),
     ]  # fmt: skip
@@ -197,6 +201,10 @@ def journey_map_board(settings: Settings) -> dict[str, Any]:
         Panel("Biggest opportunity per stage", "table", _targets(db, queries.opportunities), width=24,
               description="The pain point whose customers convert least to a later stage compared with those in "
                           "the stage without it, with the counts behind it."),
+        Panel("Stage flow", "table", _targets(db, STAGE_FLOW), width=12,
+              description="Customers moving from stage to stage in the window (report.html draws it as a Sankey)."),
+        Panel("Paths to a first support contact", "table", _targets(db, paths_to_first_contact(settings)), width=12,
+              description="The last touchpoints before each customer's first support contact in the window."),
         Panel("Churn per segment, with and without critical friction", "table", _targets(db, queries.churn), width=24,
               description="Customers during the window (at its start or new in it), how many churned, and the churn "
                           "of those who met a critical friction signal first against those who did not (lift)."),

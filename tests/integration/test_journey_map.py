@@ -29,7 +29,8 @@ from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.samples import sample_journey
 from journey.topics import create_topics
-from tests.integration.worker_helpers import advance_event_time, make_test_worker, wait_caught_up
+from tests.browser import render
+from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +52,22 @@ def scenario() -> list[dict]:
                                 "touchpoint": "billing.cancelled", "source": "billing-service"})  # fmt: skip
             events.extend(journey if persona == "a" else journey[:3])
     return events
+
+
+PATHS = """
+import sys, orjson, clickhouse_connect
+from journey.config import Settings
+from journey.report import data_window
+from schemas.path_queries import path_queries
+from schemas.queries import literal_time
+c = clickhouse_connect.get_client(dsn=sys.argv[1])
+start, end = data_window(c, "journey")
+out = {}
+for q in path_queries(Settings()):
+    r = c.query(q.render("journey", literal_time(start), literal_time(end)))
+    out[q.name] = [dict(zip(r.column_names, row)) for row in r.result_rows]
+print(orjson.dumps(out).decode())
+"""
 
 
 def by_stage(journey_map: dict, persona: str) -> dict[str, dict]:
@@ -117,6 +134,17 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert (b["consideration"]["reached"], b["consideration"]["converted"], b["consideration"]["silent"]) == (3, 0, 3)
     assert b["decision"]["reached"] == 0 and b["consideration"]["pain_points"] == []
 
+    # paths: the last 4 touchpoints up to each signal, and up to each first support contact
+    paths = engine_json(PATHS, run.env["JOURNEY_CLICKHOUSE__DSN"])
+    into = {(r["kind"], r["place"], r["path"]): (r["signals"], r["share_pct"]) for r in paths["paths_into_friction"]}
+    assert into[("negative_feedback", "", "onboarding.step_completed → help.searched → support.ticket_opened → survey.csat")] == (3, 100.0)
+    assert [(r["path"], r["customers"], r["share_pct"]) for r in paths["paths_to_first_contact"]] == [
+        ("onboarding.started → onboarding.step_completed → help.searched → support.ticket_opened", 3, 100.0)]
+    flow = {(r["from_stage"], r["to_stage"]): r["customers"] for r in paths["stage_flow"]}
+    assert {k: v for k, v in flow.items() if not k[1].startswith("clock")} == {  # the clock's heartbeats have no stage
+        ("(new)", "awareness"): 6, ("awareness", "consideration"): 6, ("consideration", "decision"): 3,
+        ("decision", "onboarding"): 3, ("onboarding", "churn"): 1}
+
     # one customer's journey (seed 0): every touchpoint across both ids, stage changes, evidence, now
     sections = {s["name"]: [dict(zip(s["columns"], row, strict=True)) for row in s["rows"]] for s in customer["sections"]}
     assert [(r["anonymous_id"], r["kind"]) for r in sections["customer_ids"]] == [("anon-000000", "link")]
@@ -131,3 +159,8 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert {name: flow["steps_done"] for name, flow in customer["live"]["open_flows"].items()} == {
         "onboarding": ["welcome", "invite_team"]}
     assert "stage now: churn" in customer_page and "open flow onboarding since 2026-11-03T09:00" in customer_page
+    for name, html in (("customer", customer_page), ("map", page)):  # as a browser shows them: no errors, no requests
+        (tmp_path / f"{name}.html").write_text(html)
+        rendered = render((tmp_path / f"{name}.html").as_uri(), tmp_path / f"{name}.png")
+        assert rendered.errors == [] and rendered.requests == [], name
+        assert (tmp_path / f"{name}.png").stat().st_size > 20_000

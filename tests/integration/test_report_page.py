@@ -29,10 +29,13 @@ def test_report_html_renders_its_charts_offline_without_errors(clickhouse, tmp_p
     emotion = {name for name in rendered.charts if name.startswith("emotion_")}  # the journey map's curves
     assert emotion and emotion <= {"emotion_nps", "emotion_csat", "emotion_ces"} and all(rendered.charts[n] > 0 for n in emotion)
     assert set(rendered.charts) - emotion == {"touchpoints_by_stage", "touchpoints_by_channel", "friction_by_kind",
-                                              *funnels, "time_to_first_value", "top_friction_places", "cx_over_time"}  # fmt: skip
+                                              *funnels, "time_to_first_value", "top_friction_places", "cx_over_time",
+                                              "stage_flow"}  # fmt: skip
+    assert rendered.charts["stage_flow"] > 0
     assert 'class="journey-map"' in page.read_text()
     with_data = ["touchpoints_by_stage", "touchpoints_by_channel", "friction_by_kind", "funnel_signup",
                  "funnel_onboarding", "top_friction_places", "cx_over_time"]  # fmt: skip
     assert all(rendered.charts[name] > 0 for name in with_data), rendered.charts
-    assert rendered.tables == ["sessions", "cx_scores", "friction_by_kind", "churn"]
+    assert rendered.tables == ["sessions", "cx_scores", "friction_by_kind", "churn", "paths_into_friction",
+                               "paths_to_first_contact"]
     assert (tmp_path / "report.png").stat().st_size > 50_000
