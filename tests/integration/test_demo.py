@@ -72,18 +72,16 @@ def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(se
     journey_map = orjson.loads(printed.stdout)["segments"]
     assert {"explorer", "self_starter", "buyer", "struggler"} <= set(journey_map)
 
-    def stage(persona: str, name: str) -> dict:
-        return next(c for c in journey_map[persona] if c["stage"] == name)
-
     def nps(persona: str) -> float:  # over every stage, weighted by answers
         answers = [c["sentiment"]["nps"] for c in journey_map[persona] if "nps" in c["sentiment"]]
         return sum(a["value"] * a["answers"] for a in answers) / sum(a["answers"] for a in answers)
 
-    def pain_per_100(persona: str, name: str) -> float:
-        return sum(p["customers_per_100"] or 0 for p in stage(persona, name)["pain_points"])
+    def pain_per_100(persona: str) -> float:  # the top pain points of every stage, customers per 100 reaching it
+        return sum(p["customers_per_100"] or 0 for c in journey_map[persona] for p in c["pain_points"])
 
     assert nps("struggler") + 30 < nps("self_starter"), (nps("struggler"), nps("self_starter"))  # NPS base 6.5 vs 9.2
-    assert pain_per_100("struggler", "onboarding") > pain_per_100("self_starter", "onboarding")  # trouble 0.85 vs 0.08
+    # rage clicks 0.35 vs 0.02, error loops 0.6 vs 0.1, trouble 0.85 vs 0.08
+    assert pain_per_100("struggler") > 2 * pain_per_100("self_starter"), (pain_per_100("struggler"), pain_per_100("self_starter"))
 
 
 def test_ctrl_c_stops_the_demo_cleanly(settings: Settings, tmp_path: Path) -> None:
