@@ -113,11 +113,13 @@ LEFT JOIN (
 ) AS durations USING (segment, stage)
 ORDER BY segment, indexOf(stage_order, stage)""")
 
-    def events(query_name: str, title: str, source: str, where: str, select: str, group: str, tail: str) -> Query:
+    def events(query_name: str, title: str, source: str, where: str, select: str, group: str, tail: str,
+               table: str = "touchpoints") -> Query:  # fmt: skip
+        """Rows of `table` in the window, each in the person's stage at the time, per segment."""
         return Query(f"map_{query_name}_{name}", f"Journey map by {name}: {title}", common + f""",
 events AS (
     SELECT {person_of("t")} AS person, t.occurred_at AS at, {source}
-    FROM {{db}}.{{table}} AS t FINAL {join_links("t")}
+    FROM {{db}}.{table} AS t FINAL {join_links("t")}
     WHERE t.occurred_at >= {{from}} AND t.occurred_at < {{to}}{where}
 )
 SELECT g.segment AS segment, ifNull(nullIf(sp.stage, ''), {sql_string(NONE)}) AS stage, {select}
@@ -137,7 +139,8 @@ GROUP BY segment, stage, {group}
              "t.flow, ifNull(t.touchpoint, '')) AS place")  # fmt: skip
     pain_points = events("pain_points", "pain points", f"t.kind AS kind, {place}", " AND t.version = 1",
                          "kind, place, count() AS signals, uniqExact(e.person) AS customers", "kind, place",
-                         f"ORDER BY segment, indexOf(stage_order, stage), signals DESC, kind, place LIMIT {top} BY segment, stage")  # fmt: skip
+                         f"ORDER BY segment, indexOf(stage_order, stage), signals DESC, kind, place LIMIT {top} BY segment, stage",
+                         table="friction_signals")  # fmt: skip
     sentiment = events("sentiment", "sentiment", "replaceOne(t.touchpoint, 'survey.', '') AS kind, t.score AS score",
                        " AND t.touchpoint IN ('survey.nps', 'survey.csat', 'survey.ces') AND t.score IS NOT NULL",
                        """kind, count() AS answers,
@@ -145,10 +148,6 @@ GROUP BY segment, stage, {group}
                kind = 'csat', round(100 * countIf(score >= 4) / count(), 1),
                round(avg(score), 2)) AS value""", "kind",
                        "ORDER BY segment, indexOf(stage_order, stage), kind")  # fmt: skip
-    for query in (touchpoints, channels, sentiment):
-        object.__setattr__(query, "sql", query.sql.replace("{table}", "touchpoints"))
-    object.__setattr__(pain_points, "sql", pain_points.sql.replace("{table}", "friction_signals"))
-
     opportunities = Query(f"map_opportunities_{name}", f"Journey map by {name}: biggest opportunity", common + f""",
 pains AS (
     SELECT DISTINCT e.person AS person, sp.stage AS stage, e.kind AS kind, e.place AS place
