@@ -454,13 +454,9 @@ def erase_command(
 ) -> None:
     """Right to erasure: delete a person from the pipeline's state, identity links and every
     ClickHouse table; their later events start a fresh journey (docs/operations.md, Security)."""
-    import urllib.request
-
     import orjson
 
     from journey.erase import audit_rows, plan, publish, wait_until_applied
-    from journey.report import engine_in_use
-    from sinks.clickhouse_client import connect
 
     if customer_id is None and not anonymous_id:
         console.print("[red]name a customer id, or --anonymous-id for a visitor who never identified[/red]")
@@ -482,14 +478,11 @@ def erase_command(
             console.print(f"[red]the pipeline did not apply it within {timeout:.0f}s (is a worker and a sink "
                           "running?); the requests stay in the topic and are applied when they run[/red]")  # fmt: skip
             raise typer.Exit(1)
-        database = config.clickhouse.database
-        if engine_in_use(config.clickhouse.dsn):
-            url = f"http://127.0.0.1:{config.worker.web_port}/erasures/{erasure.request_id}"
-            with urllib.request.urlopen(url, timeout=60) as response:
-                removed = [(r["table"], r["key_kind"], r["rows"]) for r in orjson.loads(response.read())["removed"]]
-        else:
-            removed = audit_rows(connect(config.clickhouse, "reader"), database, erasure.request_id)
-        result["removed"] = [{"table": t, "key_kind": k, "rows": n} for t, k, n in removed]
+        result["removed"] = _read_side(
+            config, f"erasures/{erasure.request_id}", {}, lambda data: data["removed"],
+            lambda client: [{"table": t, "key_kind": k, "rows": n}
+                            for t, k, n in audit_rows(client, config.clickhouse.database, erasure.request_id)],
+        )  # fmt: skip
     if json_output:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         return

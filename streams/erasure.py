@@ -9,11 +9,12 @@ on batch cuts or pace, as everything else here.
 
 Stage 1, for a request: the key's ingest state (duplicate memory, the anonymous id's link) is
 deleted (a changelog tombstone), a tombstone goes to `journey.identities` (compaction forgets the
-link; the sink deletes the key's identity rows) and an `EraseMessage` to the journey's stitched
-partition. Stage 2 deletes the journey's state and sends an *erasure marker* (a tombstone keyed by
-the journey key, with the request id in a header) to each journey.* topic: in every partition the
-marker follows all of the journey's rows, so the sink deletes them after inserting them, and rows
-of a fresh journey after the erasure are kept.
+link; the sink deletes the key's identity rows) and an `EraseMessage` to each journey the id's
+events can reach (its own anonymous journey, and the customer's: `erasure_targets`). Stage 2
+replaces the journey's state by a marker state (`ErasureProgress`, nothing of the person) and
+sends an *erasure marker* (a tombstone keyed by the journey key, with the request id in a header)
+to each journey.* topic: in every partition the marker follows all of the journey's rows, so the
+sink deletes them after inserting them, and rows of a fresh journey after the erasure are kept.
 """
 
 from __future__ import annotations
