@@ -85,16 +85,10 @@ def print_customer(journey: CustomerJourney, console: Console) -> None:
 
 def customer_page(journey: CustomerJourney) -> str:
     """The support agent's page: what is open now, then every section as a table."""
-    from journey.report_page import STYLE, html_table
+    from journey.report_page import html_document, html_table
 
     now = "".join(f"<li>{escape(line)}</li>" for line in open_now(journey.live))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Customer {escape(journey.customer_id)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE} .customer table {{ width: 100%; margin-bottom: 16px; }} .customer td {{ text-align: left; }}</style></head>
-<body><header><h1>Customer {escape(journey.customer_id)}</h1><p>generated {generated}</p></header>
+    return html_document(f"Customer {escape(journey.customer_id)}", f"generated {generated}", f"""
 <section class="now"><h2>Right now</h2><ul>{now}</ul></section>
-<section class="customer">{"".join(html_table(s) for s in journey.sections)}</section>
-</body></html>
-"""
+<section class="customer">{"".join(html_table(s) for s in journey.sections)}</section>""")

@@ -124,36 +124,37 @@ def html_table(section: Section) -> str:
     return f'<table data-section="{escape(section.name)}"><caption>{escape(section.title)}</caption><tr>{head}</tr>{body}</table>'
 
 
-def map_page(journey_map: JourneyMap) -> str:
-    """The journey map alone (the worker's /map)."""
+def html_document(title: str, subtitle: str, body: str) -> str:
+    """A self-contained page: the shared style, a header, the body (already HTML); `title` and
+    `subtitle` are HTML too."""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Journey map</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{STYLE}</style></head>
-<body><header><h1>Journey map</h1>
-<p>Event time {journey_map.start:%Y-%m-%d %H:%M} → {journey_map.end:%Y-%m-%d %H:%M} UTC · ?segment=NAME&amp;since=…&amp;until=…</p></header>
-{map_section(journey_map)}
+<body><header><h1>{title}</h1>
+<p>{subtitle}</p></header>
+{body}
 </body></html>
 """
+
+
+def map_page(journey_map: JourneyMap) -> str:
+    """The journey map alone (the worker's /map)."""
+    return html_document("Journey map", f"Event time {journey_map.start:%Y-%m-%d %H:%M} → {journey_map.end:%Y-%m-%d %H:%M} "
+                         "UTC · ?segment=NAME&amp;since=…&amp;until=…", map_section(journey_map))  # fmt: skip
 
 
 def _page(report: Report, figures: list[tuple[str, str]], tables: list[Section], journey_map: JourneyMap,
           paths: list[Section]) -> str:  # fmt: skip
     cards = "".join(f"<figure><figcaption>{escape(title)}</figcaption>{svg}</figure>" for title, svg in figures)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Journey Telemetry report</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE}</style></head>
-<body><header><h1>Journey Telemetry report</h1>
-<p>Event time {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · generated {generated}</p></header>
+    return html_document("Journey Telemetry report", f"Event time {report.start:%Y-%m-%d %H:%M} → "
+                         f"{report.end:%Y-%m-%d %H:%M} UTC · generated {generated}", f"""
 <section class="tables">{"".join(html_table(s) for s in tables)}</section>
 {map_section(journey_map)}
 <section class="charts">{cards}</section>
 <section class="paths"><h2>Paths into friction</h2>{"".join(html_table(s) for s in paths)}</section>
-<footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>
-</body></html>
-"""
+<footer>Queries: docs/queries.md (the same definitions as `journey report` and the Grafana boards).</footer>""")  # fmt: skip
 
 
 STYLE = """
@@ -171,4 +172,5 @@ td:first-child, th:first-child { text-align: left; }
 .map h2 { font-size: 18px; margin: 24px 0 8px; } table.journey-map { margin-bottom: 16px; width: 100%; }
 table.journey-map td, table.journey-map th { text-align: left; vertical-align: top; font-size: 13px; }
 .paths table { margin-bottom: 16px; } .paths td { text-align: left; } .paths h2 { font-size: 18px; margin: 24px 0 8px; }
+.customer table { width: 100%; margin-bottom: 16px; } .customer td { text-align: left; }
 """
