@@ -126,8 +126,6 @@ class InMemoryPipeline:
         load = lambda k: decode_state(self.table[k]) if k in self.table else None  # noqa: E731
         result = self.partitions[partition].process(batch, load)
         self.table.update(result.stored)
-        for key in result.erased:
-            self.table.pop(key, None)
         sent: list[StitchedMessage] = []
         for output in result.outputs:
             if isinstance(output, Handoff):

@@ -66,7 +66,6 @@ def _before_erasure(state: JourneyState, message: TouchpointMessage | AbsorbMess
 class BatchResult:
     outputs: list[JourneyOutput] = field(default_factory=list)
     stored: dict[str, bytes] = field(default_factory=dict)  # journey_key -> its changed state, encoded
-    erased: set[str] = field(default_factory=set)  # journey keys whose state is to be deleted
 
 
 @dataclass
@@ -96,8 +95,8 @@ class JourneyPartition:
         def state_of(key: str) -> JourneyState:
             state = changed.get(key)
             if state is None:
-                stored = None if key in result.erased else self.cache.get(key) or load(key)
-                state = changed[key] = stored or JourneyState(journey_key=key)
+                state = self.cache.get(key) or load(key) or JourneyState(journey_key=key)
+                changed[key] = state
             return state
 
         for message in messages:
@@ -127,11 +126,9 @@ class JourneyPartition:
                     state = state_of(key)
                     if state.erasure is None or state.erasure.request_id != request_id:  # its first marker
                         self._forget(key)
-                        changed.pop(key, None)
-                        result.erased.add(key)  # read afresh from here on, not from the stored state
                         result.outputs.append(Erased(key, request_id))
-                        state = state_of(key)
-                        state.erasure = ErasureProgress(request_id, markers, [], [], list(senders))
+                        progress = ErasureProgress(request_id, markers, [], [], list(senders))
+                        state = changed[key] = JourneyState(journey_key=key, erasure=progress)  # nothing of the old
                     state.erasure.mark(index, source_partition)
                 case SourceProgressMessage(source):
                     self._observe(source)
@@ -148,7 +145,6 @@ class JourneyPartition:
         for key, state in changed.items():
             encoded = result.stored[key] = encode_state(state)
             self.cache.put(key, state, len(encoded))
-        result.erased -= result.stored.keys()  # started afresh after its erasure: the new state replaces it
         return result
 
     def _forget(self, key: str) -> None:

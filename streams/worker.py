@@ -368,7 +368,7 @@ class JourneyWorker:
                 log.error("undecodable message on %s at offset %s: %s", record.topic(), record.offset(), error)
         out = self.output.batch()
         stitched: dict[int, list[bytes]] = defaultdict(list)
-        writes: list[tuple[int, bytes, bytes | None]] = []
+        writes: list[tuple[int, bytes, bytes]] = []
         now = time.time()
         for partition in sorted({record.partition() for record in records}):
             items = by_partition.get(partition, [])
@@ -379,7 +379,6 @@ class JourneyWorker:
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m in items):
                 self.last_event_wall[partition] = now
             writes.extend((partition, key.encode(), encoded) for key, encoded in result.stored.items())
-            writes.extend((partition, key.encode(), None) for key in result.erased)
             watermarks = orjson.dumps(
                 [processor.watermark_ms, processor.event_watermark_ms,
                  {str(p): wm for p, wm in processor.source_watermarks.items()}, sorted(processor.idle_sources)]
