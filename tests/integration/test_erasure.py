@@ -125,7 +125,10 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
     removed = {(r["table"], r["key_kind"]): r["rows"] for r in report["removed"]}
     assert removed[("touchpoints", "customer")] == len([r for r in person_rows["touchpoints"] if f"|{CUSTOMER}|" in r])
     assert removed[("touchpoints", "anonymous")] == len([r for r in person_rows["touchpoints"] if f"|anon:{ANONYMOUS}|" in r])
-    assert removed[("identity_links", "anonymous")] == len(person_rows["identity_links"])
+    # the link row names both ids: whichever of the two markers (partitions of journey.identities) the
+    # sink reaches first deletes it, so the count is the person's, split between the kinds either way
+    assert removed.get(("identity_links", "anonymous"), 0) + removed.get(("identity_links", "customer"), 0) == len(
+        person_rows["identity_links"]) == 1
     assert min(removed[("touchpoints", "customer")], removed[("touchpoints", "anonymous")], removed[("sessions", "customer")],
                removed[("stage_transitions", "customer")], removed[("survey_responses", "customer")]) > 0, removed  # fmt: skip
     assert sorted(after["erasures"]) == sorted([t, k, str(n)] for (t, k), n in removed.items())
