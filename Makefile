@@ -29,7 +29,7 @@ fuzz: deps
 	JOURNEY_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/unit/test_fuzz_decoders.py tests/unit/test_fuzz_pure_core.py
 
 schema: deps
-	$(BIN)/python -m schemas.export
+	$(BIN)/python -m journey.schemas.export
 
 bench: deps
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -21,13 +21,13 @@ import orjson
 
 from bench.pipeline import _env, _gone, _pipeline_left, wait_drained
 from journey.config import ClickHouseSettings, Settings
-from journey.lag import pipeline_lag
-from journey.localstack.kafka import free_loopback_port as free_port
+from journey.streams.lag import pipeline_lag
+from journey.cli.localstack.kafka import free_loopback_port as free_port
 from journey.publisher import TouchpointPublisher
-from journey.simulation.generate import Outgoing
+from journey.cli.simulation.generate import Outgoing
 from journey.topics import STATE_TABLES
-from journey.worker_process import WorkerProcess, metric_sample
-from sinks.clickhouse_client import connect
+from journey.cli.worker_process import WorkerProcess, metric_sample
+from journey.sinks.clickhouse_client import connect
 
 PACE_S = 0.01
 REPEAT_NAMESPACE = uuid.UUID("5b0e8f53-3c57-4d8e-9a51-0c2d6f1e7a90")
@@ -67,7 +67,7 @@ def live_run(settings: Settings, records: list[Outgoing], rate: float, seconds: 
     next_sample = started
     sent = 0
     try:
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             while (elapsed := time.monotonic() - started) < seconds:
                 due = int(elapsed * rate)  # the input repeats, under new event ids
                 while sent < due:

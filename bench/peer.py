@@ -16,7 +16,7 @@ from confluent_kafka import Consumer
 from bench.pipeline import PipelineRun, wait_drained
 from bench.process_stats import process_stats
 from journey.config import Settings
-from journey.lag import group_lag
+from journey.streams.lag import group_lag
 
 PEER_DIR = Path(__file__).resolve().parent / "peers" / "quix"
 PEER_PYTHON = PEER_DIR / ".venv" / "bin" / "python"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from bench.process_stats import process_stats
 from journey.config import Settings
-from journey.lag import pipeline_lag
-from journey.localstack.kafka import free_loopback_port as free_port
-from journey.worker_process import WorkerProcess, broker_env
+from journey.streams.lag import pipeline_lag
+from journey.cli.localstack.kafka import free_loopback_port as free_port
+from journey.cli.worker_process import WorkerProcess, broker_env
 
 POLL_S = 0.5
 
@@ -66,7 +66,7 @@ def workers_and_sink(settings: Settings, workdir: Path, workers: int, timeout_s:
     """`workers` × `journey worker` (each its own port and state) and one `journey sink`."""
     env = {**broker_env(settings), **_env(settings, workdir, "sink"), "JOURNEY_SINK__METRICS_PORT": str(free_port())}
     workdir.mkdir(parents=True, exist_ok=True)
-    journey = [sys.executable, "-c", "from journey.cli import app; app()"]
+    journey = [sys.executable, "-c", "from journey.cli.app import app; app()"]
     subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True)
     sink_log = (workdir / "sink.log").open("ab")
     sink = subprocess.Popen([*journey, "sink"], env=env, stdout=sink_log, stderr=subprocess.STDOUT)

@@ -7,13 +7,13 @@ import time
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.simulation.generate import Outgoing
+from journey.cli.simulation.generate import Outgoing
 
 
 def prefill(settings: Settings, records: list[Outgoing]) -> float:
     """Publish every record and wait for the broker's acks; returns records/s."""
     started = time.perf_counter()
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for record in records:
             publisher.publish_raw(record.value, record.key)
     return len(records) / (time.perf_counter() - started)

@@ -7,10 +7,10 @@ import time
 
 from bench.workload import journeys
 from journey.config import Settings
-from journey.gc_tuning import tune_garbage_collector
-from schemas.touchpoint import Touchpoint, parse_touchpoint
-from streams.journey import JourneyRules
-from streams.in_memory import InMemoryPipeline
+from journey.cli.gc_tuning import tune_garbage_collector
+from journey.schemas.touchpoint import Touchpoint, parse_touchpoint
+from journey.streams.journey import JourneyRules
+from journey.streams.in_memory import InMemoryPipeline
 
 
 def run(customers: int, batch: int) -> dict[str, float]:

@@ -21,13 +21,13 @@ from bench.broker import bench_broker
 from bench.workload import journeys
 from journey.config import ClickHouseSettings, SinkSettings
 from journey.topics import JOURNEY_TOUCHPOINTS
-from schemas.touchpoint import Touchpoint
-from sinks.clickhouse_client import connect
-from sinks.migrations import migrate
-from sinks.sink import ClickHouseSink
-from streams.in_memory import InMemoryPipeline
-from streams.journey import EnrichedTouchpoint, JourneyRules
-from streams.records import touchpoint_record
+from journey.schemas.touchpoint import Touchpoint
+from journey.sinks.clickhouse_client import connect
+from journey.sinks.migrations import migrate
+from journey.sinks.sink import ClickHouseSink
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint, JourneyRules
+from journey.streams.records import touchpoint_record
 
 
 def run(customers: int, partitions: int, max_rows: int, copies: int = 1) -> dict[str, float]:

@@ -11,10 +11,10 @@ import statistics
 
 from bench.workload import journeys
 from journey.config import Settings
-from schemas.touchpoint import Touchpoint
-from streams.codec import encode_ingest_state
-from streams.in_memory import InMemoryPipeline
-from streams.journey import JourneyRules
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.codec import encode_ingest_state
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import JourneyRules
 
 
 def run(customers: int) -> dict[str, float]:

@@ -12,9 +12,9 @@ import time
 
 from bench.broker import bench_broker
 from bench.workload import journeys
-from journey.localstack.kafka import free_loopback_port as free_port
+from journey.cli.localstack.kafka import free_loopback_port as free_port
 from journey.publisher import TouchpointPublisher
-from journey.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess
 
 
 def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
@@ -25,7 +25,7 @@ def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
             worker.start()
             events = journeys(customers)
             started = time.perf_counter()
-            with TouchpointPublisher(settings) as publisher:
+            with TouchpointPublisher(settings.publisher) as publisher:
                 for event in events:
                     publisher.publish(event)
             published = time.perf_counter() - started

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from journey.config import Settings, SimulationSettings
-from journey.samples import sample_journey
-from journey.simulation.generate import Outgoing, simulate
+from journey.cli.samples import sample_journey
+from journey.cli.simulation.generate import Outgoing, simulate
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SIMULATION_END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
@@ -37,11 +37,11 @@ def simulated_records(events: int, seed: int = 7, days: float = 3) -> list[Outgo
 
 
 def with_poison(records: list[Outgoing], count: int, huge: int = 10) -> list[Outgoing]:
-    """`records` with `count` bad records of every kind (journey/simulation/poison.py) spread
+    """`records` with `count` bad records of every kind (journey/cli/simulation/poison.py) spread
     evenly through them: the throughput cost of a publisher's bad deploy."""
     import orjson
 
-    from journey.simulation.poison import poison
+    from journey.cli.simulation.poison import poison
 
     templates = [orjson.loads(r.value) for r in records[:5000] if r.kind == "event"]
     bad = poison(templates, count, published_at=datetime.now(UTC), huge=huge)

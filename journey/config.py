@@ -28,82 +28,20 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
+from journey.sdk_settings import (
+    ENV_NESTED_DELIMITER,
+    ENV_PREFIX,
+    ConfigError,
+    ContractSettings,
+    KafkaSettings,
+    TOUCHPOINTS,
+    PublisherSettings,
+    describe,
+)
+from journey.sdk_settings import Section as _Section
+from journey.schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
 
-ENV_PREFIX = "JOURNEY_"
-ENV_NESTED_DELIMITER = "__"
 DEFAULT_CONFIG_FILE = "journey.toml"
-
-
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names it and says what is expected."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KafkaSettings(_Section):
-    """Connection and security of every Kafka client (SDK, admin, workers, sink)."""
-
-    bootstrap_servers: str = "127.0.0.1:9092"
-    client_id: str = "journey-telemetry"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
-    ssl_certificate_location: Path | None = None
-    ssl_key_location: Path | None = None
-    ssl_key_password: SecretStr | None = None
-    # Passed through verbatim to librdkafka (confluent-kafka clients), for tuning not modelled here.
-    librdkafka_overrides: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _host_port_list(cls, value: str) -> str:
-        servers = [s.strip() for s in value.split(",") if s.strip()]
-        if not servers:
-            raise ValueError("expected host:port[,host:port...]")
-        for server in servers:
-            host, sep, port = server.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{server!r} is not host:port")
-        return ",".join(servers)
-
-    @model_validator(mode="after")
-    def _security_is_complete(self) -> KafkaSettings:
-        uses_sasl = self.security_protocol.startswith("SASL")
-        if uses_sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
-            raise ValueError(
-                f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username and sasl_password"
-            )
-        if not uses_sasl and self.sasl_mechanism:
-            raise ValueError("sasl_mechanism is set but security_protocol does not use SASL")
-        return self
-
-    def confluent_config(self) -> dict[str, Any]:
-        """librdkafka settings shared by every confluent-kafka client."""
-        config: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "client.id": self.client_id,
-            "security.protocol": self.security_protocol,
-        }
-        if self.sasl_mechanism:
-            config["sasl.mechanism"] = self.sasl_mechanism
-            config["sasl.username"] = self.sasl_username
-            config["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
-        for key, path in (
-            ("ssl.ca.location", self.ssl_ca_location),
-            ("ssl.certificate.location", self.ssl_certificate_location),
-            ("ssl.key.location", self.ssl_key_location),
-        ):
-            if path is not None:
-                config[key] = str(path)
-        if self.ssl_key_password is not None:
-            config["ssl.key.password"] = self.ssl_key_password.get_secret_value()
-        config.update(self.librdkafka_overrides)
-        return config
 
 
 class TopicSettings(_Section):
@@ -195,29 +133,6 @@ class LocalStackSettings(_Section):
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.broker_port}"
-
-
-class ContractSettings(_Section):
-    """What stage 1 (and the SDK) accept beyond the event schema."""
-
-    max_future_minutes: float = Field(
-        default=60, gt=0,
-        description="an event stamped further than this after its publish time (the Kafka record's timestamp) is "
-        "dead-lettered (time_out_of_range): a clock ahead would make its journey's later events late",
-    )
-    max_age_days: float = Field(
-        default=400, gt=0,
-        description="an event stamped further than this before its publish time is dead-lettered; raise it to "
-        "backfill older history",
-    )
-
-    @property
-    def max_future(self) -> timedelta:
-        return timedelta(minutes=self.max_future_minutes)
-
-    @property
-    def max_age(self) -> timedelta:
-        return timedelta(days=self.max_age_days)
 
 
 class PrivacySettings(_Section):
@@ -625,6 +540,11 @@ class Settings(BaseSettings):
     segments: SegmentSettings = SegmentSettings()
     journey_map: JourneyMapSettings = JourneyMapSettings()
 
+    @property
+    def publisher(self) -> PublisherSettings:
+        """The SDK's settings of this deployment: its Kafka, touchpoints topic and contract."""
+        return PublisherSettings(kafka=self.kafka, topic=self.topics.name(TOUCHPOINTS), contract=self.contract)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -638,13 +558,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
 
-def _setting_name(location: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in location if not isinstance(p, int)]
-    dotted = ".".join(parts)
-    env = ENV_PREFIX + ENV_NESTED_DELIMITER.join(p.upper() for p in parts)
-    return f"{dotted} ({env})" if parts else "(top level)"
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Read the configuration; raise ConfigError naming each wrong setting."""
     config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
@@ -653,10 +566,4 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        lines = [f"invalid configuration ({error.error_count()} problem(s)):"]
-        for problem in error.errors():
-            message = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] == "extra_forbidden":
-                message = "unknown setting (check the spelling; `journey config show` lists all settings)"
-            lines.append(f"  - {_setting_name(problem['loc'])}: {message}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(describe(error)) from None

@@ -11,7 +11,7 @@ import time
 
 from confluent_kafka import KafkaError, Producer
 
-from journey.config import KafkaSettings
+from journey.sdk_settings import KafkaSettings
 
 ACCESS_CHECK_S = 15.0  # a broker that does not answer at all in this time is left to the retries
 

@@ -1,6 +1,6 @@
 """Publisher SDK: how services send touchpoints to the pipeline.
 
-    with TouchpointPublisher(load_settings()) as publisher:
+    with TouchpointPublisher(PublisherSettings.from_env()) as publisher:
         publisher.publish({"event_id": ..., "occurred_at": ..., ...})
 
 Events are validated before they leave the service (an invalid one raises InvalidTouchpoint
@@ -22,10 +22,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from journey.config import Settings
 from journey.kafka_access import KafkaAccessError, access_problem
-from journey.topics import TOUCHPOINTS
-from schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
+from journey.sdk_settings import PublisherSettings
+from journey.schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # implies acks=all and ordered retries without duplicates
@@ -64,13 +63,14 @@ DeliveryCallback = Callable[[KafkaError | None, Message], None]
 class TouchpointPublisher:
     def __init__(
         self,
-        settings: Settings,
+        settings: PublisherSettings | None = None,
         *,
         topic: str | None = None,
         producer_config: Mapping[str, Any] | None = None,
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
-        self.topic = topic or settings.topics.name(TOUCHPOINTS)
+        settings = settings or PublisherSettings.from_env()
+        self.topic = topic or settings.topic
         self._kafka = settings.kafka
         self._access_problem: str | None = None
         config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {}),

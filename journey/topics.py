@@ -8,8 +8,9 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from journey.config import Settings
+from journey.sdk_settings import TOUCHPOINTS as SDK_TOPIC
 
-TOUCHPOINTS = "touchpoints"
+TOUCHPOINTS = SDK_TOPIC  # the SDK publishes there (journey/sdk_settings.py)
 DEAD_LETTER = "touchpoints.dlq"
 STITCHED = "touchpoints.stitched"
 JOURNEY_TOUCHPOINTS = "journey.touchpoints"

@@ -9,7 +9,7 @@ whatever bucket Grafana picks (the panels ask for buckets of at least the rollup
 from __future__ import annotations
 
 from journey.config import FrictionSettings
-from schemas.queries import Filter, Query, sql_list, sql_string
+from journey.schemas.queries import Filter, Query, sql_list, sql_string
 
 CHANNEL = Filter("channel", "channel IN {values}")
 FLOW = Filter("flow", "flow IN {values}")

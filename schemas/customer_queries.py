@@ -5,7 +5,7 @@ customer ids are hashed); the rest of the placeholders are those of schemas/quer
 
 from __future__ import annotations
 
-from schemas.queries import Query, sql_string
+from journey.schemas.queries import Query, sql_string
 
 TIMELINE_LIMIT = 2000  # the newest touchpoints shown; older ones are in the sessions and stages
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from schemas.touchpoint import json_schema
+from journey.schemas.touchpoint import json_schema
 
 SCHEMA_FILE = Path(__file__).with_name("touchpoint.schema.json")
 

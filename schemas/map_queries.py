@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from journey.config import Settings
-from schemas.queries import Query, churn_sql, join_links, person_of, sql_list, sql_string
-from schemas.stages import Stage
+from journey.schemas.queries import Query, churn_sql, join_links, person_of, sql_list, sql_string
+from journey.schemas.stages import Stage
 
 STAGES = tuple(stage.value for stage in Stage)  # the map's columns, in order
 NONE = "(none)"

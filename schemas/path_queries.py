@@ -10,7 +10,7 @@ kind and place, with each path's share; the `paths_shown` most common.
 from __future__ import annotations
 
 from journey.config import Settings
-from schemas.queries import Query, join_links, person_of
+from journey.schemas.queries import Query, join_links, person_of
 
 SUPPORT_CONTACT = "startsWith(t.touchpoint, 'support.')"
 

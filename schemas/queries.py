@@ -276,10 +276,10 @@ def report_queries(settings: Settings) -> list[Query]:
 
 
 def markdown(settings: Settings) -> str:
-    """docs/queries.md: every report query, as run (`python -m schemas.queries > docs/queries.md`)."""
-    from schemas.customer_queries import CUSTOMER_QUERIES  # they build on this module
-    from schemas.map_queries import map_queries
-    from schemas.path_queries import path_queries
+    """docs/queries.md: every report query, as run (`python -m journey.schemas.queries > docs/queries.md`)."""
+    from journey.schemas.customer_queries import CUSTOMER_QUERIES  # they build on this module
+    from journey.schemas.map_queries import map_queries
+    from journey.schemas.path_queries import path_queries
 
     parts = [MARKDOWN_HEADER]
     for query in [*report_queries(settings), *map_queries(settings).all(), *path_queries(settings), *CUSTOMER_QUERIES]:
@@ -290,7 +290,7 @@ def markdown(settings: Settings) -> str:
 MARKDOWN_HEADER = """# Queries for users
 
 Generated from `schemas/queries.py`, the one definition that `journey report`, `/report.json`,
-the Grafana boards and report.html render: `python -m schemas.queries > docs/queries.md` (a test
+the Grafana boards and report.html render: `python -m journey.schemas.queries > docs/queries.md` (a test
 checks this file is current). `{db}` is the database (default `journey`); `{from}` / `{to}` the
 window as ClickHouse DateTime expressions, end exclusive, e.g.
 `toDateTime64('2026-11-02 00:00:00.000', 3, 'UTC')`. Formulas (shared/DOMAIN.md): NPS = %

@@ -16,7 +16,7 @@ from uuid import UUID
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.stages import Stage
+from journey.schemas.stages import Stage
 
 SCHEMA_VERSION = 1
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from journey.config import ClickHouseSettings
-from sinks.clickhouse_client import embedded_path
+from journey.sinks.clickhouse_client import embedded_path
 
 HIDDEN = "'**********'"
 

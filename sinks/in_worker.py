@@ -8,7 +8,7 @@ import logging
 import threading
 
 from journey.config import Settings
-from sinks.sink import ClickHouseSink
+from journey.sinks.sink import ClickHouseSink
 
 log = logging.getLogger("journey.sink")
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+import journey.schemas
 from journey.config import ClickHouseSettings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
+MIGRATIONS_DIR = Path(journey.schemas.__file__).resolve().parent / "clickhouse"
 FILE_PATTERN = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 

@@ -23,7 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import Settings
 from journey.topics import SINK_DEAD_LETTER
-from sinks.batching import (
+from journey.sinks.batching import (
     Batch,
     ErasureMarker,
     Row,
@@ -33,11 +33,11 @@ from sinks.batching import (
     dedup_token,
     insert_splitting,
 )
-from sinks.erasure import IDENTITY_PLANS, PLANS, erase
-from streams.erasure import MARKER_HEADER, SUBJECT_HEADER
-from sinks.clickhouse_client import connect
-from sinks.migrations import migrate
-from sinks.rows import TABLES, JsonRowCheck, TableSpec, json_each_row, to_columns
+from journey.sinks.erasure import IDENTITY_PLANS, PLANS, erase
+from journey.streams.erasure import MARKER_HEADER, SUBJECT_HEADER
+from journey.sinks.clickhouse_client import connect
+from journey.sinks.migrations import migrate
+from journey.sinks.rows import TABLES, JsonRowCheck, TableSpec, json_each_row, to_columns
 
 log = logging.getLogger("journey.sink")
 # clickhouse-connect logs a traceback for every value it cannot serialize; while the sink splits a

@@ -9,16 +9,16 @@ from typing import Any
 
 import orjson
 
-from schemas.touchpoint import Touchpoint
-from streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
-from streams.friction.detectors import FrictionState
-from streams.friction.signal import Observation
-from streams.erasure import ErasureProgress
-from streams.identity import IngestState
-from streams.journey import Handoff, JourneyState, PendingEvent
-from streams.recent_ids import RecentIds
-from streams.sessions import Session, SessionState
-from streams.stage_tracker import StageState
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
+from journey.streams.friction.detectors import FrictionState
+from journey.streams.friction.signal import Observation
+from journey.streams.erasure import ErasureProgress
+from journey.streams.identity import IngestState
+from journey.streams.journey import Handoff, JourneyState, PendingEvent
+from journey.streams.recent_ids import RecentIds
+from journey.streams.sessions import Session, SessionState
+from journey.streams.stage_tracker import StageState
 
 # Bump on any change of the encoded layout; decoders refuse other formats (StateFormatError).
 # 3: friction state as positional lists (field names were half of a journey's bytes), awaited

@@ -25,7 +25,7 @@ from typing import Literal
 
 import orjson
 
-from streams.identity import anonymous_journey_key
+from journey.streams.identity import anonymous_journey_key
 
 REQUEST_HEADER = "journey-erasure"  # on a touchpoints record: an erasure request, not an event
 MARKER_HEADER = "journey-erasure"  # on a journey.* tombstone: the request id

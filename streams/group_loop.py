@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from journey.config import Settings
-from journey.lag import COORDINATOR_BUSY, consumer_progress
+from journey.streams.lag import COORDINATOR_BUSY, consumer_progress
 
 log = logging.getLogger("journey.worker")
 
@@ -161,7 +161,7 @@ class GroupLoop:
         return sorted(p for t, p in self.assignment if t == topic)
 
     def progress(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
-        """For each partition: where the group resumes it and where it ends (journey.lag's rule).
+        """For each partition: where the group resumes it and where it ends (journey.streams.lag's rule).
         Loop thread only."""
         progress = consumer_progress(self.consumer, [TopicPartition(topic, p) for p in partitions])
         return {p: resume_and_end for (_, p), resume_and_end in progress.items()}

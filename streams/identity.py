@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import IdentitySettings
-from schemas.touchpoint import Touchpoint
-from streams.recent_ids import RecentIds
-from streams.timeutil import HOUR_MS, DAY_MS, to_ms
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.recent_ids import RecentIds
+from journey.streams.timeutil import HOUR_MS, DAY_MS, to_ms
 
 ANONYMOUS_KEY_PREFIX = "anon:"
 

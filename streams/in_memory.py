@@ -21,12 +21,12 @@ import zlib
 from collections import defaultdict, deque
 
 from journey.config import IdentitySettings
-from schemas.touchpoint import Touchpoint
-from streams.codec import decode_state
-from streams.erasure import ErasureRequest, erasure_targets
-from streams.identity import IngestState, Linked, Stitched, anonymous_journey_key, ingest
-from streams.journey import NO_WATERMARK, Forward, Handoff, JourneyRules
-from streams.messages import (
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.codec import decode_state
+from journey.streams.erasure import ErasureRequest, erasure_targets
+from journey.streams.identity import IngestState, Linked, Stitched, anonymous_journey_key, ingest
+from journey.streams.journey import NO_WATERMARK, Forward, Handoff, JourneyRules
+from journey.streams.messages import (
     AbsorbMessage,
     EraseMessage,
     HandoffMessage,
@@ -40,8 +40,8 @@ from streams.messages import (
     encode_bundles,
     encode_message,
 )
-from streams.partition import JourneyPartition
-from streams.timeutil import to_ms
+from journey.streams.partition import JourneyPartition
+from journey.streams.timeutil import to_ms
 
 
 def partition_of(key: str, partitions: int) -> int:

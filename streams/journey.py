@@ -19,14 +19,14 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings, IdentitySettings, JourneySettings, Settings
-from schemas.stages import StageCatalog
-from schemas.touchpoint import Touchpoint
-from streams.erasure import ErasureProgress
-from streams.friction import detectors
-from streams.friction.detectors import FrictionState
-from streams.friction.signal import Observation, Signal
-from streams.recent_ids import RecentIds
-from streams.sessions import (
+from journey.schemas.stages import StageCatalog
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.erasure import ErasureProgress
+from journey.streams.friction import detectors
+from journey.streams.friction.detectors import FrictionState
+from journey.streams.friction.signal import Observation, Signal
+from journey.streams.recent_ids import RecentIds
+from journey.streams.sessions import (
     ClosedSession,
     Session,
     SessionLimits,
@@ -34,8 +34,8 @@ from streams.sessions import (
     close_expired,
     place_event,
 )
-from streams.stage_tracker import StageState, StageTransition, merge_stages, track_stage
-from streams.timeutil import HOUR_MS, to_ms
+from journey.streams.stage_tracker import StageState, StageTransition, merge_stages, track_stage
+from journey.streams.timeutil import HOUR_MS, to_ms
 
 
 @dataclass(frozen=True, slots=True)

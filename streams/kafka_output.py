@@ -13,7 +13,7 @@ import logging
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from journey.config import KafkaSettings
+from journey.sdk_settings import KafkaSettings
 
 log = logging.getLogger("journey.worker")
 

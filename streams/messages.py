@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
-from schemas.touchpoint import Touchpoint
-from streams.codec import handoff_from_dict, handoff_to_dict
-from streams.journey import Handoff
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.codec import handoff_from_dict, handoff_to_dict
+from journey.streams.journey import Handoff
 
 
 @dataclass(frozen=True, slots=True)

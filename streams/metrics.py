@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import SIGNAL_KINDS
-from streams.friction.signal import SEVERITIES
+from journey.streams.friction.signal import SEVERITIES
 
 EVENTS = Counter(
     "journey_events",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from streams.journey import (
+from journey.streams.journey import (
     NO_WATERMARK,
     Erased,
     JourneyOutput,
@@ -31,7 +31,7 @@ from streams.journey import (
     apply_touchpoint,
     receive_handoff,
 )
-from streams.messages import (
+from journey.streams.messages import (
     AbsorbMessage,
     EraseMessage,
     HandoffMessage,
@@ -42,9 +42,9 @@ from streams.messages import (
     TickMessage,
     TouchpointMessage,
 )
-from streams.codec import encode_state
-from streams.erasure import ErasureProgress
-from streams.state_cache import StateCache
+from journey.streams.codec import encode_state
+from journey.streams.erasure import ErasureProgress
+from journey.streams.state_cache import StateCache
 
 StateLoader = Callable[[str], JourneyState | None]
 

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from journey.config import PrivacySettings
-from schemas.touchpoint import Touchpoint
-from streams.identity import ANONYMOUS_KEY_PREFIX
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.identity import ANONYMOUS_KEY_PREFIX
 
 PSEUDONYM = re.compile(r"^hmac:([A-Za-z0-9_-]{1,16}):[0-9a-f]{32}$")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from streams.identity import Conflict, Linked
-from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.timeutil import from_ms, to_ms
+from journey.streams.identity import Conflict, Linked
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.timeutil import from_ms, to_ms
 
 RECORD_NAMESPACE = uuid.UUID("8a0f3f0a-7d0e-4a67-b7f3-5d1f1e2b9c44")
 

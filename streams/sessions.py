@@ -26,8 +26,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from journey.config import SessionSettings
-from schemas.stages import Stage
-from streams.timeutil import HOUR_MS, MINUTE_MS
+from journey.schemas.stages import Stage
+from journey.streams.timeutil import HOUR_MS, MINUTE_MS
 
 def _stage_rank(stage: str) -> tuple[int, str]:
     return (Stage(stage).rank, stage)

@@ -12,7 +12,7 @@ encoded bytes (measured; docs/decisions.md, "A flat duplicate memory").
 
 from __future__ import annotations
 
-from streams.journey import JourneyState
+from journey.streams.journey import JourneyState
 
 
 class StateCache:

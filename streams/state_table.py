@@ -18,9 +18,9 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from journey.config import KafkaSettings
-from streams.kafka_output import OutputBatch
-from streams.state_store import PartitionStore, open_store
+from journey.sdk_settings import KafkaSettings
+from journey.streams.kafka_output import OutputBatch
+from journey.streams.state_store import PartitionStore, open_store
 
 log = logging.getLogger("journey.worker")
 

@@ -21,7 +21,7 @@ import orjson
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from journey.config import Settings
-from journey.lag import pipeline_lag
+from journey.streams.lag import pipeline_lag
 from journey.topics import (
     DEAD_LETTER,
     INGEST_STATE_TABLE,
@@ -37,11 +37,11 @@ from journey.topics import (
     changelog_topic,
     create_topics,
 )
-from schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchpoint
-from streams import metrics
-from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state
-from streams.group_loop import GroupLoop, Timer, TopicHandler
-from streams.erasure import (
+from journey.schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchpoint
+from journey.streams import metrics
+from journey.streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state
+from journey.streams.group_loop import GroupLoop, Timer, TopicHandler
+from journey.streams.erasure import (
     MARKER_HEADER,
     SUBJECT_HEADER,
     ErasureFormatError,
@@ -50,8 +50,8 @@ from streams.erasure import (
     is_erasure_request,
     parse_erasure_request,
 )
-from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
-from streams.journey import (
+from journey.streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
+from journey.streams.journey import (
     DuplicateEvent,
     EnrichedTouchpoint,
     Erased,
@@ -62,8 +62,8 @@ from streams.journey import (
     JourneyStageTransition,
     SessionRecord,
 )
-from streams.kafka_output import KafkaOutput, OutputBatch
-from streams.messages import (
+from journey.streams.kafka_output import KafkaOutput, OutputBatch
+from journey.streams.messages import (
     AbsorbMessage,
     EraseMessage,
     HandoffMessage,
@@ -78,10 +78,10 @@ from streams.messages import (
     encode_bundles,
     encode_message,
 )
-from streams.murmur2 import key_partition
-from streams.partition import NO_WATERMARK, JourneyPartition
-from streams.privacy import Protection
-from streams.records import (
+from journey.streams.murmur2 import key_partition
+from journey.streams.partition import NO_WATERMARK, JourneyPartition
+from journey.streams.privacy import Protection
+from journey.streams.records import (
     dead_letter_record,
     friction_record,
     identity_record,
@@ -89,9 +89,9 @@ from streams.records import (
     stage_transition_record,
     touchpoint_record,
 )
-from streams.sessions import new_session_id
-from streams.state_table import StateTable
-from streams.timeutil import to_ms
+from journey.streams.sessions import new_session_id
+from journey.streams.state_table import StateTable
+from journey.streams.timeutil import to_ms
 
 log = logging.getLogger("journey.worker")
 
@@ -163,7 +163,7 @@ class JourneyWorker:
         self.sink_thread = None
         self.report_client = None
         if with_sink:  # `journey run`: the sink on a thread of this process
-            from sinks.in_worker import SinkThread
+            from journey.sinks.in_worker import SinkThread
 
             self.sink_thread = SinkThread(settings)
 
@@ -545,8 +545,8 @@ class JourneyWorker:
     def run(self, loglevel: str = "info") -> None:
         """Serve, consume until SIGTERM or Ctrl-C (the batch in hand is finished and committed),
         then stop the sink (it catches up first) and leave."""
-        from streams.web import WebServer
-        from streams.worker_views import routes
+        from journey.streams.web import WebServer
+        from journey.streams.worker_views import routes
 
         logging.basicConfig(level=LOG_LEVELS.get(loglevel, logging.INFO), stream=sys.stdout,
                             format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")  # fmt: skip

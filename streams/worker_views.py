@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
-    from streams.worker import JourneyWorker
+    from journey.streams.worker import JourneyWorker
 
 NO_REPORT = "no report here: this worker runs without the sink"
 
@@ -75,7 +75,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             return web.json_response({"error": str(error).splitlines()[0]}, status=503)
         if as_json:
             return web.json_response(built.as_json())
-        from journey.report_page import map_page
+        from journey.reports.report_page import map_page
 
         return web.Response(text=map_page(built), content_type="text/html")
 
@@ -95,7 +95,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             return web.json_response({"error": str(error).splitlines()[0]}, status=503)
         if as_json:
             return web.json_response(built.as_json(), dumps=_dumps)
-        from journey.customer_journey import customer_page
+        from journey.reports.customer_journey import customer_page
 
         return web.Response(text=customer_page(built), content_type="text/html", status=200 if built.found else 404)
 
@@ -103,7 +103,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
         if worker.sink_thread is None:
             return web.json_response({"error": NO_REPORT}, status=404)
-        from journey.erase import audit_rows
+        from journey.cli.erase import audit_rows
 
         try:
             rows = await asyncio.to_thread(audit_rows, _report_connection(worker), worker.settings.clickhouse.database,
@@ -147,20 +147,20 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
     ]
 
 
-def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.report.Report
-    from journey.report import build_report
+def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.reports.report.Report
+    from journey.reports.report import build_report
 
     return build_report(_report_connection(worker), worker.settings, start, end)
 
 
 def _journey_map(worker: JourneyWorker, segment: str | None, start: datetime | None, end: datetime | None):  # noqa: ANN202
-    from journey.journey_map import build_map
+    from journey.reports.journey_map import build_map
 
     return build_map(_report_connection(worker), worker.settings, segment, start, end)
 
 
 def _customer(worker: JourneyWorker, customer_id: str, live: dict | None):  # noqa: ANN202 - a CustomerJourney
-    from journey.customer_journey import build_customer
+    from journey.reports.customer_journey import build_customer
 
     return build_customer(_report_connection(worker), worker.settings, customer_id, live)
 
@@ -173,13 +173,13 @@ def _dumps(value: Any) -> str:
 
 
 def _report_page(worker: JourneyWorker, start: datetime | None, end: datetime | None, marks: list) -> str:
-    from journey.report_page import build_page
+    from journey.reports.report_page import build_page
 
     return build_page(_report_connection(worker), worker.settings, start, end, marks)
 
 
 def _report_connection(worker: JourneyWorker):  # noqa: ANN202 - a clickhouse_connect Client
-    from sinks.clickhouse_client import connect
+    from journey.sinks.clickhouse_client import connect
 
     if worker.report_client is None:  # its own connection: the sink thread uses the other
         worker.report_client = connect(worker.settings.clickhouse, "reader")
@@ -200,7 +200,7 @@ def _query_times(request: Any, *names: str) -> list[datetime | None]:
 
 def journey_summary(state: Any) -> dict[str, Any]:
     """The live view of one journey (GET /journeys/{key}/)."""
-    from streams.records import iso
+    from journey.streams.records import iso
 
     return {
         "journey_key": state.journey_key,

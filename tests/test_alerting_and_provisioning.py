@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from journey.config import Settings
-from journey.dashboards.boards import all_boards
-from journey.dashboards.files import DASHBOARDS_DIR, GRAFANA_ALERTS_FILE, PROMETHEUS_RULES_FILE, stale
+from journey.cli.dashboards.boards import all_boards
+from journey.cli.dashboards.files import DASHBOARDS_DIR, GRAFANA_ALERTS_FILE, PROMETHEUS_RULES_FILE, stale
 from tests.conftest import REPO_ROOT
 from tests.grafana_sql import VARIABLE
 

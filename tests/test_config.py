@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from journey.config import ConfigError, load_settings
-from schemas.stages import Stage
+from journey.schemas.stages import Stage
 
 
 @pytest.fixture(autouse=True)

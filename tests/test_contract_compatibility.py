@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.compatibility import breaking_changes
-from schemas.touchpoint import SCHEMA_VERSION
+from journey.schemas.compatibility import breaking_changes
+from journey.schemas.touchpoint import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASED = json.loads((ROOT / "schemas" / "contract" / f"touchpoint.v{SCHEMA_VERSION}.schema.json").read_text())

@@ -4,9 +4,9 @@ import io
 
 import orjson
 
-from journey.jsonl import RejectedLine, read_touchpoints
-from journey.samples import sample_journey
-from schemas.touchpoint import Touchpoint
+from journey.cli.jsonl import RejectedLine, read_touchpoints
+from journey.cli.samples import sample_journey
+from journey.schemas.touchpoint import Touchpoint
 
 
 def test_lines_are_numbered_and_classified() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from schemas.stages import Stage, StageCatalog
+from journey.schemas.stages import Stage, StageCatalog
 
 
 def test_exact_name_wins_over_domain_default() -> None:

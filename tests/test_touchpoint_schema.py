@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.export import SCHEMA_FILE, render
-from schemas.touchpoint import (
+from journey.schemas.export import SCHEMA_FILE, render
+from journey.schemas.touchpoint import (
     MAX_EVENT_BYTES,
     MAX_PROPERTIES_BYTES,
     MAX_PROPERTIES_DEPTH,

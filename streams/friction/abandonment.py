@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings
-from streams.friction.signal import CRITICAL, INFO, WARNING, Observation, Signal
-from streams.timeutil import MINUTE_MS
+from journey.streams.friction.signal import CRITICAL, INFO, WARNING, Observation, Signal
+from journey.streams.timeutil import MINUTE_MS
 
 RECOVERY_REMEMBERED = 8  # abandoned flows remembered per journey, to report a later completion
 

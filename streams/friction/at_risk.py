@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from journey.config import FrictionSettings
-from streams.friction.signal import CRITICAL, INFO, WARNING, Observation, Signal
-from streams.timeutil import DAY_MS, to_ms
+from journey.streams.friction.signal import CRITICAL, INFO, WARNING, Observation, Signal
+from journey.streams.timeutil import DAY_MS, to_ms
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings, JourneySettings
-from streams.friction import (
+from journey.streams.friction import (
     abandonment,
     at_risk,
     error_loop,
@@ -16,7 +16,7 @@ from streams.friction import (
     self_service,
     stalled_onboarding,
 )
-from streams.friction.signal import Observation, Signal
+from journey.streams.friction.signal import Observation, Signal
 
 SESSION_PATH_KEPT = 20  # touchpoints of the current session kept as evidence for feedback
 

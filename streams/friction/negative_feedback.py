@@ -4,7 +4,7 @@ the session that led to it as evidence."""
 from __future__ import annotations
 
 from journey.config import FrictionSettings
-from streams.friction.signal import CRITICAL, WARNING, Observation, Signal
+from journey.streams.friction.signal import CRITICAL, WARNING, Observation, Signal
 
 
 def verdict(o: Observation, config: FrictionSettings) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings
-from streams.friction.signal import WARNING, Observation, Signal
-from streams.timeutil import SECOND_MS
+from journey.streams.friction.signal import WARNING, Observation, Signal
+from journey.streams.timeutil import SECOND_MS
 
 
 @dataclass(slots=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings
-from streams.friction.signal import CRITICAL, WARNING, Observation, Signal
-from streams.timeutil import DAY_MS
+from journey.streams.friction.signal import CRITICAL, WARNING, Observation, Signal
+from journey.streams.timeutil import DAY_MS
 
 LEVELS = (None, WARNING, CRITICAL)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from journey.config import FrictionSettings
-from streams.friction.signal import WARNING, Observation, Signal
+from journey.streams.friction.signal import WARNING, Observation, Signal
 
 
 @dataclass(slots=True)

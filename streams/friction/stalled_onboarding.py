@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from journey.config import FrictionSettings, JourneySettings
-from streams.friction.signal import WARNING, Observation, Signal
-from streams.timeutil import DAY_MS
+from journey.streams.friction.signal import WARNING, Observation, Signal
+from journey.streams.timeutil import DAY_MS
 
 
 @dataclass(slots=True)

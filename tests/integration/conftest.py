@@ -11,8 +11,8 @@ from clickhouse_connect.driver.client import Client
 
 from journey.config import ClickHouseSettings, Settings
 from journey.topics import create_topics
-from journey.worker_process import WorkerProcess
-from sinks.clickhouse_client import connect
+from journey.cli.worker_process import WorkerProcess
+from journey.sinks.clickhouse_client import connect
 from tests.integration.worker_helpers import make_test_worker
 
 

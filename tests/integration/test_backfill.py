@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from journey.config import IncidentSettings, Settings, SimulationSettings
-from journey.simulation.generate import simulate
-from journey.simulation.send import send
+from journey.cli.simulation.generate import simulate
+from journey.cli.simulation.send import send
 from journey.topics import create_topics
 from tests.conftest import broker_settings
 from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from journey.config import Settings
-from journey.localstack.kafka import LocalKafka
+from journey.cli.localstack.kafka import LocalKafka
 from journey.publisher import PublishError, TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import create_topics
-from journey.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.test_run_end_to_end import START, close_sessions, counts, expected, run_process
 
@@ -76,7 +76,7 @@ def test_broker_stopped_for_30s_mid_run_loses_nothing(own_broker: LocalKafka, tm
 
 
 def check_outage(settings: Settings, own_broker: LocalKafka, process: WorkerProcess, dsn: str) -> None:
-    publishing = Publishing(TouchpointPublisher(settings))
+    publishing = Publishing(TouchpointPublisher(settings.publisher))
     publishing.start()
     time.sleep(10)
     own_broker.down()

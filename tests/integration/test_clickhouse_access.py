@@ -15,9 +15,9 @@ from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
 from journey.config import ClickHouseSettings
-from sinks.access import AccessNotSupported, access_statements, apply_access
-from sinks.clickhouse_client import connect
-from sinks.migrations import migrate
+from journey.sinks.access import AccessNotSupported, access_statements, apply_access
+from journey.sinks.clickhouse_client import connect
+from journey.sinks.migrations import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def test_users_are_not_applied_to_the_embedded_engine_and_migrate_says_so(
         apply_access(client, with_users(settings))
     env = {"JOURNEY_CLICKHOUSE__DSN": f"chdb://{tmp_path / 'ch'}", "JOURNEY_CLICKHOUSE__WRITER_USER": "w",
            "JOURNEY_CLICKHOUSE__WRITER_PASSWORD": WRITER_SECRET, "PATH": "/usr/bin:/bin"}  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", "from journey.cli import app; app()", "migrate"],
+    result = subprocess.run([sys.executable, "-c", "from journey.cli.app import app; app()", "migrate"],
                             env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "access: the embedded engine has no users or roles" in " ".join((result.stdout + result.stderr).split())

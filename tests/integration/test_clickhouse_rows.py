@@ -9,16 +9,16 @@ import orjson
 import pytest
 
 from journey.topics import JOURNEY_FRICTION, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
-from sinks.migrations import migrate
+from journey.sinks.migrations import migrate
 from bench.workload import journeys as workload_journeys
-from schemas.touchpoint import Touchpoint
-from sinks.rows import TABLES, JsonRowCheck, json_each_row, to_columns
-from sinks.sink import JSON_INPUT
-from streams.identity import Linked
-from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.records import friction_record, identity_record, session_record, stage_transition_record, touchpoint_record
+from journey.schemas.touchpoint import Touchpoint
+from journey.sinks.rows import TABLES, JsonRowCheck, json_each_row, to_columns
+from journey.sinks.sink import JSON_INPUT
+from journey.streams.identity import Linked
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.records import friction_record, identity_record, session_record, stage_transition_record, touchpoint_record
 from tests.unit.builders import rules
-from streams.in_memory import InMemoryPipeline
+from journey.streams.in_memory import InMemoryPipeline
 from tests.unit.test_journey_pipeline import FAR_FUTURE, scripted
 
 pytestmark = pytest.mark.integration

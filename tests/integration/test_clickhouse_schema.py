@@ -13,7 +13,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from journey.config import ClickHouseSettings
-from sinks.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
+from journey.sinks.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
 
 pytestmark = pytest.mark.integration
 

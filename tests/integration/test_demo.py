@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from journey.config import Settings
-from journey.worker_process import broker_env
+from journey.cli.worker_process import broker_env
 from tests.browser import render
 from tests.conftest import free_port
 from tests.integration.worker_helpers import SOURCE_IDLE_S, TICK_S
@@ -44,7 +44,7 @@ def demo_env(settings: Settings, customers: int) -> dict[str, str]:
 
 
 def demo(env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from journey.cli import app; app()", "demo"], env=env, cwd=cwd,
+    return subprocess.Popen([sys.executable, "-c", "from journey.cli.app import app; app()", "demo"], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
@@ -66,7 +66,7 @@ def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(se
                                                       "emotion_nps"))  # fmt: skip
 
     # the journey map by persona shows the personas as the simulator made them (personas.py)
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "map", "--segment", "persona", "--json"]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "map", "--segment", "persona", "--json"]
     printed = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert printed.returncode == 0, printed.stderr[-3000:]
     journey_map = orjson.loads(printed.stdout)["segments"]

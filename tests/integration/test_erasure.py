@@ -20,10 +20,10 @@ import pytest
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
-from journey.topic_reader import read_to_end
+from journey.cli.samples import sample_journey
+from journey.cli.topic_reader import read_to_end
 from journey.topics import INGEST_STATE_TABLE, JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, changelog_topic, create_topics
-from streams.codec import decode_state
+from journey.streams.codec import decode_state
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -89,7 +89,7 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
     run = make_test_worker(settings, tmp_path, "run", JOURNEY_CLICKHOUSE__DSN=dsn, JOURNEY_SINK__MAX_WAIT_S="0.3")
     run.start()
     try:
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for seed in PEOPLE:
                 for event in person_events() if seed == ERASED else sample_journey(seed, START):
                     publisher.publish(event)
@@ -104,12 +104,12 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
 
     run.start()
     try:
-        command = [sys.executable, "-c", "from journey.cli import app; app()", "erase", CUSTOMER, "--json", "--timeout", "120"]
+        command = [sys.executable, "-c", "from journey.cli.app import app; app()", "erase", CUSTOMER, "--json", "--timeout", "120"]
         erased = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=180)
         assert erased.returncode == 0, erased.stderr[-3000:] + run.log_tail()
         report = orjson.loads(erased.stdout)
         after_erasure = START + timedelta(days=3, hours=1)
-        with TouchpointPublisher(settings) as publisher:  # the customer comes back
+        with TouchpointPublisher(settings.publisher) as publisher:  # the customer comes back
             publisher.publish({"event_id": str(uuid.uuid4()), "occurred_at": after_erasure.isoformat(),
                                "customer_id": CUSTOMER, "channel": "web", "touchpoint": "web.pricing_viewed",
                                "source": "web-frontend"})  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_TOUCHPOINTS
-from journey.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess
 from tests.integration.test_stream_stages import records
 from tests.integration.worker_helpers import advance_event_time
 
@@ -55,7 +55,7 @@ EXPECTED = Counter({("rage_click", "warning"): 1, ("error_loop", "warning"): 1, 
 def test_scripted_journeys_produce_exactly_the_expected_signals(settings: Settings, worker: WorkerProcess) -> None:
     customers = ["fr-1", "fr-2"]
     events = [e for c in customers for e in scripted_friction(c)]
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in events:
             publisher.publish(event)
     records(settings, JOURNEY_TOUCHPOINTS, len(events))

@@ -18,13 +18,13 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, Settings, SinkSettings
-from journey.dashboards.alerts import grafana_alert_rules
-from journey.dashboards.boards import all_boards
+from journey.cli.dashboards.alerts import grafana_alert_rules
+from journey.cli.dashboards.boards import all_boards
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
-from sinks.clickhouse_client import connect
-from sinks.migrations import migrate
-from sinks.sink import ClickHouseSink
+from journey.sinks.clickhouse_client import connect
+from journey.sinks.migrations import migrate
+from journey.sinks.sink import ClickHouseSink
 from tests.conftest import broker_settings
 from tests.grafana_sql import clickhouse_targets, expand_macros, interpolate_variables, panel_interval_s
 from tests.integration.board_scenario import T0, Scenario, board_scenario
@@ -67,7 +67,7 @@ def seeded(kafka_broker, chdb_path: Path, tmp_path_factory: pytest.TempPathFacto
     sink_thread = threading.Thread(target=sink.run, daemon=True)
     sink_thread.start()
     try:
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for event in scenario.events:
                 publisher.publish(event)
         # Journeys first, then event time moves on: sessions close and unfinished flows time out.

@@ -1,7 +1,7 @@
 """The journey map on a scripted scenario through `journey run` (real broker, embedded engine),
 its figures derived by hand below; the live /map.json and `journey map --json` agree.
 
-Persona "a" (3 people): the sample journey (journey/samples.py): ad click and landing page
+Persona "a" (3 people): the sample journey (journey/cli/samples.py): ad click and landing page
 (awareness), pricing (consideration) 5 min in, signup started at 9 min (decision), signup completed
 and identified at 11 min, onboarding started a day later (onboarding), a step done, a help search
 with no results, a support ticket and a CSAT of 2, then silence.
@@ -27,7 +27,7 @@ import pytest
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import create_topics
 from tests.browser import render
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
@@ -57,9 +57,9 @@ def scenario() -> list[dict]:
 PATHS = """
 import sys, orjson, clickhouse_connect
 from journey.config import Settings
-from journey.report import data_window
-from schemas.path_queries import path_queries
-from schemas.queries import literal_time
+from journey.reports.report import data_window
+from journey.schemas.path_queries import path_queries
+from journey.schemas.queries import literal_time
 c = clickhouse_connect.get_client(dsn=sys.argv[1])
 start, end = data_window(c, "journey")
 out = {}
@@ -81,7 +81,7 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
                            JOURNEY_JOURNEY_MAP__MIN_CUSTOMERS="1")  # fmt: skip
     run.start()
     try:
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for event in scenario():
                 publisher.publish(event)
         advance_event_time(settings, START + timedelta(days=3))
@@ -94,12 +94,12 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
             run.fetch("/customers/cust-999999")
     finally:
         assert run.stop(signal.SIGTERM) == 0, run.log_tail()
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "map", "--segment", "persona", "--json"]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "map", "--segment", "persona", "--json"]
     printed = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=120)
     assert printed.returncode == 0, printed.stderr[-3000:]
     assert orjson.loads(printed.stdout) == live  # the same map, from the live server and from the engine's files
     assert 'class="journey-map" data-segment="a"' in page and "emotion_csat" in page
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "customer", "cust-000000", "--json"]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "customer", "cust-000000", "--json"]
     printed = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=120)
     assert printed.returncode == 0, printed.stderr[-3000:]
     assert orjson.loads(printed.stdout)["sections"] == customer["sections"]  # the worker is gone: no live part then

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from journey.config import AlertSettings, Settings
-from journey.dashboards.boards import PIPELINE_PANELS
-from journey.localstack.prometheus import LocalPrometheus
+from journey.cli.dashboards.boards import PIPELINE_PANELS
+from journey.cli.localstack.prometheus import LocalPrometheus
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
 from tests.conftest import free_port
@@ -59,7 +59,7 @@ def test_a_friction_spike_through_the_pipeline_turns_the_alert_on(settings: Sett
         assert firing(prometheus, "rage_click") == []
 
         now = datetime.now(UTC)
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for event in rage_bursts(now):
                 publisher.publish(event)
         # Detectors see a journey's events once event time has passed them by the grace period

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from journey.localstack.kafka import LocalKafka, StackError
+from journey.cli.localstack.kafka import LocalKafka, StackError
 from tests.conftest import local_stack_settings
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ def test_taken_port_is_reported_with_the_setting_to_change(tmp_path: Path) -> No
 
 
 def test_a_cluster_id_starting_with_a_dash_formats(kafka_broker, tmp_path, monkeypatch) -> None:
-    from journey.localstack import kafka
+    from journey.cli.localstack import kafka
     from tests.conftest import local_stack_settings
 
     monkeypatch.setattr(kafka, "_kafka_cluster_id", lambda: "-" + "A" * 21)

@@ -1,4 +1,4 @@
-"""10,000 bad records of every kind a broken publisher sends (journey/simulation/poison.py: not
+"""10,000 bad records of every kind a broken publisher sends (journey/cli/simulation/poison.py: not
 JSON, invalid UTF-8, wrong types, NaN/Infinity, nesting past the parser's limit, ~1 MB payloads,
 far-future and far-past timestamps, unknown fields, missing ids, empty records, wrong keys) mixed
 into good traffic through one `journey worker`: every bad record lands in touchpoints.dlq with
@@ -19,11 +19,11 @@ import pytest
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
-from journey.simulation.poison import KINDS, poison
-from journey.topic_reader import read_to_end
+from journey.cli.samples import sample_journey
+from journey.cli.simulation.poison import KINDS, poison
+from journey.cli.topic_reader import read_to_end
 from journey.topics import DEAD_LETTER, JOURNEY_TOUCHPOINTS, create_topics
-from journey.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess
 from tests.integration.worker_helpers import make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def check_poison(settings: Settings, worker: WorkerProcess) -> None:
     bad = list(poison(good, POISON, published_at=datetime.now(UTC), huge=HUGE))
     assert {record.kind for record in bad} == set(KINDS)
     every = POISON // len(good)
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for n, record in enumerate(bad):
             publisher.publish_raw(record.value, record.key)
             if n % every == 0 and n // every < len(good):

@@ -16,8 +16,8 @@ from confluent_kafka.admin import AdminClient
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
-from journey.topic_reader import read_to_end
+from journey.cli.samples import sample_journey
+from journey.cli.topic_reader import read_to_end
 from journey.topics import DEAD_LETTER, TOUCHPOINTS, create_topics
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
 
@@ -57,7 +57,7 @@ def test_no_personal_data_downstream_of_stage_one(settings: Settings, tmp_path: 
     )  # fmt: skip
     run.start()
     try:
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for seed in PEOPLE:
                 email, phone, _ = personal(seed)
                 for event in sample_journey(seed, START):

@@ -10,17 +10,17 @@ import orjson
 import pytest
 
 from journey.config import Settings
-from journey.worker_process import broker_env
-from journey.samples import sample_journey
+from journey.cli.worker_process import broker_env
+from journey.cli.samples import sample_journey
 from journey.topics import TOUCHPOINTS, create_topics
-from journey.topic_reader import read_topic
+from journey.cli.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
 
 def run_journey(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = broker_env(settings)
-    command = [sys.executable, "-c", "from journey.cli import app; app()", *args]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", *args]
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 

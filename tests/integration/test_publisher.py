@@ -7,10 +7,10 @@ import pytest
 
 from journey.config import Settings
 from journey.publisher import PublishError, TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import TOUCHPOINTS, create_topics
-from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
-from journey.topic_reader import read_topic
+from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from journey.cli.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_published_events_are_read_back_exactly_once_with_their_keys(settings: Settings) -> None:
     create_topics(settings)
     events = sample_journey(seed=1) + sample_journey(seed=2)
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in events:
             publisher.publish(event)
     assert publisher.delivered == len(events)
@@ -36,7 +36,7 @@ def test_published_events_are_read_back_exactly_once_with_their_keys(settings: S
 def test_one_persons_events_stay_in_order_on_one_partition(settings: Settings) -> None:
     create_topics(settings)
     events = sample_journey(seed=3)
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in events:
             publisher.publish(event)
     messages = read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=len(events))
@@ -48,7 +48,7 @@ def test_one_persons_events_stay_in_order_on_one_partition(settings: Settings) -
 def test_invalid_event_is_refused_before_sending(settings: Settings) -> None:
     create_topics(settings)
     bad = sample_journey(seed=4)[0] | {"channel": "fax"}
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         with pytest.raises(InvalidTouchpoint, match="channel"):
             publisher.publish(bad)
     assert read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=0, timeout_s=2) == []
@@ -56,7 +56,7 @@ def test_invalid_event_is_refused_before_sending(settings: Settings) -> None:
 
 def test_delivery_failure_is_raised_on_flush(settings: Settings) -> None:
     # The topic is never created and the broker does not auto-create: delivery must fail, loudly.
-    publisher = TouchpointPublisher(settings, producer_config={"message.timeout.ms": 2000})
+    publisher = TouchpointPublisher(settings.publisher, producer_config={"message.timeout.ms": 2000})
     publisher.publish(sample_journey(seed=5)[0])
     with pytest.raises(PublishError) as raised:
         publisher.flush(timeout_s=20)

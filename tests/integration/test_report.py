@@ -10,13 +10,13 @@ import orjson
 import pytest
 
 from journey.config import Settings
-from journey.report import build_report
-from journey.samples import sample_journey
-from schemas.touchpoint import Touchpoint
-from sinks.migrations import migrate
-from sinks.rows import TABLES, to_columns
-from streams.in_memory import InMemoryPipeline
-from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.reports.report import build_report
+from journey.cli.samples import sample_journey
+from journey.schemas.touchpoint import Touchpoint
+from journey.sinks.migrations import migrate
+from journey.sinks.rows import TABLES, to_columns
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
 from tests.unit.builders import rules
 from tests.integration.test_clickhouse_rows import ENCODERS
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from journey.report_page import build_page
+from journey.reports.report_page import build_page
 from tests.browser import render
 from tests.integration.test_report import seeded
 

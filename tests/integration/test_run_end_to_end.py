@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from journey.config import Settings
-from journey.lag import pipeline_lag
-from journey.localstack.kafka import free_loopback_port
+from journey.streams.lag import pipeline_lag
+from journey.cli.localstack.kafka import free_loopback_port
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import create_topics
-from journey.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ def run_process(settings: Settings, workdir: Path, dsn: str) -> WorkerProcess:
 
 def publish_journeys(settings: Settings, seeds: range) -> int:
     events = [e for seed in seeds for e in sample_journey(seed, START)]
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in events:
             publisher.publish(event)
     return len(events)

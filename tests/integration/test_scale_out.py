@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from journey.config import IncidentSettings, Settings, SimulationSettings
-from journey.lag import partition_progress
-from journey.simulation.generate import simulate
-from journey.simulation.send import send
+from journey.streams.lag import partition_progress
+from journey.cli.simulation.generate import simulate
+from journey.cli.simulation.send import send
 from journey.topics import STITCHED, TOUCHPOINTS, create_topics
-from journey.worker_process import WorkerProcess, broker_env
+from journey.cli.worker_process import WorkerProcess, broker_env
 from tests.conftest import broker_settings, free_port
 from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, wait_quiet
 
@@ -58,7 +58,7 @@ class Cluster:
         env = {**broker_env(self.settings), "JOURNEY_WORKER__APP_ID": self.settings.worker.app_id,
                "JOURNEY_CLICKHOUSE__DSN": self.dsn, "JOURNEY_SINK__METRICS_PORT": str(free_port()),
                "JOURNEY_SINK__MAX_WAIT_S": "0.3"}  # fmt: skip
-        journey = [sys.executable, "-c", "from journey.cli import app; app()"]
+        journey = [sys.executable, "-c", "from journey.cli.app import app; app()"]
         subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True, timeout=120)
         self.workdir.mkdir(parents=True, exist_ok=True)
         with (self.workdir / "sink.log").open("ab") as log:

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 
 from journey.config import Settings
 from journey.kafka_access import KafkaAccessError
-from journey.localstack.kafka import LocalKafka
-from journey.localstack.tls import ensure_broker_tls
+from journey.cli.localstack.kafka import LocalKafka
+from journey.cli.localstack.tls import ensure_broker_tls
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import create_topics
-from journey.worker_process import WorkerProcess, broker_env
+from journey.cli.worker_process import WorkerProcess, broker_env
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.worker_helpers import engine_json, make_test_worker, wait_caught_up
 
@@ -57,7 +57,7 @@ def password(settings: Settings) -> str:
 
 def journey(settings: Settings, command: str, *args: str, env: dict[str, str] | None = None,
             timeout: float = FAIL_FAST_S) -> subprocess.CompletedProcess:  # fmt: skip
-    return subprocess.run([sys.executable, "-c", "from journey.cli import app; app()", command, *args],
+    return subprocess.run([sys.executable, "-c", "from journey.cli.app import app; app()", command, *args],
                           env={**broker_env(settings), **(env or {})}, capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def test_sdk_run_worker_and_sink_over_scram_and_tls(secure: Settings, tmp_path: 
     run = make_test_worker(secure, tmp_path / "run", "run", JOURNEY_CLICKHOUSE__DSN=dsn)
     run.start()
     try:
-        with TouchpointPublisher(secure) as publisher:
+        with TouchpointPublisher(secure.publisher) as publisher:
             for event in [e for journey_events in JOURNEY[:3] for e in journey_events]:
                 publisher.publish(event)
         wait_caught_up(secure, run, timeout_s=120)
@@ -77,13 +77,13 @@ def test_sdk_run_worker_and_sink_over_scram_and_tls(secure: Settings, tmp_path: 
 
     worker = make_test_worker(secure, tmp_path / "worker")
     sink_log = (tmp_path / "sink.log").open("wb")
-    sink = subprocess.Popen([sys.executable, "-c", "from journey.cli import app; app()", "sink"],
+    sink = subprocess.Popen([sys.executable, "-c", "from journey.cli.app import app; app()", "sink"],
                             env={**broker_env(secure), "JOURNEY_CLICKHOUSE__DSN": dsn,
                                  "JOURNEY_WORKER__APP_ID": secure.worker.app_id},
                             stdout=sink_log, stderr=subprocess.STDOUT)  # fmt: skip
     worker.start()
     try:
-        with TouchpointPublisher(secure) as publisher:
+        with TouchpointPublisher(secure.publisher) as publisher:
             for event in [e for journey_events in JOURNEY[3:] for e in journey_events]:
                 publisher.publish(event)
         wait_caught_up(secure, worker, timeout_s=120)
@@ -127,7 +127,7 @@ def test_the_sdk_raises_instead_of_retrying_a_refused_login(secure: Settings) ->
     wrong = secure.model_copy(update={"kafka": secure.kafka.model_copy(update={"sasl_password": SecretStr("nope-nope")})})
     started = time.monotonic()
     with pytest.raises(KafkaAccessError, match=r"kafka\.sasl_password") as raised:
-        with TouchpointPublisher(wrong) as publisher:
+        with TouchpointPublisher(wrong.publisher) as publisher:
             publisher.publish(JOURNEY[0][0])
             publisher.flush(timeout_s=120)
     assert time.monotonic() - started < FAIL_FAST_S

@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from journey.config import Settings
-from journey.localstack.kafka import free_loopback_port
+from journey.cli.localstack.kafka import free_loopback_port
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
-from journey.worker_process import WorkerProcess, metric_sample
+from journey.cli.samples import sample_journey
+from journey.cli.worker_process import WorkerProcess, metric_sample
 from tests.integration.test_stream_stages import records
 from tests.integration.worker_helpers import advance_event_time, wait_until
 
@@ -42,7 +42,7 @@ print(orjson.dumps({
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from journey.cli import app; app()", *args], env=env,
+    return subprocess.Popen([sys.executable, "-c", "from journey.cli.app import app; app()", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: 
     sink = cli("sink", env=env)
     try:
         journeys = [sample_journey(seed, START) for seed in range(60, 64)]
-        with TouchpointPublisher(settings) as publisher:
+        with TouchpointPublisher(settings.publisher) as publisher:
             for event in (e for j in journeys for e in j):
                 publisher.publish(event)
         events = sum(len(j) for j in journeys)

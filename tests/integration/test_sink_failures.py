@@ -16,15 +16,15 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
 from journey.config import Settings, SinkSettings
-from journey.samples import sample_journey
-from journey.topic_reader import read_topic
+from journey.cli.samples import sample_journey
+from journey.cli.topic_reader import read_topic
 from journey.topics import create_topics
-from schemas.touchpoint import Touchpoint
-from sinks.migrations import migrate
-from sinks.sink import ClickHouseSink
-from streams.in_memory import InMemoryPipeline
-from streams.journey import EnrichedTouchpoint
-from streams.records import touchpoint_record
+from journey.schemas.touchpoint import Touchpoint
+from journey.sinks.migrations import migrate
+from journey.sinks.sink import ClickHouseSink
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint
+from journey.streams.records import touchpoint_record
 from tests.unit.builders import rules
 from tests.integration.worker_helpers import wait_until
 from tests.unit.test_journey_pipeline import T0

@@ -15,11 +15,11 @@ import pytest
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.samples import sample_journey
+from journey.cli.samples import sample_journey
 from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
-from streams.sessions import new_session_id
-from journey.topic_reader import read_topic
-from journey.worker_process import WorkerProcess
+from journey.streams.sessions import new_session_id
+from journey.cli.topic_reader import read_topic
+from journey.cli.worker_process import WorkerProcess
 from tests.integration.worker_helpers import advance_event_time
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def customer_sessions(r: dict) -> bool:
 
 
 def publish(settings: Settings, events: list[dict]) -> None:
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in events:
             publisher.publish(event)
 
@@ -102,7 +102,7 @@ def test_invalid_events_go_to_the_dead_letter_topic_and_duplicates_are_dropped(
 ) -> None:
     good = sample_journey(seed=90, start=START)
     bad = [b"{not json", b"\xff\xfe", orjson.dumps(good[0] | {"occurred_at": "2026-11-02T09:00:00"}), b"[]"]
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for event in good + good[-5:]:  # five duplicates: a publisher retrying its last sends
             publisher.publish(event)
         for payload in bad:
@@ -176,7 +176,7 @@ def test_records_committed_without_being_processed_are_counted_and_logged(settin
     read each partition to, so a gap when it resumes is counted and logged, never silent."""
     from confluent_kafka import Consumer, Producer, TopicPartition
 
-    from journey.lag import partition_progress
+    from journey.streams.lag import partition_progress
     from tests.integration.worker_helpers import wait_caught_up
 
     topic = settings.topics.name("touchpoints")
@@ -225,7 +225,7 @@ def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Set
     assert producer.flush(30) == 0
     assert len(records(settings, DEAD_LETTER, len(bad))) == len(bad)
 
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "dlq", "inspect", "--json", "--samples", "2"]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "dlq", "inspect", "--json", "--samples", "2"]
     result = subprocess.run(command, env=worker.env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     stage, sink = orjson.loads(result.stdout)["topics"]
@@ -265,7 +265,7 @@ def test_dlq_replay_corrects_and_republishes_dead_letters_once(settings: Setting
     ids = {e["event_id"] for e in fax}
     replayed = lambda r: r["event_id"] in ids  # noqa: E731
 
-    journey = [sys.executable, "-c", "from journey.cli import app; app()", "dlq", "replay"]
+    journey = [sys.executable, "-c", "from journey.cli.app import app; app()", "dlq", "replay"]
     fix = ["--reason", "schema", "--source", "billing-replay", "--fix", '{**event, "channel": "email"}']
     env = {**worker.env, "COLUMNS": "200"}
     dry = subprocess.run([*journey, *fix, "--dry-run"], env=env, capture_output=True, text=True, timeout=120)

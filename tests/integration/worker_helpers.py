@@ -13,10 +13,10 @@ from pathlib import Path
 import orjson
 
 from journey.config import Settings
-from journey.lag import pipeline_lag
+from journey.streams.lag import pipeline_lag
 from journey.publisher import TouchpointPublisher
-from journey.worker_process import WorkerProcess
-from streams.murmur2 import key_partition
+from journey.cli.worker_process import WorkerProcess
+from journey.streams.murmur2 import key_partition
 from tests.conftest import free_port
 
 
@@ -111,7 +111,7 @@ def engine_json(script: str, dsn: str) -> dict:
 
 def report_json(env: dict[str, str], *options: str) -> dict:
     """`journey report --json [options]` with a worker's environment (its ClickHouse)."""
-    command = [sys.executable, "-c", "from journey.cli import app; app()", "report", "--json", *options]
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "report", "--json", *options]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return orjson.loads(result.stdout)
@@ -131,7 +131,7 @@ def clock_keys(partitions: int) -> list[str]:
 def advance_event_time(settings: Settings, to: datetime) -> None:
     """Publish one heartbeat event per partition at `to`: event time moves on everywhere, so every
     session that ended a gap before it closes (as real traffic would make it)."""
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for key in clock_keys(settings.topics.partitions):
             publisher.publish(
                 {

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from journey.config import SessionSettings, Settings
-from schemas.touchpoint import Touchpoint
-from streams.journey import JourneyRules
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.journey import JourneyRules
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NAMESPACE = uuid.UUID("2b0a8f0e-45a7-4a1e-8a34-2a3c64b7e6f1")

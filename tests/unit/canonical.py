@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
 
 
 def of(outputs: list, kind: type) -> list:

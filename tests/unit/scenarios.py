@@ -15,7 +15,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from schemas.touchpoint import Touchpoint
+from journey.schemas.touchpoint import Touchpoint
 
 NAMESPACE = uuid.UUID("6c2b51f4-1f5e-4d87-9f0e-7d8a39b2c4aa")
 T0 = datetime(2026, 10, 5, 6, 0, tzinfo=UTC)

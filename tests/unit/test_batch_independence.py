@@ -15,9 +15,9 @@ import random
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from streams.in_memory import InMemoryPipeline
-from streams.journey import EnrichedTouchpoint, FrictionSignal, SessionRecord
-from streams.timeutil import DAY_MS, to_ms
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, SessionRecord
+from journey.streams.timeutil import DAY_MS, to_ms
 from tests.unit.builders import rules
 from tests.unit.canonical import canonical, links_of, of
 from tests.unit.scenarios import arrival, journeys

@@ -8,7 +8,7 @@ import hashlib
 
 import orjson
 
-from streams.records import dead_letter_record
+from journey.streams.records import dead_letter_record
 
 
 def envelope(original: bytes, max_bytes: int) -> tuple[bytes, dict]:

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from schemas.touchpoint import Touchpoint
-from streams.erasure import ErasureFormatError, ErasureProgress, ErasureRequest, parse_erasure_request, person_requests
-from streams.in_memory import InMemoryPipeline
-from streams.journey import EnrichedTouchpoint, Erased, JourneyState, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.codec import decode_state
-from streams.messages import EraseMessage, SourceStamp, TouchpointMessage, decode_messages, encode_message
-from streams.partition import BatchResult, JourneyPartition
-from streams.timeutil import to_ms
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.erasure import ErasureFormatError, ErasureProgress, ErasureRequest, parse_erasure_request, person_requests
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint, Erased, JourneyState, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.codec import decode_state
+from journey.streams.messages import EraseMessage, SourceStamp, TouchpointMessage, decode_messages, encode_message
+from journey.streams.partition import BatchResult, JourneyPartition
+from journey.streams.timeutil import to_ms
 from tests.unit.builders import rules
 from tests.unit.canonical import canonical, links_of
 from tests.unit.scenarios import journeys

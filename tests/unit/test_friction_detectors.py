@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from journey.config import ConfigError, FrictionSettings, JourneySettings, load_settings
-from streams.friction import abandonment, at_risk, error_loop, negative_feedback, rage_click, repeat_contact, self_service, stalled_onboarding
-from streams.friction.signal import Observation
-from streams.timeutil import DAY_MS, MINUTE_MS, SECOND_MS
+from journey.streams.friction import abandonment, at_risk, error_loop, negative_feedback, rage_click, repeat_contact, self_service, stalled_onboarding
+from journey.streams.friction.signal import Observation
+from journey.streams.timeutil import DAY_MS, MINUTE_MS, SECOND_MS
 
 CONFIG = FrictionSettings()
 JOURNEYS = JourneySettings()

@@ -11,11 +11,11 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
-from streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state, encode_state
-from streams.identity import IngestState
-from streams.journey import JourneyState
-from streams.messages import MessageFormatError, TickMessage, decode_messages, encode_message
+from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from journey.streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state, encode_state
+from journey.streams.identity import IngestState
+from journey.streams.journey import JourneyState
+from journey.streams.messages import MessageFormatError, TickMessage, decode_messages, encode_message
 
 EXAMPLES = int(os.environ.get("JOURNEY_FUZZ_EXAMPLES", "2000"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.touchpoint import SURVEY_SCORE_RANGES, Channel, InvalidTouchpoint, Touchpoint, validate_touchpoint
-from streams.in_memory import InMemoryPipeline
-from streams.codec import decode_state
-from streams.messages import AbsorbMessage, SourceIdleMessage, SourceProgressMessage, SourceStamp, TickMessage, TouchpointMessage
-from streams.partition import JourneyPartition
+from journey.schemas.touchpoint import SURVEY_SCORE_RANGES, Channel, InvalidTouchpoint, Touchpoint, validate_touchpoint
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.codec import decode_state
+from journey.streams.messages import AbsorbMessage, SourceIdleMessage, SourceProgressMessage, SourceStamp, TickMessage, TouchpointMessage
+from journey.streams.partition import JourneyPartition
 from tests.unit.builders import rules
 
 EXAMPLES = int(os.environ.get("JOURNEY_FUZZ_EXAMPLES", "500"))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from journey.config import IdentitySettings
-from streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, ingest
+from journey.streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, ingest
 from tests.unit.builders import touchpoint
 
 CONFIG = IdentitySettings(lookback_days=7)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journey.samples import sample_journey
-from schemas.touchpoint import Touchpoint
-from streams.codec import decode_state, encode_state
-from streams.journey import DuplicateEvent, EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from streams.sessions import new_session_id
-from streams.timeutil import DAY_MS, to_ms
+from journey.cli.samples import sample_journey
+from journey.schemas.touchpoint import Touchpoint
+from journey.streams.codec import decode_state, encode_state
+from journey.streams.journey import DuplicateEvent, EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.sessions import new_session_id
+from journey.streams.timeutil import DAY_MS, to_ms
 from tests.unit.builders import T0, rules, touchpoint
-from streams.in_memory import InMemoryPipeline
+from journey.streams.in_memory import InMemoryPipeline
 from tests.unit.canonical import canonical, links_of, of
 
 FAR_FUTURE = to_ms(T0) + 30 * DAY_MS
@@ -70,7 +70,7 @@ def test_duplicates_reaching_stage_two_change_nothing() -> None:
     before = dict(pipeline.table)
     replayed = [m for e in events[6:] for m in pipeline.stage1(e)]
     assert replayed == []  # stage 1 already knows them
-    from streams.messages import TouchpointMessage
+    from journey.streams.messages import TouchpointMessage
 
     pipeline.stage2([TouchpointMessage("cust-000001", "cust-000001", events[7])])  # a re-sent stitched message
     assert of(pipeline.outputs, DuplicateEvent)
@@ -167,7 +167,7 @@ def test_events_after_link_go_straight_to_the_customer() -> None:
 def test_replayed_anonymous_event_after_handoff_is_not_counted_again() -> None:
     """After a crash stage 1 may re-send stitched events; one that reaches an absorbed anonymous
     journey must be dropped there, not forwarded into the customer's merged session."""
-    from streams.messages import SourceStamp, TouchpointMessage
+    from journey.streams.messages import SourceStamp, TouchpointMessage
 
     events = [
         touchpoint(0, "ad.click", n=1, customer=None, anonymous="a"),
@@ -262,7 +262,7 @@ def test_state_of_another_format_is_refused_clearly() -> None:
     import orjson
     import pytest
 
-    from streams.codec import STATE_FORMAT, StateFormatError
+    from journey.streams.codec import STATE_FORMAT, StateFormatError
 
     for older in range(1, STATE_FORMAT):
         with pytest.raises(StateFormatError, match=f"journey state format {older} is not {STATE_FORMAT}"):
@@ -275,9 +275,9 @@ def test_detectors_read_no_property_beyond_those_an_observation_keeps() -> None:
     import dataclasses
 
     from journey.config import Settings, SimulationSettings
-    from journey.simulation.generate import simulate
-    from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
-    from streams.records import friction_record
+    from journey.cli.simulation.generate import simulate
+    from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+    from journey.streams.records import friction_record
 
     simulation = simulate(Settings(simulation=SimulationSettings(customers=300, days=3, seed=5)))
     events = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.murmur2 import key_partition, murmur2
+from journey.streams.murmur2 import key_partition, murmur2
 
 # org.apache.kafka.common.utils.UtilsTest#testMurmur2
 KAFKA_VECTORS = {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from streams.codec import decode_state
-from streams.messages import SourceIdleMessage, SourceStamp, TickMessage, TouchpointMessage
-from streams.partition import NO_WATERMARK, JourneyPartition
-from streams.timeutil import MINUTE_MS, to_ms
+from journey.streams.codec import decode_state
+from journey.streams.messages import SourceIdleMessage, SourceStamp, TickMessage, TouchpointMessage
+from journey.streams.partition import NO_WATERMARK, JourneyPartition
+from journey.streams.timeutil import MINUTE_MS, to_ms
 from tests.unit.builders import rules, touchpoint
 
 GRACE = 5 * MINUTE_MS
@@ -77,7 +77,7 @@ def test_tick_moves_the_watermark_and_closes_due_sessions() -> None:
 
 
 def test_a_source_progress_broadcast_moves_a_partition_none_of_its_keys_reach() -> None:
-    from streams.messages import SourceProgressMessage
+    from journey.streams.messages import SourceProgressMessage
 
     partition = JourneyPartition(rules(), source_partitions=2)
     process(partition, message(0, 0, 1))

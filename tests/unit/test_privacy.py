@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from journey.config import PrivacySettings
-from streams.privacy import PSEUDONYM, Protection
+from journey.streams.privacy import PSEUDONYM, Protection
 from tests.unit.builders import touchpoint
 
 KEY = "k1-secret-0123456789"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.codec import recent_from_list, recent_to_list
-from streams.recent_ids import RecentIds
+from journey.streams.codec import recent_from_list, recent_to_list
+from journey.streams.recent_ids import RecentIds
 
 EXAMPLES = int(os.environ.get("JOURNEY_PROPERTY_EXAMPLES", "12")) * 10
 DAY_MS = 24 * 3600 * 1000

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from streams.sessions import SessionLimits, SessionState, close_expired, new_session_id, place_event
-from streams.timeutil import MINUTE_MS, to_ms
+from journey.streams.sessions import SessionLimits, SessionState, close_expired, new_session_id, place_event
+from journey.streams.timeutil import MINUTE_MS, to_ms
 from tests.unit.builders import T0
 
 LIMITS = SessionLimits(gap_ms=30 * MINUTE_MS, max_length_ms=24 * 60 * MINUTE_MS, grace_ms=5 * MINUTE_MS, max_path=5)

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from journey.config import IncidentSettings, Settings, SimulationSettings
-from journey.simulation.generate import Simulation, simulate
-from journey.simulation.personas import PERSONAS
-from schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from journey.cli.simulation.generate import Simulation, simulate
+from journey.cli.simulation.personas import PERSONAS
+from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

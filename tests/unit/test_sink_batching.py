@@ -7,8 +7,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError, Opera
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks.batching import ErasureMarker, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
-from sinks.sink import is_data_error
+from journey.sinks.batching import ErasureMarker, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
+from journey.sinks.sink import is_data_error
 
 
 def test_batches_are_per_topic_partition_and_cut_by_size_or_age() -> None:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from journey.config import JourneySettings
-from streams.stage_tracker import StageState, track_stage
-from streams.timeutil import MINUTE_MS
+from journey.streams.stage_tracker import StageState, track_stage
+from journey.streams.timeutil import MINUTE_MS
 
 SETTINGS = JourneySettings()
 

@@ -3,8 +3,8 @@ capacity 0."""
 
 from __future__ import annotations
 
-from streams.journey import JourneyState
-from streams.state_cache import StateCache
+from journey.streams.journey import JourneyState
+from journey.streams.state_cache import StateCache
 
 
 def test_the_least_recently_used_states_leave_first_until_the_bytes_fit() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.state_store import open_store
+from journey.streams.state_store import open_store
 
 
 @pytest.mark.parametrize("kind", ["memory://", "rocksdb://"])

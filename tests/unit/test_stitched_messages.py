@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.messages import (
+from journey.streams.messages import (
     SourceIdleMessage,
     SourceProgressMessage,
     SourceStamp,

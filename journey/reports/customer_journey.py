@@ -14,9 +14,9 @@ from clickhouse_connect.driver.client import Client
 from rich.console import Console
 
 from journey.config import Settings
-from journey.report import Section, rich_table
-from schemas.customer_queries import CUSTOMER_QUERIES, for_customer
-from streams.privacy import Protection
+from journey.reports.report import Section, rich_table
+from journey.schemas.customer_queries import CUSTOMER_QUERIES, for_customer
+from journey.streams.privacy import Protection
 
 
 @dataclass
@@ -85,7 +85,7 @@ def print_customer(journey: CustomerJourney, console: Console) -> None:
 
 def customer_page(journey: CustomerJourney) -> str:
     """The support agent's page: what is open now, then every section as a table."""
-    from journey.report_page import html_document, html_table
+    from journey.reports.report_page import html_document, html_table
 
     now = "".join(f"<li>{escape(line)}</li>" for line in open_now(journey.live))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from journey.config import ContractSettings
-from schemas.touchpoint import InvalidTouchpoint, Touchpoint, check_event_time, validate_touchpoint
+from journey.sdk_settings import ContractSettings
+from journey.schemas.touchpoint import InvalidTouchpoint, Touchpoint, check_event_time, validate_touchpoint
 
 # What a fix-up expression may call besides `event` (a dict): plain value helpers, nothing that
 # reaches files, imports or the process. It is still Python run here, by the operator.

@@ -1,6 +1,6 @@
 """A scripted multi-channel journey: anonymous ad click → pricing → signup → identify →
 onboarding → support. Deterministic (ids derive from a seed), used by the tests (the demo
-simulates many people: journey/simulation/)."""
+simulates many people: journey/cli/simulation/)."""
 
 from __future__ import annotations
 

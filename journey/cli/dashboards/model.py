@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.queries import Query
+from journey.schemas.queries import Query
 
 CLICKHOUSE = {"type": "grafana-clickhouse-datasource", "uid": "journey-clickhouse"}
 PROMETHEUS = {"type": "prometheus", "uid": "journey-prometheus"}

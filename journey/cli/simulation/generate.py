@@ -2,7 +2,7 @@
 at the event time it is sent), plus the ground truth of what each customer went through.
 
 Same settings and seed, same output (one `random.Random`, ids derived from the seed). Journeys follow
-the personas (journey/simulation/personas.py) through the flows of the settings; the faults come
+the personas (journey/cli/simulation/personas.py) through the flows of the settings; the faults come
 last: some events sent late (minutes after later ones), some twice, a few malformed.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from journey.config import FlowSettings, Settings, SimulationSettings
-from journey.simulation.personas import CHANNELS_IN, FLAKY_ELEMENTS, HELP_QUERIES, PERSONAS, Persona
+from journey.cli.simulation.personas import CHANNELS_IN, FLAKY_ELEMENTS, HELP_QUERIES, PERSONAS, Persona
 
 NAMESPACE = uuid.UUID("7d4c1c8e-9a51-4d1e-b1c3-52a7e0f3c9d1")
 CONTACT_CHANNELS = (("support.ticket_opened", "support"), ("support.chat_started", "chat"),

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import orjson
 
 from journey.publisher import TouchpointPublisher
-from schemas.touchpoint import InvalidTouchpoint, Touchpoint, parse_touchpoint
+from journey.schemas.touchpoint import InvalidTouchpoint, Touchpoint, parse_touchpoint
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class WorkerProcess:
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        command = [sys.executable, "-c", "from journey.cli import app; app()", self.command, "--loglevel", "info"]
+        command = [sys.executable, "-c", "from journey.cli.app import app; app()", self.command, "--loglevel", "info"]
         with self.log_file.open("ab") as log:
             # The caller's directory: relative paths in the settings mean the same to both.
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)

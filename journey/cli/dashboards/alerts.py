@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from journey.config import AlertSettings, Settings
-from journey.dashboards.boards import FRICTION, FUNNELS, PIPELINE
-from journey.dashboards.model import CLICKHOUSE, TABLE, clickhouse_target
-from schemas.queries import Query
+from journey.cli.dashboards.boards import FRICTION, FUNNELS, PIPELINE
+from journey.cli.dashboards.model import CLICKHOUSE, TABLE, clickhouse_target
+from journey.schemas.queries import Query
 
 # Friction kinds with alerts of their own (or none): repeat contacts are a slower signal, and a
 # reactivated customer is good news.

@@ -14,7 +14,7 @@ import orjson
 from confluent_kafka import Message
 
 from journey.config import Settings
-from journey.topic_reader import read_to_end
+from journey.cli.topic_reader import read_to_end
 from journey.topics import DEAD_LETTER, SINK_DEAD_LETTER
 
 UNKNOWN_SOURCE = "(no source: not a JSON object)"

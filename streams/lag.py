@@ -39,7 +39,7 @@ def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: floa
 def pipeline_lag(settings: Settings) -> dict[str, int]:
     """Lag of the stream stages (their input topics) and of the sink (the journey.* topics)."""
     from journey.topics import STITCHED, TOUCHPOINTS
-    from sinks.rows import TABLES
+    from journey.sinks.rows import TABLES
 
     app_id, name = settings.worker.app_id, settings.topics.name
     return {

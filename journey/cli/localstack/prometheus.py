@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from journey.config import Settings
-from journey.dashboards.alerts import prometheus_rules
-from journey.localstack.kafka import StackError, _progress
+from journey.cli.dashboards.alerts import prometheus_rules
+from journey.cli.localstack.kafka import StackError, _progress
 
 STOP_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 30.0

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from journey.config import SIGNAL_KINDS, Settings
-from journey.dashboards.model import (
+from journey.cli.dashboards.model import (
     TABLE,
     TIME_SERIES,
     Panel,
@@ -20,11 +20,11 @@ from journey.dashboards.model import (
     query_variable,
     textbox_variable,
 )
-from schemas import board_queries as bq
-from schemas.customer_queries import CUSTOMER_QUERIES, for_grafana
-from schemas.map_queries import map_queries
-from schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
-from schemas import queries as rq
+from journey.schemas import board_queries as bq
+from journey.schemas.customer_queries import CUSTOMER_QUERIES, for_grafana
+from journey.schemas.map_queries import map_queries
+from journey.schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
+from journey.schemas import queries as rq
 
 FOLDER_TAGS = ["journey-telemetry"]
 OVERVIEW, FUNNELS, FRICTION, CX, PIPELINE = "journey-overview", "journey-funnels", "journey-friction", "journey-cx", "journey-pipeline"

@@ -7,13 +7,13 @@ runs detached with the machine's Java (17+), writes its log to `<data_dir>/broke
 pid to `<data_dir>/broker.pid`, so `journey stack down|status` work from another process.
 
 With `stack.secure` the one client listener is SASL_SSL (SCRAM-SHA-512 over TLS): a CA and broker
-certificate of its own (journey/localstack/tls.py), and two SCRAM users made by Kafka's storage
+certificate of its own (journey/cli/localstack/tls.py), and two SCRAM users made by Kafka's storage
 tool when it formats the storage: `admin` (the broker's own inter-broker login) and
 `stack.client_username`, with generated passwords kept in `<data_dir>/credentials/` (mode 600).
 `<data_dir>/client.env` then holds the JOURNEY_KAFKA__* settings a client needs. The controller
 listener stays PLAINTEXT on loopback (KRaft's own traffic, one node).
 
-Also runnable as a script: `python -m journey.localstack.kafka up|down|status`.
+Also runnable as a script: `python -m journey.cli.localstack.kafka up|down|status`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journey.config import KafkaSettings, LocalStackSettings
-from journey.localstack.tls import ensure_broker_tls
+from journey.cli.localstack.tls import ensure_broker_tls
 
 POM_FILE = Path(__file__).with_name("pom.xml")
 LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
@@ -386,4 +386,4 @@ if __name__ == "__main__":
     elif action == "status":
         print(stack.status().describe())
     else:
-        sys.exit("usage: python -m journey.localstack.kafka up|down|status")
+        sys.exit("usage: python -m journey.cli.localstack.kafka up|down|status")

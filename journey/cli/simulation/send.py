@@ -12,7 +12,7 @@ import orjson
 
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.simulation.generate import Simulation
+from journey.cli.simulation.generate import Simulation
 
 PROGRESS_EVERY = 500
 
@@ -35,7 +35,7 @@ def send(settings: Settings, simulation: Simulation, progress: Callable[[int, in
         return 0
     first, wall_start = records[0].sent_at, time.monotonic()
     sent = 0
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for record in records:
             while speed > 0 and not stop():
                 ahead = (record.sent_at - first).total_seconds() / speed - (time.monotonic() - wall_start)

@@ -13,14 +13,14 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from journey import charts
+from journey.reports import charts
 from journey.config import Settings
-from journey.journey_map import ROWS, JourneyMap, build_map, cell, churn_line
-from journey.report import Report, Section, build_report
-from schemas import board_queries as bq
-from schemas import queries as rq
-from schemas.map_queries import STAGES
-from schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
+from journey.reports.journey_map import ROWS, JourneyMap, build_map, cell, churn_line
+from journey.reports.report import Report, Section, build_report
+from journey.schemas import board_queries as bq
+from journey.schemas import queries as rq
+from journey.schemas.map_queries import STAGES
+from journey.schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
 
 POINTS = 120  # buckets across the window in the time charts
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import orjson
 
 from journey.config import Settings
-from journey.lag import partition_progress
-from journey.topic_reader import read_to_end
+from journey.streams.lag import partition_progress
+from journey.cli.topic_reader import read_to_end
 from journey.topics import JOURNEY_IDENTITIES, STITCHED, TOUCHPOINTS
-from streams.erasure import ErasureRequest, new_request_id, person_requests
-from streams.privacy import Protection
+from journey.streams.erasure import ErasureRequest, new_request_id, person_requests
+from journey.streams.privacy import Protection
 
 WAIT_POLL_S = 1.0
 
@@ -61,7 +61,7 @@ def plan(settings: Settings, customer_id: str | None, anonymous_ids: list[str]) 
 def publish(settings: Settings, erasure: ErasurePlan) -> None:
     from journey.publisher import TouchpointPublisher
 
-    with TouchpointPublisher(settings) as publisher:
+    with TouchpointPublisher(settings.publisher) as publisher:
         for request in erasure.requests:
             publisher.publish_raw(request.to_json_bytes(), request.partition_key.encode(), request.headers())
 
@@ -69,7 +69,7 @@ def publish(settings: Settings, erasure: ErasurePlan) -> None:
 def wait_until_applied(settings: Settings, timeout_s: float, progress: Callable[[str], None]) -> bool:
     """True once the stages read past everything in their inputs as of now (again for what that
     sent on), and the sink wrote past what the stages had sent; False at the timeout."""
-    from sinks.rows import TABLES
+    from journey.sinks.rows import TABLES
 
     name, app_id = settings.topics.name, settings.worker.app_id
     deadline = time.monotonic() + timeout_s

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from journey.config import Settings
-from journey.report import data_window
-from schemas.map_queries import NONE, STAGES, map_queries
-from schemas.queries import Query, literal_time
+from journey.reports.report import data_window
+from journey.schemas.map_queries import NONE, STAGES, map_queries
+from journey.schemas.queries import Query, literal_time
 
 
 @dataclass

@@ -21,13 +21,13 @@ from rich.live import Live
 from rich.table import Table
 
 from journey.config import Settings
-from journey.lag import pipeline_lag
-from journey.localstack.kafka import LocalKafka, StackError
-from journey.report import print_report, report_from_json
-from journey.simulation.generate import Simulation, simulate
-from journey.simulation.send import send
+from journey.streams.lag import pipeline_lag
+from journey.cli.localstack.kafka import LocalKafka, StackError
+from journey.reports.report import print_report, report_from_json
+from journey.cli.simulation.generate import Simulation, simulate
+from journey.cli.simulation.send import send
 from journey.topics import create_topics
-from journey.worker_process import WorkerProcess, metric_sample
+from journey.cli.worker_process import WorkerProcess, metric_sample
 
 REFRESH_S = 1.0
 QUIET_S = 8.0  # lag 0 this long after publishing: the pipeline has caught up (idle timers included)

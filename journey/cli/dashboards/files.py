@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from journey.config import Settings
-from journey.dashboards.alerts import grafana_alert_rules, prometheus_rules
-from journey.dashboards.boards import all_boards
+from journey.cli.dashboards.alerts import grafana_alert_rules, prometheus_rules
+from journey.cli.dashboards.boards import all_boards
 
 DASHBOARDS_DIR = Path("grafana/dashboards")
 GRAFANA_ALERTS_FILE = Path("grafana/provisioning/alerting/journey-friction.yaml")

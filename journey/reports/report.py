@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from journey.config import Settings
-from schemas.queries import DATA_RANGE, Query, literal_time, report_queries
+from journey.schemas.queries import DATA_RANGE, Query, literal_time, report_queries
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def engine_in_use(dsn: str) -> bool:
     ClickHouse holds an exclusive lock on its `status` file while it runs."""
     import fcntl
 
-    from sinks.clickhouse_client import embedded_path
+    from journey.sinks.clickhouse_client import embedded_path
 
     path = embedded_path(dsn)
     status = path / "status" if path is not None else None

@@ -58,7 +58,7 @@ def checked(config: Settings) -> Settings:
 
 # -- stack -------------------------------------------------------------------------------------
 def _local_kafka(secure: bool = False):  # noqa: ANN202 - imported lazily: keeps `journey --help` fast
-    from journey.localstack.kafka import LocalKafka
+    from journey.cli.localstack.kafka import LocalKafka
 
     stack = settings().stack
     return LocalKafka(stack.model_copy(update={"secure": True}) if secure else stack)
@@ -77,8 +77,8 @@ def stack_up(
                                               "(= stack.secure; fixed when the storage is first formatted)")] = False,  # fmt: skip
 ) -> None:
     """Start the local Kafka broker (fetching its jars on first use) and wait until it answers."""
-    from journey.localstack.kafka import StackError
-    from journey.localstack.prometheus import LocalPrometheus
+    from journey.cli.localstack.kafka import StackError
+    from journey.cli.localstack.prometheus import LocalPrometheus
 
     try:
         broker = _local_kafka(secure)
@@ -95,7 +95,7 @@ def stack_up(
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop the local Kafka broker (and Prometheus, if it runs); their data stays for the next `stack up`."""
-    from journey.localstack.prometheus import LocalPrometheus
+    from journey.cli.localstack.prometheus import LocalPrometheus
 
     LocalPrometheus(settings()).down()
     _local_kafka().down()
@@ -144,14 +144,14 @@ def publish(
 
     Exits 1 when any line was invalid (the valid ones are published all the same).
     """
-    from journey.jsonl import publish_file
+    from journey.cli.jsonl import publish_file
     from journey.publisher import PublishError, TouchpointPublisher
 
     config = checked(settings())
     size = file.stat().st_size
     started = time.monotonic()
     try:
-        with TouchpointPublisher(config) as publisher:
+        with TouchpointPublisher(config.publisher) as publisher:
             if size >= PROGRESS_MIN_BYTES:
                 columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
                 with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
@@ -181,10 +181,10 @@ def publish(
 def migrate_command() -> None:
     """Create or update the ClickHouse schema (idempotent; refuses if an applied file changed); on a
     server, also the writer and reader users when clickhouse.writer_user / reader_user are set."""
-    from sinks.access import AccessNotSupported, apply_access
-    from sinks.access import configured as access_configured
-    from sinks.clickhouse_client import connect
-    from sinks.migrations import MigrationError, migrate
+    from journey.sinks.access import AccessNotSupported, apply_access
+    from journey.sinks.access import configured as access_configured
+    from journey.sinks.clickhouse_client import connect
+    from journey.sinks.migrations import MigrationError, migrate
 
     config = settings()
     try:
@@ -211,9 +211,9 @@ def sink_command() -> None:
 
     from prometheus_client import start_http_server
 
-    from sinks.sink import ClickHouseSink
+    from journey.sinks.sink import ClickHouseSink
 
-    from journey.gc_tuning import tune_garbage_collector
+    from journey.cli.gc_tuning import tune_garbage_collector
 
     config = settings()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
@@ -239,7 +239,7 @@ def dlq_inspect(
     import orjson
     from rich.table import Table
 
-    from journey.dlq import inspect
+    from journey.cli.dlq import inspect
 
     summaries = inspect(settings(), samples)
     if as_json:
@@ -288,10 +288,10 @@ def dlq_replay(
     that already went through (a second replay, a service that re-sent them) as duplicates."""
     from rich.table import Table
 
-    from journey.dlq import stage_letter
-    from journey.dlq_replay import FixError, compile_fix, export_line, plan_replay
+    from journey.cli.dlq import stage_letter
+    from journey.cli.dlq_replay import FixError, compile_fix, export_line, plan_replay
     from journey.publisher import PublishError, TouchpointPublisher
-    from journey.topic_reader import read_to_end
+    from journey.cli.topic_reader import read_to_end
     from journey.topics import DEAD_LETTER, TOUCHPOINTS
 
     config = settings()
@@ -326,7 +326,7 @@ def dlq_replay(
     if dry_run or not plan.passing:
         return
     try:
-        with TouchpointPublisher(config) as publisher:
+        with TouchpointPublisher(config.publisher) as publisher:
             for touchpoint in plan.passing:
                 publisher.publish(touchpoint)
     except PublishError as error:
@@ -353,7 +353,7 @@ def map_command(
     While `journey run` holds the embedded engine, the map comes from its web server."""
     import orjson
 
-    from journey.journey_map import build_map, map_from_json, print_map
+    from journey.reports.journey_map import build_map, map_from_json, print_map
 
     config = settings()
     if segment is not None and segment not in config.segments.definitions:
@@ -388,7 +388,7 @@ def customer_command(
 
     import orjson
 
-    from journey.customer_journey import build_customer, customer_from_json, print_customer
+    from journey.reports.customer_journey import build_customer, customer_from_json, print_customer
 
     config = settings()
     quoted = urllib.parse.quote(customer_id, safe="")
@@ -420,8 +420,8 @@ def _read_side(config: Settings, path: str, query: dict, from_json, build):  # n
 
     import orjson
 
-    from journey.report import engine_in_use
-    from sinks.clickhouse_client import connect
+    from journey.reports.report import engine_in_use
+    from journey.sinks.clickhouse_client import connect
 
     if engine_in_use(config.clickhouse.dsn):
         url = f"http://127.0.0.1:{config.worker.web_port}/{path}"
@@ -456,7 +456,7 @@ def erase_command(
     ClickHouse table; their later events start a fresh journey (docs/operations.md, Security)."""
     import orjson
 
-    from journey.erase import audit_rows, plan, publish, wait_until_applied
+    from journey.cli.erase import audit_rows, plan, publish, wait_until_applied
 
     if customer_id is None and not anonymous_id:
         console.print("[red]name a customer id, or --anonymous-id for a visitor who never identified[/red]")
@@ -509,10 +509,10 @@ def report_command(
 
     import orjson
 
-    from journey.report import build_report, engine_in_use, print_report, report_from_json
-    from sinks.clickhouse_client import connect
+    from journey.reports.report import build_report, engine_in_use, print_report, report_from_json
+    from journey.sinks.clickhouse_client import connect
 
-    from journey.report_page import build_page
+    from journey.reports.report_page import build_page
 
     config = settings()
     start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
@@ -552,8 +552,8 @@ LoglevelOption = Annotated[str, typer.Option(help="crit, error, warn, info or de
 @app.command("worker")
 def worker(loglevel: LoglevelOption = "warn") -> None:
     """Run the stream stages (ingest, journeys); scale out by running more with the same worker.app_id."""
-    from journey.gc_tuning import tune_garbage_collector
-    from streams.worker import JourneyWorker
+    from journey.cli.gc_tuning import tune_garbage_collector
+    from journey.streams.worker import JourneyWorker
 
     config = checked(settings())
     tune_garbage_collector(config.worker.gc_threshold)
@@ -565,8 +565,8 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     """Run everything in one process: the stream stages and the ClickHouse sink (which migrates the
     schema first). The way to run on the embedded engine, which only one process may open.
     Ctrl-C stops cleanly: the sink catches up with the stages' output and flushes."""
-    from journey.gc_tuning import tune_garbage_collector
-    from streams.worker import JourneyWorker
+    from journey.cli.gc_tuning import tune_garbage_collector
+    from journey.streams.worker import JourneyWorker
 
     config = checked(settings())
     tune_garbage_collector(config.worker.gc_threshold)
@@ -587,8 +587,8 @@ def simulate_command(
 ) -> None:
     """Simulate customer journeys (personas, funnels, support, surveys, churn, an incident; some late,
     duplicate and malformed events) and publish them and/or write them as JSON Lines."""
-    from journey.simulation.generate import simulate
-    from journey.simulation.send import send, write_jsonl
+    from journey.cli.simulation.generate import simulate
+    from journey.cli.simulation.send import send, write_jsonl
 
     base = settings()
     chosen = {"customers": customers, "days": days, "seed": seed, "speed": speed,
@@ -615,7 +615,7 @@ def dashboards_write(
 ) -> None:
     """Render the Grafana boards, the Prometheus alert rules and the Grafana-managed alert rule from
     the settings ([alerts], [friction.flows], [clickhouse].database) into grafana/ and deploy/."""
-    from journey.dashboards.files import write
+    from journey.cli.dashboards.files import write
 
     written = write(settings(), root)
     for path in written:
@@ -626,7 +626,7 @@ def dashboards_write(
 @dashboards_app.command("check")
 def dashboards_check(root: Annotated[Path, typer.Option(help="the project directory")] = Path(".")) -> None:
     """Exit 1 when a generated file differs from what the settings render."""
-    from journey.dashboards.files import stale
+    from journey.cli.dashboards.files import stale
 
     differing = stale(settings(), root)
     for path in differing:
@@ -642,7 +642,7 @@ def demo(
 ) -> None:
     """The whole pipeline on this machine: local Kafka, `journey run` into the embedded ClickHouse,
     ~2,000 simulated customers with an incident, live progress, then the report and report.html."""
-    from journey.demo import run_demo
+    from journey.cli.demo import run_demo
 
     sys.exit(run_demo(settings(), customers, console, html))
 
