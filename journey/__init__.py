@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from journey.kafka_access import KafkaAccessError
 from journey.publisher import DeliveryFailure, PublishError, TouchpointPublisher
-from journey.schemas.touchpoint import SCHEMA_VERSION, Channel, InvalidTouchpoint, Touchpoint
+from journey.schemas.touchpoint import SCHEMA_VERSION, Channel, InvalidTouchpoint, Touchpoint, parse_touchpoint
 from journey.sdk_settings import ConfigError, ContractSettings, KafkaSettings, PublisherSettings
 
 try:
@@ -38,4 +38,5 @@ __all__ = [
     "Touchpoint",
     "TouchpointPublisher",
     "__version__",
+    "parse_touchpoint",
 ]

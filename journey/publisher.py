@@ -30,6 +30,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # implies acks=all and ordered retries without duplicates
     "acks": "all",
     "compression.type": "lz4",
+    # Where Kafka's Java client, kafkajs and kafka-go's Murmur2Balancer put a key: one person's events
+    # share a partition whichever language published them (librdkafka's default hashes with CRC32).
+    "partitioner": "murmur2_random",
     "linger.ms": 20,
     "delivery.timeout.ms": 120_000,
 }
@@ -89,7 +92,7 @@ class TouchpointPublisher:
         check_event_time(touchpoint, datetime.now(UTC), *self._time_limits)
         self.publish_raw(touchpoint.to_json_bytes(), touchpoint.partition_key.encode())
 
-    def publish_raw(self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> None:
+    def publish_raw(self, value: bytes, key: bytes | None, headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
         """Enqueue bytes as they are (no validation): replays, erasure requests and tests of the
         dead-letter path."""
         self._raise_access_problem()

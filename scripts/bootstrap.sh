@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make demo` and `make test` need on a fresh Debian machine, then does nothing
-# on later runs: system packages (Java 17, Maven, Prometheus tools) when missing, and a
-# virtualenv in .venv with the project and its test extras.
+# on later runs: system packages (Java 17, Maven, Prometheus tools, Chromium, Node.js, Go) when
+# missing, and a virtualenv in .venv with the project, its pipeline and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,9 @@ command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 # Headless Chromium for the report.html test (driven by Playwright, which downloads no browser).
 command -v chromium >/dev/null || missing+=(chromium)
+# The publisher examples in other languages (examples/node, examples/go), built and run by the suite.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+command -v go >/dev/null || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[bootstrap] installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
