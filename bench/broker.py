@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
 from journey.cli.localstack.kafka import LocalKafka
 from journey.cli.localstack.kafka import free_loopback_port as free_port
+from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings
 from journey.topics import create_topics
 
 JAR_CACHE = Path(__file__).resolve().parent.parent / ".journey" / "cache" / "kafka-jars"

@@ -22,7 +22,7 @@ def main(bootstrap: str, topic_name: str, expected: int, out: str) -> None:
     counted = {"n": 0, "started": 0.0}
 
     @app.agent(topic)
-    async def count(stream):  # noqa: ANN001, ANN202
+    async def count(stream):
         async for _ in stream:
             if counted["n"] == 0:
                 counted["started"] = time.perf_counter()

@@ -3,6 +3,7 @@ records and decoding them with orjson, and a bare Faust agent (no work per recor
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -33,10 +34,8 @@ def confluent_consume(settings: Settings, topic: str, expected: int, decode: boo
                 if message.error() is None:
                     seen += 1
                     if decode:
-                        try:
+                        with contextlib.suppress(orjson.JSONDecodeError):
                             orjson.loads(message.value())
-                        except orjson.JSONDecodeError:
-                            pass
         return seen / (time.perf_counter() - (started or time.perf_counter()))
     finally:
         consumer.close()
@@ -46,8 +45,18 @@ def faust_bare_agent(settings: Settings, topic: str, expected: int) -> float:
     """Records/s of a bare Faust agent (raw values, no work), in a process of its own."""
     with tempfile.TemporaryDirectory() as workdir:
         out = Path(workdir) / "result.json"
-        command = [sys.executable, "-m", "bench.faust_bare", settings.kafka.bootstrap_servers, topic, str(expected), str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.faust_bare",
+            settings.kafka.bootstrap_servers,
+            topic,
+            str(expected),
+            str(out),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         if result.returncode != 0 or not out.exists():
-            raise RuntimeError(f"bench.faust_bare failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"bench.faust_bare failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return orjson.loads(out.read_bytes())["records_per_s"]

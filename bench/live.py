@@ -20,14 +20,14 @@ from pathlib import Path
 import orjson
 
 from bench.pipeline import _env, _gone, _pipeline_left, wait_drained
-from journey.config import ClickHouseSettings, Settings
-from journey.streams.lag import pipeline_lag
 from journey.cli.localstack.kafka import free_loopback_port as free_port
-from journey.publisher import TouchpointPublisher
 from journey.cli.simulation.generate import Outgoing
-from journey.topics import STATE_TABLES
 from journey.cli.worker_process import WorkerProcess, metric_sample
+from journey.config import ClickHouseSettings, Settings
+from journey.publisher import TouchpointPublisher
 from journey.sinks.clickhouse_client import connect
+from journey.streams.lag import pipeline_lag
+from journey.topics import STATE_TABLES
 
 PACE_S = 0.01
 REPEAT_NAMESPACE = uuid.UUID("5b0e8f53-3c57-4d8e-9a51-0c2d6f1e7a90")

@@ -26,7 +26,9 @@ def ensure_environment() -> Path:
     if not PEER_PYTHON.exists():
         print("bench: creating the Quix Streams peer's virtualenv (bench/peers/quix/.venv)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(PEER_DIR / ".venv")], check=True)
-        subprocess.run([str(PEER_PYTHON), "-m", "pip", "install", "-q", "-r", str(PEER_DIR / "requirements.txt")], check=True)
+        subprocess.run(
+            [str(PEER_PYTHON), "-m", "pip", "install", "-q", "-r", str(PEER_DIR / "requirements.txt")], check=True
+        )
     return PEER_PYTHON
 
 
@@ -54,7 +56,9 @@ def quix_job(settings: Settings, source: str, workdir: Path, timeout_s: float = 
         return group_lag(settings, group, topics) if len(topics) > 1 else None  # before its repartition topic exists
 
     def problem() -> str | None:
-        return None if process.poll() is None else f"the peer exited with {process.returncode}: see {workdir / 'peer.log'}"
+        return (
+            None if process.poll() is None else f"the peer exited with {process.returncode}: see {workdir / 'peer.log'}"
+        )
 
     try:
         wait_drained(left, timeout_s, problem)

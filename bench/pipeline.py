@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.process_stats import process_stats
-from journey.config import Settings
-from journey.streams.lag import pipeline_lag
 from journey.cli.localstack.kafka import free_loopback_port as free_port
 from journey.cli.worker_process import WorkerProcess, broker_env
+from journey.config import Settings
+from journey.streams.lag import pipeline_lag
 
 POLL_S = 0.5
 

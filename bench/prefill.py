@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
+from journey.cli.simulation.generate import Outgoing
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.cli.simulation.generate import Outgoing
 
 
 def prefill(settings: Settings, records: list[Outgoing]) -> float:

@@ -6,11 +6,11 @@ import argparse
 import time
 
 from bench.workload import journeys
-from journey.config import Settings
 from journey.cli.gc_tuning import tune_garbage_collector
+from journey.config import Settings
 from journey.schemas.touchpoint import Touchpoint, parse_touchpoint
-from journey.streams.journey import JourneyRules
 from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import JourneyRules
 
 
 def run(customers: int, batch: int) -> dict[str, float]:
@@ -41,5 +41,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     r = run(args.customers, args.batch)
-    print(f"pure core: {r['events']} events; stage 1 {r['stage1_eps']:,.0f} ev/s, stage 2 {r['stage2_eps']:,.0f} ev/s, "
-          f"both {r['both_eps']:,.0f} ev/s ({r['outputs']} outputs)")
+    print(
+        f"pure core: {r['events']} events; stage 1 {r['stage1_eps']:,.0f} ev/s, stage 2 {r['stage2_eps']:,.0f} ev/s, "
+        f"both {r['both_eps']:,.0f} ev/s ({r['outputs']} outputs)"
+    )

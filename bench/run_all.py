@@ -47,9 +47,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--skip", default="", help="comma-separated: limits,pure,run,poison,workers,peer,sink,live,state")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: limits,pure,run,poison,workers,peer,sink,live,state"
+    )
     parser.add_argument("--live-seconds", type=float, default=600, help="the live run at half the measured rate")
-    parser.add_argument("--live-rate", type=float, default=None, help="events/s of the live run (default: half of `journey run`'s)")
+    parser.add_argument(
+        "--live-rate", type=float, default=None, help="events/s of the live run (default: half of `journey run`'s)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -65,13 +69,19 @@ def main() -> None:
         print(f"  {what}: {rate:,.0f} {unit} {notes}", flush=True)
 
     def run_note(run: pipeline.PipelineRun) -> str:
-        return f"{run.seconds:.1f} s, {run.cpu_s / n * 1e6:,.0f} CPU s per million, peak RSS {run.peak_rss_mib:,.0f} MiB"
+        return (
+            f"{run.seconds:.1f} s, {run.cpu_s / n * 1e6:,.0f} CPU s per million, peak RSS {run.peak_rss_mib:,.0f} MiB"
+        )
 
     with bench_broker(args.partitions) as (settings, workdir):
         base = own_copy(settings, records)
         topic = base.topics.name(TOUCHPOINTS)
         if "limits" not in skip:
-            add("limit: confluent-kafka consume(1000), no decoding", limits.confluent_consume(base, topic, n, decode=False), "msg/s")
+            add(
+                "limit: confluent-kafka consume(1000), no decoding",
+                limits.confluent_consume(base, topic, n, decode=False),
+                "msg/s",
+            )
             add("limit: confluent-kafka + orjson.loads", limits.confluent_consume(base, topic, n, decode=True), "msg/s")
             bare = limits.faust_bare_agent(base, topic, n)
             add("limit: bare Faust agent (raw values, no work)", bare, "msg/s")
@@ -81,7 +91,11 @@ def main() -> None:
         if "run" not in skip:
             run = pipeline.journey_run(own_copy(settings, records), workdir / "run")
             ratio = f"; {run.rate(n) / bare:.1%} of the bare Faust agent" if bare else ""
-            add("this pipeline: `journey run` (stages + sink, embedded ClickHouse)", run.rate(n), notes=run_note(run) + ratio)
+            add(
+                "this pipeline: `journey run` (stages + sink, embedded ClickHouse)",
+                run.rate(n),
+                notes=run_note(run) + ratio,
+            )
             live_rate = live_rate or run.rate(n) / 2
             if "poison" not in skip:
                 poisoned = with_poison(records, POISON)
@@ -115,7 +129,9 @@ def main() -> None:
                 f"p99 {r['p99']:,} bytes; stage 1 {r['ingest_mean']:,.0f} bytes per publisher key")  # fmt: skip
     if "sink" not in skip:
         r = sink_throughput.run(customers=2000, partitions=args.partitions, max_rows=5000, copies=8)
-        add("`journey sink` alone into the embedded engine", r["rows_per_s"], "rows/s", f"{r['rows']:,} touchpoint rows")
+        add(
+            "`journey sink` alone into the embedded engine", r["rows_per_s"], "rows/s", f"{r['rows']:,} touchpoint rows"
+        )
 
     table = "\n".join(
         [f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({_machine()}); {n:,} simulated "

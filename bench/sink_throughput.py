@@ -14,13 +14,11 @@ import time
 import uuid
 
 import orjson
-
 from confluent_kafka import Producer
 
 from bench.broker import bench_broker
 from bench.workload import journeys
 from journey.config import ClickHouseSettings, SinkSettings
-from journey.topics import JOURNEY_TOUCHPOINTS
 from journey.schemas.touchpoint import Touchpoint
 from journey.sinks.clickhouse_client import connect
 from journey.sinks.migrations import migrate
@@ -28,6 +26,7 @@ from journey.sinks.sink import ClickHouseSink
 from journey.streams.in_memory import InMemoryPipeline
 from journey.streams.journey import EnrichedTouchpoint, JourneyRules
 from journey.streams.records import touchpoint_record
+from journey.topics import JOURNEY_TOUCHPOINTS
 
 
 def run(customers: int, partitions: int, max_rows: int, copies: int = 1) -> dict[str, float]:

@@ -13,8 +13,8 @@ import time
 from bench.broker import bench_broker
 from bench.workload import journeys
 from journey.cli.localstack.kafka import free_loopback_port as free_port
-from journey.publisher import TouchpointPublisher
 from journey.cli.worker_process import WorkerProcess
+from journey.publisher import TouchpointPublisher
 
 
 def run(customers: int, partitions: int, batch_size: int) -> dict[str, float]:
@@ -48,7 +48,11 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
     r = run(args.customers, args.partitions, args.batch_size)
-    print(f"stages 1+2 on a real broker: {r['events']} events in {r['seconds']:.1f}s = {r['stages_eps']:,.0f} ev/s "
-          f"(SDK publish alone {r['publish_eps']:,.0f} ev/s)")
+    print(
+        f"stages 1+2 on a real broker: {r['events']} events in {r['seconds']:.1f}s = {r['stages_eps']:,.0f} ev/s "
+        f"(SDK publish alone {r['publish_eps']:,.0f} ev/s)"
+    )
     for stage, (count, seconds) in r["batches"].items():
-        print(f"  {stage}: {count:.0f} batches, {seconds:.1f}s inside them, {r['events'] / max(count, 1):.0f} events/batch")
+        print(
+            f"  {stage}: {count:.0f} batches, {seconds:.1f}s inside them, {r['events'] / max(count, 1):.0f} events/batch"
+        )

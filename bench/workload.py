@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from journey.config import Settings, SimulationSettings
 from journey.cli.samples import sample_journey
 from journey.cli.simulation.generate import Outgoing, simulate
+from journey.config import Settings, SimulationSettings
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SIMULATION_END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)

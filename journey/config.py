@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -28,18 +26,18 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from journey.schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
 from journey.sdk_settings import (
     ENV_NESTED_DELIMITER,
     ENV_PREFIX,
+    TOUCHPOINTS,
     ConfigError,
     ContractSettings,
     KafkaSettings,
-    TOUCHPOINTS,
     PublisherSettings,
     describe,
 )
 from journey.sdk_settings import Section as _Section
-from journey.schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
 
 DEFAULT_CONFIG_FILE = "journey.toml"
 
@@ -53,7 +51,8 @@ class TopicSettings(_Section):
     retention_hours: int = Field(default=7 * 24, ge=1)
     dlq_retention_hours: int = Field(default=30 * 24, ge=1)
     dlq_max_message_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024,
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
         description="the dead-letter topics' max.message.bytes: room for the largest record the touchpoints topic "
         "takes (1 MiB by default) in base64 with its reason; a larger original is kept in part, with its size and "
         "SHA-256",
@@ -165,7 +164,9 @@ class PrivacySettings(_Section):
             try:
                 lines = self.hmac_keys_file.read_text().splitlines()
             except OSError as error:
-                raise ValueError(f"hmac_keys_file {str(self.hmac_keys_file)!r} cannot be read: {error.strerror}") from None
+                raise ValueError(
+                    f"hmac_keys_file {str(self.hmac_keys_file)!r} cannot be read: {error.strerror}"
+                ) from None
             for number, line in enumerate(lines, 1):
                 if line.strip() and not line.lstrip().startswith("#"):
                     key_id, sep, secret = line.strip().partition("=")
@@ -198,7 +199,9 @@ class IdentitySettings(_Section):
     )
     dedupe_max_ids: int = Field(default=512, ge=16, le=100_000, description="and at most this many per key")
     max_held_events: int = Field(
-        default=10_000, ge=1, description="a customer's events held while its anonymous journey's handoff is on its way; "
+        default=10_000,
+        ge=1,
+        description="a customer's events held while its anonymous journey's handoff is on its way; "
         "past this it stops waiting (only a broken deployment gets there)",
     )
 
@@ -278,7 +281,12 @@ class FrictionSettings(_Section):
 
     flows: dict[str, FlowSettings] = Field(default_factory=_default_flows)
     contact_touchpoints: list[str] = Field(
-        default_factory=lambda: ["support.ticket_opened", "support.chat_started", "support.call_received", "support.email_received"]
+        default_factory=lambda: [
+            "support.ticket_opened",
+            "support.chat_started",
+            "support.call_received",
+            "support.email_received",
+        ]
     )
     repeat_contact_window_days: float = Field(default=7, gt=0)
     repeat_contact_severity: SeverityThresholds = SeverityThresholds(warning=3, critical=5)
@@ -302,9 +310,9 @@ class FrictionSettings(_Section):
     renewal_date_property: str = "renewal_date"
     renewal_silence_days: float = Field(default=30, gt=0)
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"abandonment": 3, "repeat_contact": 4, "rage_click": 2, "error_loop": 2,
-                                 "self_service_failure": 3, "negative_feedback": 5, "stalled_onboarding": 3,
-                                 "at_risk": 4, "reactivated": 0},
+        default_factory=lambda: {"abandonment": 3.0, "repeat_contact": 4.0, "rage_click": 2.0, "error_loop": 2.0,
+                                 "self_service_failure": 3.0, "negative_feedback": 5.0, "stalled_onboarding": 3.0,
+                                 "at_risk": 4.0, "reactivated": 0.0},
         description="per-session friction score = sum of these over the session's signals",
     )  # fmt: skip
 
@@ -346,7 +354,8 @@ class AlertSettings(_Section):
         description="per signal kind: below this rate (signals/min) nothing pages; kinds not listed never alert",
     )
     critical_kinds: list[str] = Field(
-        default_factory=lambda: ["abandonment", "negative_feedback"], description="their spikes page (severity critical)"
+        default_factory=lambda: ["abandonment", "negative_feedback"],
+        description="their spikes page (severity critical)",
     )
     repeat_contact_window_minutes: int = Field(default=30, ge=1)
     repeat_contact_floor: int = Field(default=10, ge=1, description="repeat-contact signals in the window, at least")
@@ -371,8 +380,12 @@ class IncidentSettings(_Section):
     enabled: bool = True
     flow: str = "checkout"
     step: str = "payment"
-    starts_at: float = Field(default=0.6, ge=0, lt=1, description="the day it happens: a share of the span (0.5 = middle)")
-    hour_utc: int | None = Field(default=13, ge=0, le=23, description="and the hour it starts (busy hours show it best)")
+    starts_at: float = Field(
+        default=0.6, ge=0, lt=1, description="the day it happens: a share of the span (0.5 = middle)"
+    )
+    hour_utc: int | None = Field(
+        default=13, ge=0, le=23, description="and the hour it starts (busy hours show it best)"
+    )
     duration_hours: float = Field(default=4, gt=0)
     failure_share: float = Field(default=0.8, ge=0, le=1, description="customers reaching the step who hit it")
 
@@ -408,17 +421,21 @@ class WorkerSettings(_Section):
         default=0.2, gt=0, description="a batch is taken after this long however few records wait (latency)"
     )
     gc_threshold: int = Field(
-        default=100_000, ge=0,
+        default=100_000,
+        ge=0,
         description="allocations between young-generation garbage collections in worker, run and sink processes "
         "(Python's default 700 cost a third of the stages' time); 0 keeps Python's default",
     )
     max_bundle_bytes: int = Field(
-        default=512 * 1024, ge=1024, le=8 * 1024 * 1024,
+        default=512 * 1024,
+        ge=1024,
+        le=8 * 1024 * 1024,
         description="stitched messages for one partition travel in records of at most this size (below the "
         "topic's max.message.bytes)",
     )
     cached_state_mb_per_partition: int = Field(
-        default=16, ge=0,
+        default=16,
+        ge=0,
         description="journey states kept decoded between batches, per stitched partition, by their encoded size "
         "(decoded they take ~4x that); 0 decodes every state from the table each batch",
     )
@@ -430,11 +447,14 @@ class WorkerSettings(_Section):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, gt=0, lt=65536)
     session_timeout_s: float = Field(
-        default=30.0, ge=6, le=300,
+        default=30.0,
+        ge=6,
+        le=300,
         description="a worker or sink that died is replaced after this long (consumer group session timeout)",
     )
     max_poll_interval_s: float = Field(
-        default=300.0, ge=10,
+        default=300.0,
+        ge=10,
         description="a worker stuck this long in one batch or state restore leaves the group (its partitions move)",
     )
 
@@ -444,7 +464,8 @@ class SinkSettings(_Section):
 
     max_rows: int = Field(default=5000, ge=1, le=1_000_000, description="rows per insert, per topic-partition")
     max_wait_s: float = Field(
-        default=0.4, gt=0,
+        default=0.4,
+        gt=0,
         description="a batch waits at most this long (latency; a ClickHouse server may prefer fewer, larger inserts)",
     )
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a Prometheus elsewhere scrape it")
@@ -482,8 +503,12 @@ class SegmentSettings(_Section):
     channel of its first touchpoint (`first_channel`) or its account (`account`)."""
 
     definitions: dict[str, str] = Field(
-        default_factory=lambda: {"persona": "properties.persona", "plan": "properties.plan",
-                                 "first_channel": "first_channel", "account": "account"}  # fmt: skip
+        default_factory=lambda: {
+            "persona": "properties.persona",
+            "plan": "properties.plan",
+            "first_channel": "first_channel",
+            "account": "account",
+        }
     )
     default: str = "persona"
 
@@ -507,9 +532,13 @@ class SegmentSettings(_Section):
 class JourneyMapSettings(_Section):
     """The journey map's thresholds (`journey map`, report.html, /map)."""
 
-    silent_days: float = Field(default=7, gt=0, description="no touchpoint this long before the window's end: dropped out")
+    silent_days: float = Field(
+        default=7, gt=0, description="no touchpoint this long before the window's end: dropped out"
+    )
     top: int = Field(default=3, ge=1, le=20, description="touchpoints, channels and pain points shown per stage")
-    min_customers: int = Field(default=5, ge=1, description="customers with a pain point before it can be an opportunity")
+    min_customers: int = Field(
+        default=5, ge=1, description="customers with a pain point before it can be an opportunity"
+    )
     path_length: int = Field(default=4, ge=1, le=12, description="touchpoints in a path into friction (the last N)")
     paths_shown: int = Field(default=5, ge=1, le=50, description="most common paths shown per friction kind and place")
 

@@ -14,7 +14,7 @@ or flush instead of being retried forever.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -23,8 +23,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from journey.kafka_access import KafkaAccessError, access_problem
-from journey.sdk_settings import PublisherSettings
 from journey.schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
+from journey.sdk_settings import PublisherSettings
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # implies acks=all and ordered retries without duplicates
@@ -92,13 +92,21 @@ class TouchpointPublisher:
         check_event_time(touchpoint, datetime.now(UTC), *self._time_limits)
         self.publish_raw(touchpoint.to_json_bytes(), touchpoint.partition_key.encode())
 
-    def publish_raw(self, value: bytes, key: bytes | None, headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
+    def publish_raw(
+        self, value: bytes, key: bytes | None, headers: Sequence[tuple[str, str | bytes | None]] | None = None
+    ) -> None:
         """Enqueue bytes as they are (no validation): replays, erasure requests and tests of the
         dead-letter path."""
         self._raise_access_problem()
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=self._delivered)
+                self._producer.produce(
+                    self.topic,
+                    value=value,
+                    key=key,
+                    headers=None if headers is None else list(headers),
+                    on_delivery=self._delivered,
+                )
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).

@@ -92,18 +92,18 @@ class KafkaSettings(Section):
         return config
 
 
-
-
 class ContractSettings(Section):
     """What stage 1 (and the SDK) accept beyond the event schema."""
 
     max_future_minutes: float = Field(
-        default=60, gt=0,
+        default=60,
+        gt=0,
         description="an event stamped further than this after its publish time (the Kafka record's timestamp) is "
         "dead-lettered (time_out_of_range): a clock ahead would make its journey's later events late",
     )
     max_age_days: float = Field(
-        default=400, gt=0,
+        default=400,
+        gt=0,
         description="an event stamped further than this before its publish time is dead-lettered; raise it to "
         "backfill older history",
     )

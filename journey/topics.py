@@ -120,5 +120,6 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
                 warnings.append(f"{spec.name} takes records of {actual_config['max.message.bytes'].value} bytes at "
                                 f"most, expected {wanted} (a dead letter of a large event would not fit): "
                                 f"kafka-configs --alter --add-config max.message.bytes={wanted}")  # fmt: skip
-    return TopicReport(created=created, existing=[s.name for s in present], warnings=warnings,
-                       other_partitions=other_partitions)
+    return TopicReport(
+        created=created, existing=[s.name for s in present], warnings=warnings, other_partitions=other_partitions
+    )

@@ -3,4 +3,12 @@
 from journey.schemas.stages import Stage, StageCatalog
 from journey.schemas.touchpoint import Channel, InvalidTouchpoint, Touchpoint, parse_touchpoint, validate_touchpoint
 
-__all__ = ["Channel", "InvalidTouchpoint", "Stage", "StageCatalog", "Touchpoint", "parse_touchpoint", "validate_touchpoint"]
+__all__ = [
+    "Channel",
+    "InvalidTouchpoint",
+    "Stage",
+    "StageCatalog",
+    "Touchpoint",
+    "parse_touchpoint",
+    "validate_touchpoint",
+]

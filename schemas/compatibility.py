@@ -26,7 +26,9 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if _alternatives(old.get("anyOf")) - _alternatives(new.get("anyOf")):  # an alternative dropped
         problems.append("the top-level alternatives (anyOf) changed: some event valid before may not be now")
     for name in sorted(set(old_props) & set(new_props)):
-        problems.extend(f"property {name!r}: {p}" for p in _narrowed(_resolve(old, old_props[name]), _resolve(new, new_props[name])))
+        problems.extend(
+            f"property {name!r}: {p}" for p in _narrowed(_resolve(old, old_props[name]), _resolve(new, new_props[name]))
+        )
     return problems
 
 
@@ -53,7 +55,8 @@ def _types(node: dict[str, Any]) -> set[str]:
 def _enum(node: dict[str, Any]) -> set[Any] | None:
     if "anyOf" in node:
         values = [_enum(option) for option in node["anyOf"] if option.get("type") != "null"]
-        return None if any(v is None for v in values) else set().union(*values) if values else None
+        known = [v for v in values if v is not None]
+        return set().union(*known) if known and len(known) == len(values) else None
     return None if "enum" not in node else set(node["enum"])
 
 

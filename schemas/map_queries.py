@@ -84,7 +84,11 @@ reached AS (  -- each person's stages reached in the window, and whether they mo
 )"""
     at_stage = """
     ASOF LEFT JOIN stage_path AS sp ON sp.person = e.person AND e.at >= sp.at"""
-    stages = Query(f"map_stages_{name}", f"Journey map by {name}: stages", common + f""",
+    stages = Query(
+        f"map_stages_{name}",
+        f"Journey map by {name}: stages",
+        common
+        + f""",
 last_seen AS (
     SELECT {person_of("t")} AS person, max(t.occurred_at) AS last_at
     FROM {{db}}.touchpoints AS t FINAL {join_links("t")} WHERE t.occurred_at < {{to}} GROUP BY person
@@ -111,12 +115,17 @@ LEFT JOIN (
            round(quantileExact(0.9)(ms) / 3600000, 1) AS p90_hours
     FROM time_in GROUP BY segment, stage
 ) AS durations USING (segment, stage)
-ORDER BY segment, indexOf(stage_order, stage)""")
+ORDER BY segment, indexOf(stage_order, stage)""",
+    )
 
     def events(query_name: str, title: str, source: str, where: str, select: str, group: str, tail: str,
                table: str = "touchpoints") -> Query:  # fmt: skip
         """Rows of `table` in the window, each in the person's stage at the time, per segment."""
-        return Query(f"map_{query_name}_{name}", f"Journey map by {name}: {title}", common + f""",
+        return Query(
+            f"map_{query_name}_{name}",
+            f"Journey map by {name}: {title}",
+            common
+            + f""",
 events AS (
     SELECT {person_of("t")} AS person, t.occurred_at AS at, {source}
     FROM {{db}}.{table} AS t FINAL {join_links("t")}
@@ -126,7 +135,8 @@ SELECT g.segment AS segment, ifNull(nullIf(sp.stage, ''), {sql_string(NONE)}) AS
 FROM events AS e{at_stage}
 JOIN segments AS g ON g.person = e.person
 GROUP BY segment, stage, {group}
-{tail}""")
+{tail}""",
+        )
 
     top = m.top
     touchpoints = events("touchpoints", "what customers do", "t.touchpoint AS touchpoint", "",
@@ -148,7 +158,11 @@ GROUP BY segment, stage, {group}
                kind = 'csat', round(100 * countIf(score >= 4) / count(), 1),
                round(avg(score), 2)) AS value""", "kind",
                        "ORDER BY segment, indexOf(stage_order, stage), kind")  # fmt: skip
-    opportunities = Query(f"map_opportunities_{name}", f"Journey map by {name}: biggest opportunity", common + f""",
+    opportunities = Query(
+        f"map_opportunities_{name}",
+        f"Journey map by {name}: biggest opportunity",
+        common
+        + f""",
 pains AS (
     SELECT DISTINCT e.person AS person, sp.stage AS stage, e.kind AS kind, e.place AS place
     FROM (SELECT {person_of("t")} AS person, t.occurred_at AS at, t.kind AS kind, {place}
@@ -174,7 +188,8 @@ FROM (
 JOIN totals USING (segment, stage)
 WHERE with_pain >= {m.min_customers} AND reached > with_pain AND gap_points > 0 AND stage NOT IN ('renewal', 'churn')
 ORDER BY segment, indexOf(stage_order, stage), gap_points DESC, with_pain DESC, kind, place
-LIMIT 1 BY segment, stage""")
+LIMIT 1 BY segment, stage""",
+    )
     churn = Query(f"map_churn_{name}", f"Journey map by {name}: churn, with and without critical friction",
                   churn_sql(segments))  # fmt: skip
     return MapQueries(name, stages, touchpoints, channels, pain_points, sentiment, opportunities, churn)

@@ -31,7 +31,10 @@ def _last(settings: Settings, moment: str) -> str:
 
 def paths_into_friction(settings: Settings) -> Query:
     shown = settings.journey_map.paths_shown
-    return Query("paths_into_friction", f"Paths into friction (last {settings.journey_map.path_length} touchpoints)", f"""
+    return Query(
+        "paths_into_friction",
+        f"Paths into friction (last {settings.journey_map.path_length} touchpoints)",
+        f"""
 WITH {_paths(settings)},
 signals AS (
     SELECT {person_of("f")} AS person, f.kind AS kind, f.occurred_at AS at,
@@ -46,12 +49,16 @@ FROM (
     GROUP BY kind, place, path
 )
 ORDER BY kind, place, signals DESC, path
-LIMIT {shown} BY kind, place""")
+LIMIT {shown} BY kind, place""",
+    )
 
 
 def paths_to_first_contact(settings: Settings) -> Query:
     shown = settings.journey_map.paths_shown
-    return Query("paths_to_first_contact", f"Paths to a first support contact (last {settings.journey_map.path_length} touchpoints)", f"""
+    return Query(
+        "paths_to_first_contact",
+        f"Paths to a first support contact (last {settings.journey_map.path_length} touchpoints)",
+        f"""
 WITH {_paths(settings)},
 first_contacts AS (
     SELECT {person_of("t")} AS person, min(t.occurred_at) AS at
@@ -67,15 +74,20 @@ FROM (
     GROUP BY path
 )
 ORDER BY customers DESC, path
-LIMIT {shown}""")
+LIMIT {shown}""",
+    )
 
 
-STAGE_FLOW = Query("stage_flow", "Stage flow (transitions between stages)", f"""
+STAGE_FLOW = Query(
+    "stage_flow",
+    "Stage flow (transitions between stages)",
+    f"""
 SELECT ifNull(s.from_stage, '(new)') AS from_stage, s.to_stage AS to_stage, uniqExact({person_of("s")}) AS customers
 FROM {{db}}.stage_transitions AS s FINAL {join_links("s")}
 WHERE s.at >= {{from}} AND s.at < {{to}}
 GROUP BY from_stage, to_stage
-ORDER BY customers DESC, from_stage, to_stage""")
+ORDER BY customers DESC, from_stage, to_stage""",
+)
 
 
 def path_queries(settings: Settings) -> list[Query]:

@@ -79,21 +79,32 @@ def literal_time(moment: datetime) -> str:
     return f"toDateTime64('{moment.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}', 3, 'UTC')"
 
 
-VOLUME_BY_STAGE = Query("volume_by_stage", "Touchpoints by stage", """
+VOLUME_BY_STAGE = Query(
+    "volume_by_stage",
+    "Touchpoints by stage",
+    """
 SELECT if(stage = '', '(none)', stage) AS stage, uniqExactMerge(events) AS touchpoints, uniqMerge(customers) AS journeys
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY stage
-ORDER BY touchpoints DESC, stage""")
+ORDER BY touchpoints DESC, stage""",
+)
 
-VOLUME_BY_CHANNEL = Query("volume_by_channel", "Touchpoints by channel", """
+VOLUME_BY_CHANNEL = Query(
+    "volume_by_channel",
+    "Touchpoints by channel",
+    """
 SELECT channel, uniqExactMerge(events) AS touchpoints, uniqMerge(customers) AS journeys
 FROM {db}.touchpoints_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY channel
-ORDER BY touchpoints DESC, channel""")
+ORDER BY touchpoints DESC, channel""",
+)
 
-SESSIONS = Query("sessions", "Sessions", """
+SESSIONS = Query(
+    "sessions",
+    "Sessions",
+    """
 SELECT count() AS sessions,
        uniqExact(journey_key) AS customers,
        round(avg(event_count), 1) AS events_per_session,
@@ -102,9 +113,13 @@ SELECT count() AS sessions,
        round(countIf(length(channels) > 1) / count() * 100, 1) AS multichannel_pct,
        round(avg(friction_score), 2) AS avg_friction_score
 FROM {db}.sessions FINAL
-WHERE started_at >= {from} AND started_at < {to}""")
+WHERE started_at >= {from} AND started_at < {to}""",
+)
 
-FRICTION_BY_KIND = Query("friction_by_kind", "Friction signals by kind", """
+FRICTION_BY_KIND = Query(
+    "friction_by_kind",
+    "Friction signals by kind",
+    """
 SELECT kind,
        uniqExactMerge(signals) AS total,
        uniqExactMergeIf(signals, severity = 'critical') AS critical,
@@ -112,9 +127,13 @@ SELECT kind,
 FROM {db}.friction_per_minute
 WHERE minute >= {from} AND minute < {to}
 GROUP BY kind
-ORDER BY total DESC, kind""")
+ORDER BY total DESC, kind""",
+)
 
-TOP_FRICTION_PLACES = Query("top_friction_places", "Where friction happens (top 10)", """
+TOP_FRICTION_PLACES = Query(
+    "top_friction_places",
+    "Where friction happens (top 10)",
+    """
 SELECT kind,
        multiIf(flow IS NOT NULL AND step IS NOT NULL, concat(flow, ' / ', step), flow IS NOT NULL, flow,
                ifNull(touchpoint, '')) AS place,
@@ -125,9 +144,13 @@ FROM {db}.friction_signals FINAL
 WHERE occurred_at >= {from} AND occurred_at < {to} AND version = 1
 GROUP BY kind, place, channel
 ORDER BY signals DESC, kind, place, channel
-LIMIT 10""")
+LIMIT 10""",
+)
 
-CX_SCORES = Query("cx_scores", "NPS, CSAT, CES", """
+CX_SCORES = Query(
+    "cx_scores",
+    "NPS, CSAT, CES",
+    """
 SELECT kind,
        sum(n) AS answers,
        multiIf(kind = 'nps', round(100 * (sumIf(n, score >= 9) - sumIf(n, score <= 6)) / sum(n), 1),
@@ -145,9 +168,13 @@ FROM (
     GROUP BY kind, score
 )
 GROUP BY kind
-ORDER BY kind""")
+ORDER BY kind""",
+)
 
-TIME_TO_FIRST_VALUE = Query("time_to_first_value", "Time to first value (signup to activation)", """
+TIME_TO_FIRST_VALUE = Query(
+    "time_to_first_value",
+    "Time to first value (signup to activation)",
+    """
 SELECT count() AS customers,
        round(quantileExact(0.5)(first_value_ms) / 3600000, 1) AS p50_hours,
        round(quantileExact(0.9)(first_value_ms) / 3600000, 1) AS p90_hours,
@@ -158,15 +185,20 @@ FROM (
     FROM {db}.stage_transitions FINAL
     WHERE at >= {from} AND at < {to} AND time_to_first_value_ms IS NOT NULL
     GROUP BY journey_key
-)""")
+)""",
+)
 
-STAGE_TRANSITIONS = Query("stage_transitions", "Stage transitions", """
+STAGE_TRANSITIONS = Query(
+    "stage_transitions",
+    "Stage transitions",
+    """
 SELECT ifNull(from_stage, '(new)') AS from_stage, to_stage, count() AS transitions,
        round(quantileExact(0.5)(time_in_previous_ms) / 3600000, 1) AS p50_hours_in_previous
 FROM {db}.stage_transitions FINAL
 WHERE at >= {from} AND at < {to}
 GROUP BY from_stage, to_stage
-ORDER BY transitions DESC, from_stage, to_stage""")
+ORDER BY transitions DESC, from_stage, to_stage""",
+)
 
 # A person: a customer together with the anonymous journeys linked to them (identity_links).
 LINKS = """(SELECT anonymous_id, any(customer_id) AS customer FROM {db}.identity_links FINAL
@@ -228,9 +260,13 @@ FROM customers AS c {join}{group}"""
 
 CHURN = Query("churn", "Churn (customers during the window; with and without critical friction)", churn_sql())
 
-DATA_RANGE = Query("data_range", "Event time covered", """
+DATA_RANGE = Query(
+    "data_range",
+    "Event time covered",
+    """
 SELECT min(minute) AS first_minute, max(minute) AS last_minute
-FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FROM {db}.friction_per_minute)""")
+FROM (SELECT minute FROM {db}.touchpoints_per_minute UNION ALL SELECT minute FROM {db}.friction_per_minute)""",
+)
 
 
 def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
@@ -239,7 +275,10 @@ def funnel_query(flow_name: str, flow: FlowSettings) -> Query:
     that `step`, the start and completion events included), completed; with the share
     of starters still there and the drop-off from the step before (%)."""
     funnel = ["started", *flow.steps, "completed"]
-    return Query(f"funnel_{flow_name}", f"Funnel: {flow_name}", f"""
+    return Query(
+        f"funnel_{flow_name}",
+        f"Funnel: {flow_name}",
+        f"""
 SELECT position, step, journeys,
        round(100 * journeys / nullIf(first_value(journeys) OVER (ORDER BY position), 0), 1) AS of_started_pct,
        if(position = 1, 0, round(100 - 100 * journeys / nullIf(lagInFrame(journeys) OVER (ORDER BY position
@@ -265,7 +304,8 @@ FROM (
 ARRAY JOIN arrayEnumerate(funnel) AS step_index
 GROUP BY position, step
 )
-ORDER BY position""")
+ORDER BY position""",
+    )
 
 
 def report_queries(settings: Settings) -> list[Query]:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import enum
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import UUID
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from journey.schemas.stages import Stage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 # Bounds on `properties`: a touchpoint describes one interaction; bulk payloads belong elsewhere.
 MAX_PROPERTIES_BYTES = 8 * 1024
@@ -164,7 +165,7 @@ class InvalidTouchpoint(ValueError):
 _PYDANTIC_PREFIX = re.compile(r"^(Value error|Assertion failed), ")
 
 
-def _explain(problem: dict[str, Any]) -> dict[str, str]:
+def _explain(problem: ErrorDetails) -> dict[str, str]:
     field = ".".join(str(p) for p in problem["loc"]) or "(event)"
     kind = problem["type"]
     if kind == "timezone_aware":
@@ -176,7 +177,7 @@ def _explain(problem: dict[str, Any]) -> dict[str, str]:
     elif kind == "enum":
         text = f"{problem.get('input')!r} is not one of: {problem['ctx']['expected']}"
     elif kind == "string_pattern_mismatch" and problem["loc"] == ("touchpoint",):
-        text = f"{problem.get('input')!r} is not a lowercase \"domain.action\" name like checkout.started"
+        text = f'{problem.get("input")!r} is not a lowercase "domain.action" name like checkout.started'
     elif kind == "literal_error" and problem["loc"] == ("schema_version",):
         text = f"schema_version {problem.get('input')!r} is not supported; this pipeline reads {SCHEMA_VERSION}"
     else:
@@ -214,7 +215,9 @@ def check_event_time(touchpoint: Touchpoint, published_at: datetime, max_future:
                   f"by more than {max_age.days} days (contract.max_age_days)"  # fmt: skip
     else:
         return
-    raise InvalidTouchpoint("time_out_of_range", f"occurred_at: {problem}", [{"field": "occurred_at", "problem": problem}])
+    raise InvalidTouchpoint(
+        "time_out_of_range", f"occurred_at: {problem}", [{"field": "occurred_at", "problem": problem}]
+    )
 
 
 def _json_type(value: Any) -> str:

@@ -53,8 +53,10 @@ def access_statements(settings: ClickHouseSettings) -> list[Statement]:
         secret = "'" + password.get_secret_value().replace("\\", "\\\\").replace("'", "\\'") + "'"
         identified = f"ALTER USER {user} IDENTIFIED WITH sha256_password BY "
         statements += [
-            Statement(f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_password BY {secret}",
-                      f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_password BY {HIDDEN}"),  # fmt: skip
+            Statement(
+                f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_password BY {secret}",
+                f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_password BY {HIDDEN}",
+            ),
             Statement(identified + secret, identified + HIDDEN),
             Statement(f"GRANT {role} TO {user}", f"GRANT {role} TO {user}"),
             Statement(f"ALTER USER {user} DEFAULT ROLE {role}", f"ALTER USER {user} DEFAULT ROLE {role}"),
@@ -71,7 +73,7 @@ def apply_access(client: Client, settings: ClickHouseSettings) -> list[str]:
     if embedded_path(settings.dsn) is not None:
         raise AccessNotSupported(
             "the embedded engine has no users or roles: clickhouse.writer_user / reader_user apply to a "
-            "ClickHouse server (docs/operations.md, \"Security\")"
+            'ClickHouse server (docs/operations.md, "Security")'
         )
     for statement in access_statements(settings):
         client.command(statement.sql)

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
 Row = tuple[dict[str, Any], int, int]  # (record, partition, offset)
 
 
@@ -70,7 +69,11 @@ class Batch:
 
     @property
     def token(self) -> str:
-        return f"{self.topic}/{self.partition}/erasure-{self.last_offset}" if self.erasure else dedup_token(self.topic, self.records)
+        return (
+            f"{self.topic}/{self.partition}/erasure-{self.last_offset}"
+            if self.erasure
+            else dedup_token(self.topic, self.records)
+        )
 
     @property
     def commit_offset(self) -> int:

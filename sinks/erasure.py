@@ -42,14 +42,20 @@ class ErasurePlan:
 
 TOUCHPOINTS_PER_MINUTE = Rollup("touchpoints_per_minute", "touchpoints_per_minute_mv", "touchpoints",
                                 "toStartOfMinute(occurred_at)")  # fmt: skip
-CX_SCORES_PER_HOUR = Rollup("cx_scores_per_hour", "cx_scores_per_hour_mv", "survey_responses", "toStartOfHour(occurred_at)")
+CX_SCORES_PER_HOUR = Rollup(
+    "cx_scores_per_hour", "cx_scores_per_hour_mv", "survey_responses", "toStartOfHour(occurred_at)"
+)
 FRICTION_PER_MINUTE = Rollup("friction_per_minute", "friction_per_minute_mv", "friction_signals",
                              "toStartOfMinute(occurred_at)")  # fmt: skip
 BUCKET_COLUMN = {"touchpoints_per_minute": "minute", "cx_scores_per_hour": "hour", "friction_per_minute": "minute"}
 
 PLANS = {
-    "touchpoints": ErasurePlan("touchpoints", ("journey_key",), (Derived("survey_responses", (CX_SCORES_PER_HOUR,)),),
-                               (TOUCHPOINTS_PER_MINUTE,)),  # fmt: skip
+    "touchpoints": ErasurePlan(
+        "touchpoints",
+        ("journey_key",),
+        (Derived("survey_responses", (CX_SCORES_PER_HOUR,)),),
+        (TOUCHPOINTS_PER_MINUTE,),
+    ),
     "sessions": ErasurePlan("sessions", ("journey_key",)),
     "friction_signals": ErasurePlan("friction_signals", ("journey_key",), rollups=(FRICTION_PER_MINUTE,)),
     "stage_transitions": ErasurePlan("stage_transitions", ("journey_key",)),

@@ -22,7 +22,6 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException
 from prometheus_client import Counter, Gauge, Histogram
 
 from journey.config import Settings
-from journey.topics import SINK_DEAD_LETTER
 from journey.sinks.batching import (
     Batch,
     ErasureMarker,
@@ -33,11 +32,12 @@ from journey.sinks.batching import (
     dedup_token,
     insert_splitting,
 )
-from journey.sinks.erasure import IDENTITY_PLANS, PLANS, erase
-from journey.streams.erasure import MARKER_HEADER, SUBJECT_HEADER
 from journey.sinks.clickhouse_client import connect
+from journey.sinks.erasure import IDENTITY_PLANS, PLANS, erase
 from journey.sinks.migrations import migrate
 from journey.sinks.rows import TABLES, JsonRowCheck, TableSpec, json_each_row, to_columns
+from journey.streams.erasure import MARKER_HEADER, SUBJECT_HEADER
+from journey.topics import SINK_DEAD_LETTER
 
 log = logging.getLogger("journey.sink")
 # clickhouse-connect logs a traceback for every value it cannot serialize; while the sink splits a
@@ -181,10 +181,14 @@ class ClickHouseSink:
     def _progress(self, topics: list[str]) -> dict[tuple[str, int], int]:
         """Next offsets recorded in sink_progress (called before any consumption: ClickHouse is up)."""
         names = ", ".join(f"'{topic}'" for topic in sorted(set(topics)))
-        rows = self._clickhouse().query(
-            f"SELECT topic, partition, max(next_offset) FROM {self.database}.sink_progress "
-            f"WHERE topic IN ({names}) GROUP BY topic, partition"
-        ).result_rows
+        rows = (
+            self._clickhouse()
+            .query(
+                f"SELECT topic, partition, max(next_offset) FROM {self.database}.sink_progress "
+                f"WHERE topic IN ({names}) GROUP BY topic, partition"
+            )
+            .result_rows
+        )
         return {(topic, int(partition)): int(offset) for topic, partition, offset in rows}
 
     # -- the loop ------------------------------------------------------------------------------
@@ -263,7 +267,11 @@ class ClickHouseSink:
         """A tombstone: an erasure marker when it carries the request id, else nothing to write."""
         headers = dict(message.headers() or [])
         if MARKER_HEADER not in headers or message.key() is None:
-            log.warning("%s offset %d: a record without a value or an erasure marker; skipped", message.topic(), message.offset())
+            log.warning(
+                "%s offset %d: a record without a value or an erasure marker; skipped",
+                message.topic(),
+                message.offset(),
+            )
             return True
         subject = headers.get(SUBJECT_HEADER)
         marker = ErasureMarker(message.key().decode(), headers[MARKER_HEADER].decode(),
@@ -310,7 +318,9 @@ class ClickHouseSink:
             return False
         self._succeeded()
         for (record, partition, offset), reason in rejected:
-            log.warning("%s offset %d rejected by ClickHouse (%s): to %s", batch.topic, offset, reason, SINK_DEAD_LETTER)
+            log.warning(
+                "%s offset %d rejected by ClickHouse (%s): to %s", batch.topic, offset, reason, SINK_DEAD_LETTER
+            )
             value = orjson.dumps(record)
             self._dead_letter(batch.topic, partition, offset, None, value, f"rejected by ClickHouse: {reason}")
         SINK_BATCH_SECONDS.labels(spec.table).observe(time.monotonic() - started)
@@ -328,7 +338,9 @@ class ClickHouseSink:
         try:
             self.consumer.commit(offsets=[TopicPartition(batch.topic, batch.partition, offset)], asynchronous=False)
         except KafkaException as error:  # the broker away, a rebalance: sink_progress has it, a later commit covers it
-            log.warning("commit of %s[%d] at %d deferred: %s", batch.topic, batch.partition, offset, error.args[0].str())
+            log.warning(
+                "commit of %s[%d] at %d deferred: %s", batch.topic, batch.partition, offset, error.args[0].str()
+            )
 
     def _erase(self, batch: Batch, spec: TableSpec) -> bool:
         """Delete the marker's key from the topic's table (and what derives from it), record the
@@ -383,19 +395,24 @@ class ClickHouseSink:
         retried after the backoff, as any failed insert), never rejects the rows."""
         check = self.json_checks.get(spec.table)
         if check is None:
-            types = dict(client.query(
+            columns = client.query(
                 "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
                 parameters={"db": self.database, "t": spec.table},
-            ).result_rows)  # fmt: skip
+            ).result_rows
+            types: dict[str, str] = {name: type_ for name, type_ in columns}
             if not types:
                 raise RuntimeError(f"UNKNOWN_TABLE: {self.database}.{spec.table} does not exist")
             missing = [name for name, _ in spec.columns if name not in types]
             if missing:
-                raise RuntimeError(f"{self.database}.{spec.table} has no column {', '.join(missing)} (an older schema?)")
+                raise RuntimeError(
+                    f"{self.database}.{spec.table} has no column {', '.join(missing)} (an older schema?)"
+                )
             check = self.json_checks[spec.table] = JsonRowCheck.from_types(spec, types)
         return check
 
-    def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes, reason: str) -> None:
+    def _dead_letter(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes, reason: str
+    ) -> None:
         SINK_DEAD_LETTERS.labels(topic).inc()
         envelope: dict[str, Any] = {"reason": reason, "topic": topic, "partition": partition, "offset": offset,
                                     "original": value.decode(errors="replace")}  # fmt: skip
@@ -403,7 +420,7 @@ class ClickHouseSink:
         self.producer.poll(0)
 
 
-def _short(error: Exception) -> str:
+def _short(error: BaseException) -> str:
     """The first line of an error and of its cause (clickhouse-connect appends tracebacks and
     version trailers; a serialization error's cause says which value did not fit)."""
     lines = str(error).strip().splitlines()

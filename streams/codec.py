@@ -10,10 +10,18 @@ from typing import Any
 import orjson
 
 from journey.schemas.touchpoint import Touchpoint
-from journey.streams.friction import abandonment, at_risk, error_loop, rage_click, repeat_contact, self_service, stalled_onboarding
+from journey.streams.erasure import ErasureProgress
+from journey.streams.friction import (
+    abandonment,
+    at_risk,
+    error_loop,
+    rage_click,
+    repeat_contact,
+    self_service,
+    stalled_onboarding,
+)
 from journey.streams.friction.detectors import FrictionState
 from journey.streams.friction.signal import Observation
-from journey.streams.erasure import ErasureProgress
 from journey.streams.identity import IngestState
 from journey.streams.journey import Handoff, JourneyState, PendingEvent
 from journey.streams.recent_ids import RecentIds
@@ -31,7 +39,17 @@ class StateFormatError(ValueError):
 
 
 def session_to_list(s: Session) -> list[Any]:
-    return [s.start_ms, s.end_ms, s.event_count, s.channels, s.path, s.stages, s.merged_from, s.version, s.friction_score]
+    return [
+        s.start_ms,
+        s.end_ms,
+        s.event_count,
+        s.channels,
+        s.path,
+        s.stages,
+        s.merged_from,
+        s.version,
+        s.friction_score,
+    ]
 
 
 def session_from_list(v: list[Any]) -> Session:
@@ -169,11 +187,20 @@ def decode_state(raw: bytes) -> JourneyState:
             event_count=v[16],
             first_seen_ms=v[17],
             last_seen_ms=v[18],
-            erasure=ErasureProgress(v[19][0], int(v[19][1]), [int(i) for i in v[19][2]], [int(p) for p in v[19][3]],
-                                    [str(k) for k in v[19][4]]) if len(v) > 19 else None,
+            erasure=ErasureProgress(
+                v[19][0],
+                int(v[19][1]),
+                [int(i) for i in v[19][2]],
+                [int(p) for p in v[19][3]],
+                [str(k) for k in v[19][4]],
+            )
+            if len(v) > 19
+            else None,
         )
     except (IndexError, KeyError, TypeError, ValueError) as error:
-        raise StateFormatError(f"journey state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
+        raise StateFormatError(
+            f"journey state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}"
+        ) from None
 
 
 def handoff_to_dict(h: Handoff) -> dict[str, Any]:
@@ -205,7 +232,9 @@ def handoff_from_dict(d: dict[str, Any]) -> Handoff:
 
 
 def encode_ingest_state(state: IngestState) -> bytes:
-    return orjson.dumps([STATE_FORMAT, state.customer_id, state.linked_at_ms, state.conflicts, recent_to_list(state.recent)])
+    return orjson.dumps(
+        [STATE_FORMAT, state.customer_id, state.linked_at_ms, state.conflicts, recent_to_list(state.recent)]
+    )
 
 
 def decode_ingest_state(raw: bytes) -> IngestState:
@@ -213,7 +242,9 @@ def decode_ingest_state(raw: bytes) -> IngestState:
     try:
         return IngestState(customer_id=v[1], linked_at_ms=v[2], conflicts=v[3], recent=recent_from_list(v[4]))
     except (IndexError, KeyError, TypeError, ValueError) as error:
-        raise StateFormatError(f"ingest state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}") from None
+        raise StateFormatError(
+            f"ingest state of format {STATE_FORMAT} is malformed: {type(error).__name__}: {error}"
+        ) from None
 
 
 def _versioned(raw: bytes, kind: str) -> list[Any]:
@@ -224,5 +255,7 @@ def _versioned(raw: bytes, kind: str) -> list[Any]:
     except orjson.JSONDecodeError as error:
         raise StateFormatError(f"{kind} state is not JSON: {error}") from None
     if not isinstance(v, list) or not v or v[0] != STATE_FORMAT:
-        raise StateFormatError(f"{kind} state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}")
+        raise StateFormatError(
+            f"{kind} state format {v[0] if isinstance(v, list) and v else '?'} is not {STATE_FORMAT}"
+        )
     return v

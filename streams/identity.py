@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from journey.config import IdentitySettings
 from journey.schemas.touchpoint import Touchpoint
 from journey.streams.recent_ids import RecentIds
-from journey.streams.timeutil import HOUR_MS, DAY_MS, to_ms
+from journey.streams.timeutil import DAY_MS, HOUR_MS, to_ms
 
 ANONYMOUS_KEY_PREFIX = "anon:"
 

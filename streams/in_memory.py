@@ -90,7 +90,9 @@ class InMemoryPipeline:
         for output in ingest(self.ingest_states[event.partition_key], event, self.identity):
             if isinstance(output, Stitched):
                 messages.append(
-                    TouchpointMessage(output.journey_key, output.customer_id, output.event, output.awaits_handoff, stamp)
+                    TouchpointMessage(
+                        output.journey_key, output.customer_id, output.event, output.awaits_handoff, stamp
+                    )
                 )
             elif isinstance(output, Linked) and output.new:
                 key = anonymous_journey_key(output.anonymous_id)
@@ -162,7 +164,12 @@ class InMemoryPipeline:
         self.drain()
 
     # -- whole runs ------------------------------------------------------------------------
-    def run(self, events: list[Touchpoint | ErasureRequest], batch_sizes: list[int] | None = None, tick_ms: int | None = None) -> list:
+    def run(
+        self,
+        events: list[Touchpoint | ErasureRequest],
+        batch_sizes: list[int] | None = None,
+        tick_ms: int | None = None,
+    ) -> list:
         messages = [m for e in events for m in self.stage1(e)]
         sizes = iter(batch_sizes or [len(messages) or 1])
         position = 0

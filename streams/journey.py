@@ -188,16 +188,24 @@ class Erased:
 
 
 JourneyOutput = (
-    EnrichedTouchpoint | SessionRecord | JourneyStageTransition | FrictionSignal | DuplicateEvent | Forward | Handoff
+    EnrichedTouchpoint
+    | SessionRecord
+    | JourneyStageTransition
+    | FrictionSignal
+    | DuplicateEvent
+    | Forward
+    | Handoff
     | Erased
 )
 
 
-def _signals(state: JourneyState, signals: list[Signal], rules: JourneyRules, sessions: list[Session]) -> list[JourneyOutput]:
+def _signals(
+    state: JourneyState, signals: list[Signal], rules: JourneyRules, sessions: list[Session]
+) -> list[JourneyOutput]:
     """Signals as outputs; each adds its weight to the friction score of its session."""
     if not signals:
         return []
-    by_id = {s.session_id: s for s in sessions}
+    by_id: dict[str | None, Session] = {s.session_id: s for s in sessions}
     for signal in signals:
         session = by_id.get(signal.session_id)
         if session is not None and signal.version == 1:
@@ -333,9 +341,9 @@ def apply_touchpoint(
             return [DuplicateEvent(state.journey_key, event)]
         return [Forward(state.absorbed_into, state.absorbed_into, event, state.journey_key, _erased_by(state))]
     watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), partition_watermark_ms, rules)
-    if awaits_handoff is not None and awaits_handoff not in state.absorbed_from:
-        if awaits_handoff not in state.pending_handoffs:
-            state.pending_handoffs.append(awaits_handoff)
+    waits_anew = awaits_handoff not in state.absorbed_from and awaits_handoff not in state.pending_handoffs
+    if awaits_handoff is not None and waits_anew:
+        state.pending_handoffs.append(awaits_handoff)
     if _still_waiting(state, rules):
         state.held.append((event, customer_id, watermark_ms))
         return []
@@ -365,7 +373,9 @@ def _apply(
         stage, watermark_ms, rules.limits,
     )  # fmt: skip
     outputs.extend(_session_records(state, closed, rules))
-    outputs.append(EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event))
+    outputs.append(
+        EnrichedTouchpoint(state.journey_key, state.customer_id, placement.session_id, stage, placement.late, event)
+    )
     observed = {name: event.properties[name] for name in rules.observed_properties if name in event.properties}
     observation = Observation(occurred_ms, event_id, event.touchpoint, event.channel.value, placement.session_id,
                               stage, event.flow, event.step, event.score, observed)  # fmt: skip
@@ -439,10 +449,12 @@ def receive_handoff(state: JourneyState, handoff: Handoff, rules: JourneyRules) 
         state.first_seen_ms = min(state.first_seen_ms or handoff.first_seen_ms, handoff.first_seen_ms)
     gap = rules.limits.gap_ms
     for incoming in handoff.open_sessions:
-        touching = [s for s in state.sessions.open if s.start_ms - gap < incoming.end_ms and incoming.start_ms < s.end_ms + gap]
+        touching = [
+            s for s in state.sessions.open if s.start_ms - gap < incoming.end_ms and incoming.start_ms < s.end_ms + gap
+        ]
         if touching:
-            target = min(touching + [incoming], key=lambda s: (s.start_ms, s.session_id))
-            others = [s for s in touching + [incoming] if s is not target]
+            target = min([*touching, incoming], key=lambda s: (s.start_ms, s.session_id))
+            others = [s for s in [*touching, incoming] if s is not target]
             for other in others:
                 target.absorb(other, rules.limits.max_path)
             absorbed = {id(s) for s in others}

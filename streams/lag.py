@@ -10,7 +10,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from journey.config import Settings
 
 
-def partition_progress(settings: Settings, group: str, topics: list[str], timeout_s: float = 10) -> dict[tuple[str, int], tuple[int, int]]:
+def partition_progress(
+    settings: Settings, group: str, topics: list[str], timeout_s: float = 10
+) -> dict[tuple[str, int], tuple[int, int]]:
     """For each partition of `topics`: where `group` resumes it (its committed offset, or the start
     of the log where it has none: the stages read from the earliest offset), and where it ends."""
     consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
@@ -22,7 +24,9 @@ def partition_progress(settings: Settings, group: str, topics: list[str], timeou
         consumer.close()
 
 
-def consumer_progress(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float = 10) -> dict[tuple[str, int], tuple[int, int]]:
+def consumer_progress(
+    consumer: Consumer, partitions: list[TopicPartition], timeout_s: float = 10
+) -> dict[tuple[str, int], tuple[int, int]]:
     """`partition_progress` with a consumer of the group at hand (the worker's own, in its loop)."""
     progress = {}
     for tp in _committed(consumer, partitions, timeout_s):
@@ -38,8 +42,8 @@ def group_lag(settings: Settings, group: str, topics: list[str], timeout_s: floa
 
 def pipeline_lag(settings: Settings) -> dict[str, int]:
     """Lag of the stream stages (their input topics) and of the sink (the journey.* topics)."""
-    from journey.topics import STITCHED, TOUCHPOINTS
     from journey.sinks.rows import TABLES
+    from journey.topics import STITCHED, TOUCHPOINTS
 
     app_id, name = settings.worker.app_id, settings.topics.name
     return {

@@ -90,7 +90,12 @@ class TickMessage:
 
 
 StitchedMessage = (
-    TouchpointMessage | AbsorbMessage | HandoffMessage | TickMessage | SourceIdleMessage | SourceProgressMessage
+    TouchpointMessage
+    | AbsorbMessage
+    | HandoffMessage
+    | TickMessage
+    | SourceIdleMessage
+    | SourceProgressMessage
     | EraseMessage
 )
 
@@ -171,7 +176,9 @@ def _from_body(body: dict[str, Any]) -> StitchedMessage:
         return TouchpointMessage(body["journey_key"], body["customer_id"], event, body.get("awaits_handoff"), stamp,
                                  body.get("forwarded_from"), body.get("erasure"))  # fmt: skip
     if kind == "absorb":
-        return AbsorbMessage(body["journey_key"], body["customer_id"], body["linked_at_ms"], _unstamp(body.get("source")))
+        return AbsorbMessage(
+            body["journey_key"], body["customer_id"], body["linked_at_ms"], _unstamp(body.get("source"))
+        )
     if kind == "source_idle":
         return SourceIdleMessage(body["source_partition"])
     if kind == "source_progress":

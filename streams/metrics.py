@@ -18,7 +18,9 @@ SESSIONS_OPENED = Counter("journey_sessions_opened", "Sessions opened.")
 SESSIONS_CLOSED = Counter("journey_sessions_closed", "Sessions closed, by reason.", ["reason"])
 ACTIVE_SESSIONS = Gauge("journey_active_sessions", "Journeys with an open session on this worker.")
 STAGE_TRANSITIONS = Counter("journey_stage_transitions", "Journey stage transitions, by stage entered.", ["to_stage"])
-IDENTITY_LINKS = Counter("journey_identity_links", "Anonymous ids linked to customers, by kind (link, conflict).", ["kind"])
+IDENTITY_LINKS = Counter(
+    "journey_identity_links", "Anonymous ids linked to customers, by kind (link, conflict).", ["kind"]
+)
 EVENT_TIME_LAG = Histogram(
     "journey_event_time_lag_seconds",
     "Processing time minus event time at stage 2.",
@@ -27,7 +29,9 @@ EVENT_TIME_LAG = Histogram(
 BATCH_SECONDS = Histogram(
     "journey_batch_seconds", "Time to process one batch, by stage.", ["stage"], buckets=(0.005, 0.02, 0.1, 0.5, 1, 5)
 )
-FRICTION_SIGNALS = Counter("journey_friction_signals", "Friction signals detected, by kind and severity.", ["kind", "severity"])
+FRICTION_SIGNALS = Counter(
+    "journey_friction_signals", "Friction signals detected, by kind and severity.", ["kind", "severity"]
+)
 ABANDONMENTS = Counter("journey_abandonments", "Abandoned flows, by flow and the last step reached.", ["flow", "step"])
 RECOVERIES = Counter("journey_abandonments_recovered", "Abandoned flows completed later, by flow.", ["flow"])
 OFFSET_GAPS = Counter(
@@ -39,10 +43,14 @@ STATE_ERRORS = Counter(
     "journey_state_errors", "Stored states that could not be read (another format) and were started afresh.", ["table"]
 )
 STATE_BYTES = Gauge(
-    "journey_state_bytes", "State this worker holds, by table (its partitions; RocksDB's live-data estimate).", ["table"]
+    "journey_state_bytes",
+    "State this worker holds, by table (its partitions; RocksDB's live-data estimate).",
+    ["table"],
 )
 ERASURES = Counter(
-    "journey_erasures", "Right-to-erasure requests applied, by stage (ingest: keys; journeys: journey states).", ["stage"]
+    "journey_erasures",
+    "Right-to-erasure requests applied, by stage (ingest: keys; journeys: journey states).",
+    ["stage"],
 )
 WATERMARK = Gauge("journey_watermark_seconds", "Event-time watermark of a stage-2 partition.", ["partition"])
 CONSUMER_LAG = Gauge(

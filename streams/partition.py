@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from journey.streams.codec import encode_state
+from journey.streams.erasure import ErasureProgress
 from journey.streams.journey import (
     NO_WATERMARK,
     Erased,
@@ -27,8 +29,8 @@ from journey.streams.journey import (
     JourneyState,
     absorb_into,
     advance_watermark,
-    next_deadline,
     apply_touchpoint,
+    next_deadline,
     receive_handoff,
 )
 from journey.streams.messages import (
@@ -42,8 +44,6 @@ from journey.streams.messages import (
     TickMessage,
     TouchpointMessage,
 )
-from journey.streams.codec import encode_state
-from journey.streams.erasure import ErasureProgress
 from journey.streams.state_cache import StateCache
 
 StateLoader = Callable[[str], JourneyState | None]
@@ -124,12 +124,13 @@ class JourneyPartition:
                     self._index(state)
                 case EraseMessage(key, request_id, markers, index, source_partition, senders):
                     state = state_of(key)
-                    if state.erasure is None or state.erasure.request_id != request_id:  # its first marker
+                    progress = state.erasure
+                    if progress is None or progress.request_id != request_id:  # its first marker
                         self._forget(key)
                         result.outputs.append(Erased(key, request_id))
                         progress = ErasureProgress(request_id, markers, [], [], list(senders))
                         state = changed[key] = JourneyState(journey_key=key, erasure=progress)  # nothing of the old
-                    state.erasure.mark(index, source_partition)
+                    progress.mark(index, source_partition)
                 case SourceProgressMessage(source):
                     self._observe(source)
                 case SourceIdleMessage(source_partition):

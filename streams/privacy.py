@@ -130,7 +130,7 @@ def _rewrite(node: Any, path: Path, replace: Callable[[Any], Any] | None) -> Any
     of the path to each element. Unchanged branches are shared, changed ones copied."""
     if isinstance(node, list):
         items = [_rewrite(item, path, replace) for item in node]
-        return node if all(a is b for a, b in zip(items, node)) else items
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     if not isinstance(node, dict) or path[0] not in node:
         return node
     head, rest = path[0], path[1:]

@@ -29,6 +29,7 @@ from journey.config import SessionSettings
 from journey.schemas.stages import Stage
 from journey.streams.timeutil import HOUR_MS, MINUTE_MS
 
+
 def _stage_rank(stage: str) -> tuple[int, str]:
     return (Stage(stage).rank, stage)
 
@@ -66,7 +67,9 @@ class Session:
     version: int = 0  # grows with every change: ReplacingMergeTree keeps the highest
     friction_score: float = 0.0  # weighted sum of the session's friction signals (friction.weights)
 
-    def add(self, occurred_ms: int, event_id: str, channel: str, touchpoint: str, stage: str | None, max_path: int) -> None:
+    def add(
+        self, occurred_ms: int, event_id: str, channel: str, touchpoint: str, stage: str | None, max_path: int
+    ) -> None:
         former = self.session_id
         self.start_ms = min(self.start_ms, occurred_ms)
         self.end_ms = max(self.end_ms, occurred_ms)

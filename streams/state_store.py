@@ -18,6 +18,7 @@ import functools
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import orjson
 
@@ -56,8 +57,8 @@ class MemoryStore:
         self.values.clear()
 
 
-@functools.lru_cache(maxsize=None)
-def _shared_memory(budget_mb: int):  # noqa: ANN202 - (rocksdict Cache, WriteBufferManager)
+@functools.cache
+def _shared_memory(budget_mb: int):
     """One block cache and one memtable budget for every store of the process (half each); the
     memtables are charged to the cache, so the whole stays within the budget."""
     from rocksdict import Cache, WriteBufferManager
@@ -66,7 +67,7 @@ def _shared_memory(budget_mb: int):  # noqa: ANN202 - (rocksdict Cache, WriteBuf
     return cache, WriteBufferManager.new_write_buffer_manager_with_cache((budget_mb // 2) << 20, False, cache)
 
 
-def _rocks_options(budget_mb: int):  # noqa: ANN202 - rocksdict Options
+def _rocks_options(budget_mb: int):
     from rocksdict import BlockBasedOptions, Options
 
     cache, memtables = _shared_memory(budget_mb)
@@ -95,7 +96,8 @@ class RocksStore:
         return self._db.get(key)
 
     def keys(self) -> Iterator[bytes]:
-        return (key for key in self._db.keys() if key != CHANGELOG_OFFSET_KEY)
+        keys = cast(Iterator[bytes], self._db.keys())  # only bytes keys are ever put
+        return (key for key in keys if key != CHANGELOG_OFFSET_KEY)
 
     @property
     def live_bytes(self) -> int:

@@ -8,6 +8,7 @@ partitions of both topics; a partition's state moves with it through its changel
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
@@ -15,32 +16,15 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from journey.config import Settings
-from journey.streams.lag import pipeline_lag
-from journey.topics import (
-    DEAD_LETTER,
-    INGEST_STATE_TABLE,
-    JOURNEY_FRICTION,
-    JOURNEY_IDENTITIES,
-    JOURNEY_SESSIONS,
-    JOURNEY_STAGES,
-    JOURNEY_STATE_TABLE,
-    JOURNEY_TOUCHPOINTS,
-    STATE_TABLES,
-    STITCHED,
-    TOUCHPOINTS,
-    changelog_topic,
-    create_topics,
-)
 from journey.schemas.touchpoint import InvalidTouchpoint, check_event_time, parse_touchpoint
 from journey.streams import metrics
 from journey.streams.codec import StateFormatError, decode_ingest_state, decode_state, encode_ingest_state
-from journey.streams.group_loop import GroupLoop, Timer, TopicHandler
 from journey.streams.erasure import (
     MARKER_HEADER,
     SUBJECT_HEADER,
@@ -50,6 +34,7 @@ from journey.streams.erasure import (
     is_erasure_request,
     parse_erasure_request,
 )
+from journey.streams.group_loop import GroupLoop, Timer, TopicHandler
 from journey.streams.identity import Conflict, Duplicate, IngestState, Linked, Stitched, anonymous_journey_key, ingest
 from journey.streams.journey import (
     DuplicateEvent,
@@ -63,6 +48,7 @@ from journey.streams.journey import (
     SessionRecord,
 )
 from journey.streams.kafka_output import KafkaOutput, OutputBatch
+from journey.streams.lag import pipeline_lag
 from journey.streams.messages import (
     AbsorbMessage,
     EraseMessage,
@@ -92,6 +78,24 @@ from journey.streams.records import (
 from journey.streams.sessions import new_session_id
 from journey.streams.state_table import StateTable
 from journey.streams.timeutil import to_ms
+from journey.topics import (
+    DEAD_LETTER,
+    INGEST_STATE_TABLE,
+    JOURNEY_FRICTION,
+    JOURNEY_IDENTITIES,
+    JOURNEY_SESSIONS,
+    JOURNEY_STAGES,
+    JOURNEY_STATE_TABLE,
+    JOURNEY_TOUCHPOINTS,
+    STATE_TABLES,
+    STITCHED,
+    TOUCHPOINTS,
+    changelog_topic,
+    create_topics,
+)
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 log = logging.getLogger("journey.worker")
 
@@ -146,7 +150,9 @@ class JourneyWorker:
         self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
         self.stitched_next_offset: dict[int, int] = {}  # stage-2 partition -> offset after the last one processed
         self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
-        self.source_last_wall: dict[int, float] = {}  # stage-1 partition -> its last event (or its assignment), wall time
+        self.source_last_wall: dict[
+            int, float
+        ] = {}  # stage-1 partition -> its last event (or its assignment), wall time
         self.source_next_offset: dict[int, int] = {}  # stage-1 partition -> offset after the last one processed
         self.source_delivered: dict[int, int] = {}  # stage-1 partition -> progress whose outputs Kafka acked
         self.source_broadcast: dict[int, int] = {}  # stage-1 partition -> progress last told every partition
@@ -161,7 +167,7 @@ class JourneyWorker:
         self.lag_stop = threading.Event()
         metrics.export_zero_series(settings.friction.flows)
         self.sink_thread = None
-        self.report_client = None
+        self.report_client: Client | None = None  # the web views' own ClickHouse connection
         if with_sink:  # `journey run`: the sink on a thread of this process
             from journey.sinks.in_worker import SinkThread
 
@@ -319,7 +325,6 @@ class JourneyWorker:
         except StateFormatError as error:
             return _unreadable(INGEST_STATE_TABLE, key, error, IngestState())
 
-
     def _route_ingest_output(
         self, output: Stitched | Duplicate | Linked | Conflict, stamp: SourceStamp, out: OutputBatch,
         stitched: dict[int, list[bytes]],
@@ -340,7 +345,9 @@ class JourneyWorker:
                     stitched[self._stitched_partition(anonymous_key)].append(encode_message(absorb))
             case Conflict(anonymous_id, kept, claimed, _):
                 metrics.IDENTITY_LINKS.labels("conflict").inc()
-                log.warning("identity conflict: %s is linked to %s, %s claimed it; first link kept", anonymous_id, kept, claimed)
+                log.warning(
+                    "identity conflict: %s is linked to %s, %s claimed it; first link kept", anonymous_id, kept, claimed
+                )
                 out.send(self.out_identities, anonymous_id.encode(), identity_record(output))
 
     def _stitched_partition(self, journey_key: str) -> int:
@@ -373,7 +380,7 @@ class JourneyWorker:
         for partition in sorted({record.partition() for record in records}):
             items = by_partition.get(partition, [])
             processor = self._partition(partition)
-            result = processor.process(items, lambda key, p=partition: self._load_journey(p, key))
+            result = processor.process(items, functools.partial(self._load_journey, partition))
             for output in result.outputs:
                 self._route_journey_output(output, now, out, stitched)
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m in items):
@@ -397,11 +404,11 @@ class JourneyWorker:
         self.active_sessions = sum(p.open_sessions for p in self.partitions.values())
         metrics.ACTIVE_SESSIONS.set(self.active_sessions)
 
-    def load_journey(self, key: str):  # noqa: ANN202 - JourneyState | None
+    def load_journey(self, key: str):
         """A journey's stored state (the web view; None when unknown or not kept here)."""
         return self._load_journey(self._stitched_partition(key), key)
 
-    def _load_journey(self, partition: int, key: str):  # noqa: ANN202 - JourneyState | None
+    def _load_journey(self, partition: int, key: str):
         raw = self.journey_table.get(partition, key.encode())
         if raw is None:
             return None
@@ -429,7 +436,9 @@ class JourneyWorker:
             self.last_event_wall.setdefault(partition, time.time())
         return processor
 
-    def _route_journey_output(self, output: object, now: float, out: OutputBatch, stitched: dict[int, list[bytes]]) -> None:
+    def _route_journey_output(
+        self, output: object, now: float, out: OutputBatch, stitched: dict[int, list[bytes]]
+    ) -> None:
         match output:
             case EnrichedTouchpoint(journey_key, _, session_id, _, late, event):
                 metrics.EVENTS.labels("journeys", "late" if late else "valid").inc()

@@ -61,7 +61,11 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         """The journey map (`journey map`): JSON at /map.json, the page at /map (`journey run` only)."""
         as_json = request.path.startswith("/map.json")
         if worker.sink_thread is None:
-            return web.json_response({"error": NO_REPORT}, status=404) if as_json else web.Response(text=NO_REPORT, status=404)
+            return (
+                web.json_response({"error": NO_REPORT}, status=404)
+                if as_json
+                else web.Response(text=NO_REPORT, status=404)
+            )
         try:
             start, end = _query_times(request, "since", "until")
             segment = request.query.get("segment") or None
@@ -87,7 +91,11 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         if worker.sink_thread is None:
             return web.json_response({"error": NO_REPORT}, status=404)
         key = worker.protection.journey_key_of(customer_id)
-        state = worker.load_journey(key) if worker.journey_partition(key) in worker.loop.assigned(worker.stitched_topic) else None
+        state = (
+            worker.load_journey(key)
+            if worker.journey_partition(key) in worker.loop.assigned(worker.stitched_topic)
+            else None
+        )
         live = None if state is None else journey_summary(state)
         try:
             built = await asyncio.to_thread(_customer, worker, customer_id, live)
@@ -147,19 +155,19 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
     ]
 
 
-def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None):  # noqa: ANN202 - journey.reports.report.Report
+def _report(worker: JourneyWorker, start: datetime | None, end: datetime | None):
     from journey.reports.report import build_report
 
     return build_report(_report_connection(worker), worker.settings, start, end)
 
 
-def _journey_map(worker: JourneyWorker, segment: str | None, start: datetime | None, end: datetime | None):  # noqa: ANN202
+def _journey_map(worker: JourneyWorker, segment: str | None, start: datetime | None, end: datetime | None):
     from journey.reports.journey_map import build_map
 
     return build_map(_report_connection(worker), worker.settings, segment, start, end)
 
 
-def _customer(worker: JourneyWorker, customer_id: str, live: dict | None):  # noqa: ANN202 - a CustomerJourney
+def _customer(worker: JourneyWorker, customer_id: str, live: dict | None):
     from journey.reports.customer_journey import build_customer
 
     return build_customer(_report_connection(worker), worker.settings, customer_id, live)
@@ -178,7 +186,7 @@ def _report_page(worker: JourneyWorker, start: datetime | None, end: datetime | 
     return build_page(_report_connection(worker), worker.settings, start, end, marks)
 
 
-def _report_connection(worker: JourneyWorker):  # noqa: ANN202 - a clickhouse_connect Client
+def _report_connection(worker: JourneyWorker):
     from journey.sinks.clickhouse_client import connect
 
     if worker.report_client is None:  # its own connection: the sink thread uses the other
@@ -213,8 +221,14 @@ def journey_summary(state: Any) -> dict[str, Any]:
         "stages_reached": {stage: iso(at) for stage, at in state.stages.reached.items()},
         "time_to_first_value_ms": state.stages.time_to_first_value_ms,
         "open_sessions": [
-            {"session_id": s.session_id, "started_at": iso(s.start_ms), "last_event_at": iso(s.end_ms),
-             "events": s.event_count, "channels": s.channels, "path": [p[2] for p in s.path]}  # fmt: skip
+            {
+                "session_id": s.session_id,
+                "started_at": iso(s.start_ms),
+                "last_event_at": iso(s.end_ms),
+                "events": s.event_count,
+                "channels": s.channels,
+                "path": [p[2] for p in s.path],
+            }
             for s in state.sessions.open
         ],
         "late_events": state.sessions.late_events,
@@ -222,8 +236,12 @@ def journey_summary(state: Any) -> dict[str, Any]:
         "absorbed_from": state.absorbed_from,
         "awaiting_handoff_from": sorted(state.pending_handoffs),
         "open_flows": {
-            name: {"started_at": iso(flow.started_ms), "steps_done": flow.steps_done, "last_step": flow.last_step,
-                   "last_at": iso(flow.last_ms)}  # fmt: skip
+            name: {
+                "started_at": iso(flow.started_ms),
+                "steps_done": flow.steps_done,
+                "last_step": flow.last_step,
+                "last_at": iso(flow.last_ms),
+            }
             for name, flow in state.friction.abandonment.open.items()
         },
     }

@@ -34,7 +34,9 @@ def render(url: str, screenshot: Path) -> Rendered:
             page.on("request", lambda request: requests.append(request.url) if request.url != url else None)
             page.goto(url, wait_until="load")
             charts = {
-                svg.get_attribute("data-chart"): svg.locator("path.series, circle.point, rect.bar, path.flow, rect.node").count()
+                svg.get_attribute("data-chart"): svg.locator(
+                    "path.series, circle.point, rect.bar, path.flow, rect.node"
+                ).count()
                 for svg in page.locator("svg.chart").all()
             }
             tables = [t.get_attribute("data-section") for t in page.locator("table[data-section]").all()]

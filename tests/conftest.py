@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings, WorkerSettings
 from journey.cli.localstack.kafka import LocalKafka
 from journey.cli.localstack.kafka import free_loopback_port as free_port
+from journey.config import KafkaSettings, LocalStackSettings, Settings, TopicSettings, WorkerSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JAR_CACHE = REPO_ROOT / ".journey" / "cache" / "kafka-jars"

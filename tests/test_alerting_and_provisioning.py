@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from journey.config import Settings
 from journey.cli.dashboards.boards import all_boards
 from journey.cli.dashboards.files import DASHBOARDS_DIR, GRAFANA_ALERTS_FILE, PROMETHEUS_RULES_FILE, stale
+from journey.config import Settings
 from tests.conftest import REPO_ROOT
 from tests.grafana_sql import VARIABLE
 
@@ -26,7 +26,9 @@ PROVISIONING = REPO_ROOT / "grafana/provisioning"
 
 def tool(name: str) -> str:
     path = shutil.which(name)
-    assert path, f"{name} is missing: scripts/bootstrap.sh installs it (Debian packages prometheus, prometheus-alertmanager)"
+    assert path, (
+        f"{name} is missing: scripts/bootstrap.sh installs it (Debian packages prometheus, prometheus-alertmanager)"
+    )
     return path
 
 
@@ -71,9 +73,14 @@ def test_alertmanager_config_routes_by_severity_and_groups_by_kind_and_flow() ->
     assert config["route"]["group_by"] == ["alertname", "kind", "flow"]
 
     def receivers(*labels: str) -> str:
-        return run(amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", *labels, stdout_only=True).strip()
+        return run(
+            amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", *labels, stdout_only=True
+        ).strip()
 
-    assert receivers("alertname=FrictionSpike", "severity=critical", "kind=abandonment", "flow=checkout", "team=cx") == "pager,cx-channel"
+    assert (
+        receivers("alertname=FrictionSpike", "severity=critical", "kind=abandonment", "flow=checkout", "team=cx")
+        == "pager,cx-channel"
+    )
     assert receivers("alertname=FrictionSpike", "severity=warning", "kind=rage_click", "team=cx") == "cx-channel"
     assert receivers("alertname=SinkFailing", "severity=critical", "team=platform") == "pager,platform-channel"
     assert receivers("alertname=DLQRateHigh", "severity=warning", "team=platform") == "platform-channel"
@@ -120,7 +127,11 @@ def test_grafana_managed_alert_rule_is_well_formed() -> None:
             for query in rule["data"]:
                 assert query["model"]["refId"] == query["refId"]
                 if query["datasourceUid"] == "__expr__":
-                    assert query["model"]["expression"] in ref_ids and query["model"]["type"] in ("threshold", "reduce", "math")
+                    assert query["model"]["expression"] in ref_ids and query["model"]["type"] in (
+                        "threshold",
+                        "reduce",
+                        "math",
+                    )
                 else:
                     assert query["datasourceUid"] in uids and query["relativeTimeRange"]["from"] > 0
                     assert "$__toTime" in query["model"]["rawSql"]
@@ -141,7 +152,10 @@ def test_compose_mounts_the_generated_files_where_the_tools_look() -> None:
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     assert "./deploy/prometheus:/etc/prometheus:ro" in compose["services"]["prometheus"]["volumes"]
     prometheus = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    assert prometheus["rule_files"] == ["/etc/prometheus/rules/*.yml"] and Path(PROMETHEUS_RULES_FILE).parent.name == "rules"
+    assert (
+        prometheus["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+        and Path(PROMETHEUS_RULES_FILE).parent.name == "rules"
+    )
     grafana = compose["services"]["grafana"]["volumes"]
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_config_file_named_by_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOURNEY_CONFIG", "/nowhere/journey.toml")
-    with pytest.raises(ConfigError, match="JOURNEY_CONFIG names '/nowhere/journey.toml'"):
+    with pytest.raises(ConfigError, match=re.escape("JOURNEY_CONFIG names '/nowhere/journey.toml'")):
         load_settings()
 
 
@@ -102,9 +103,10 @@ def test_secrets_of_every_section_are_masked_in_config_show(tmp_path: Path) -> N
 
 
 def test_stage_catalog_overrides_merge_with_defaults(tmp_path: Path) -> None:
-    (tmp_path / "journey.toml").write_text("[stages.touchpoints]\n'web.pricing_viewed' = 'decision'\n'quote.sent' = 'decision'\n")
+    (tmp_path / "journey.toml").write_text(
+        "[stages.touchpoints]\n'web.pricing_viewed' = 'decision'\n'quote.sent' = 'decision'\n"
+    )
     catalog = load_settings().stages.catalog()
     assert catalog.stage_of("web.pricing_viewed") is Stage.DECISION
     assert catalog.stage_of("quote.sent") is Stage.DECISION
     assert catalog.stage_of("ad.click") is Stage.AWARENESS  # built-in entries stay
-

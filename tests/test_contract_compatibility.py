@@ -22,7 +22,7 @@ def test_the_committed_schema_is_compatible_with_the_released_contract() -> None
     assert breaking_changes(RELEASED, CURRENT) == [], "a breaking change needs a new schema_version (CHANGELOG.md)"
 
 
-def changed(edit) -> dict:  # noqa: ANN001 - a function editing the schema in place
+def changed(edit) -> dict:
     schema = copy.deepcopy(RELEASED)
     edit(schema)
     return schema
@@ -36,7 +36,7 @@ def changed(edit) -> dict:  # noqa: ANN001 - a function editing the schema in pl
     (lambda s: s["properties"]["source"].update(maxLength=3), "property 'source': maxLength"),
     (lambda s: s.update(anyOf=[{"required": ["customer_id"]}]), "alternatives"),
 ])  # fmt: skip
-def test_breaking_changes_are_named(edit, expected: str) -> None:  # noqa: ANN001
+def test_breaking_changes_are_named(edit, expected: str) -> None:
     problems = breaking_changes(RELEASED, changed(edit))
     assert any(expected in p for p in problems), problems
 
@@ -47,5 +47,5 @@ def test_breaking_changes_are_named(edit, expected: str) -> None:  # noqa: ANN00
     lambda s: s["properties"]["score"].update(description="a new description"),
     lambda s: s["anyOf"].append({"required": ["account_id"]}),  # one more way to be valid
 ])  # fmt: skip
-def test_compatible_changes_pass(edit) -> None:  # noqa: ANN001
+def test_compatible_changes_pass(edit) -> None:
     assert breaking_changes(RELEASED, changed(edit)) == []

@@ -37,7 +37,9 @@ def test_dependencies_wait_for_health_or_completion() -> None:
     for name, spec in SERVICES.items():
         for dependency, condition in spec.get("depends_on", {}).items():
             assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
-            wanted = "service_completed_successfully" if SERVICES[dependency].get("restart") == "no" else "service_healthy"
+            wanted = (
+                "service_completed_successfully" if SERVICES[dependency].get("restart") == "no" else "service_healthy"
+            )
             assert condition == {"condition": wanted}, f"{name} -> {dependency}"
     assert SERVICES["setup"]["depends_on"].keys() == {"kafka", "clickhouse"}
 
@@ -46,7 +48,9 @@ def test_pipeline_processes_point_at_the_stack_services() -> None:
     for name in ("setup", "worker", "sink"):
         env = SERVICES[name]["environment"]
         assert env["JOURNEY_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert env["JOURNEY_CLICKHOUSE__DSN"].startswith("http://") and env["JOURNEY_CLICKHOUSE__DSN"].endswith("clickhouse:8123")
+        assert env["JOURNEY_CLICKHOUSE__DSN"].startswith("http://") and env["JOURNEY_CLICKHOUSE__DSN"].endswith(
+            "clickhouse:8123"
+        )
         assert SERVICES[name]["build"] == "."
     assert (REPO_ROOT / "Dockerfile").is_file()
 
@@ -58,7 +62,10 @@ def test_only_setup_holds_the_clickhouse_admin_and_grafana_reads_as_the_reader()
         env = SERVICES[name]["environment"]
         assert "@" not in env["JOURNEY_CLICKHOUSE__DSN"], f"{name} must not hold the admin user"
         assert env["JOURNEY_CLICKHOUSE__WRITER_USER"] == "journey_writer"
-    assert SERVICES["grafana"]["environment"]["CLICKHOUSE_USER"] == SERVICES["sink"]["environment"]["JOURNEY_CLICKHOUSE__READER_USER"]
+    assert (
+        SERVICES["grafana"]["environment"]["CLICKHOUSE_USER"]
+        == SERVICES["sink"]["environment"]["JOURNEY_CLICKHOUSE__READER_USER"]
+    )
     assert SERVICES["grafana"]["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
 
 

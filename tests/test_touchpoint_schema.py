@@ -89,22 +89,38 @@ BAD_INPUTS = [
     pytest.param(b" " * (MAX_EVENT_BYTES + 1), "too_large", [str(MAX_EVENT_BYTES)], id="too-large"),
     pytest.param(encode(event(event_id="42")), "schema", ["event_id", "UUID"], id="bad-uuid"),
     pytest.param(encode(event(occurred_at=12345)), "schema", ["occurred_at"], id="time-wrong-type"),
-    pytest.param(encode(event(occurred_at="2026-11-22T10:15:00")), "schema", ["occurred_at", "no UTC offset"], id="naive"),
+    pytest.param(
+        encode(event(occurred_at="2026-11-22T10:15:00")), "schema", ["occurred_at", "no UTC offset"], id="naive"
+    ),
     pytest.param(encode(event(anonymous_id=None)), "schema", ["customer_id or anonymous_id"], id="missing-ids"),
     pytest.param(encode(event(channel="pigeon")), "schema", ["channel", "'pigeon'", "web"], id="unknown-channel"),
-    pytest.param(encode(event(touchpoint="Checkout Started")), "schema", ["touchpoint", "domain.action"], id="bad-name"),
+    pytest.param(
+        encode(event(touchpoint="Checkout Started")), "schema", ["touchpoint", "domain.action"], id="bad-name"
+    ),
     pytest.param(encode(event(touchpoint="survey.nps", score=11)), "schema", ["score 11", "0 to 10"], id="nps-11"),
     pytest.param(encode(event(touchpoint="survey.csat", score=0)), "schema", ["score 0", "1 to 5"], id="csat-0"),
     pytest.param(encode(event(touchpoint="survey.ces", score=8)), "schema", ["score 8", "1 to 7"], id="ces-8"),
     pytest.param(encode(event(touchpoint="survey.nps")), "schema", ["needs a score"], id="nps-missing-score"),
     pytest.param(encode(event(touchpoint="survey.nps", score="9")), "schema", ["score"], id="score-as-string"),
     pytest.param(encode(event(score=5)), "schema", ["only for survey"], id="score-off-survey"),
-    pytest.param(encode(event(properties={"blob": "x" * MAX_PROPERTIES_BYTES})), "schema",
-                 ["properties", "bytes"], id="oversize-properties"),  # fmt: skip
-    pytest.param(encode(event(properties=deep(MAX_PROPERTIES_DEPTH + 1))), "schema",
-                 ["properties", "levels deep"], id="deep-properties"),  # fmt: skip
-    pytest.param(encode(event(properties={f"k{i}": i for i in range(MAX_PROPERTIES_KEYS + 1)})), "schema",
-                 ["properties", "keys"], id="too-many-keys"),  # fmt: skip
+    pytest.param(
+        encode(event(properties={"blob": "x" * MAX_PROPERTIES_BYTES})),
+        "schema",
+        ["properties", "bytes"],
+        id="oversize-properties",
+    ),
+    pytest.param(
+        encode(event(properties=deep(MAX_PROPERTIES_DEPTH + 1))),
+        "schema",
+        ["properties", "levels deep"],
+        id="deep-properties",
+    ),
+    pytest.param(
+        encode(event(properties={f"k{i}": i for i in range(MAX_PROPERTIES_KEYS + 1)})),
+        "schema",
+        ["properties", "keys"],
+        id="too-many-keys",
+    ),
     pytest.param(encode(event(properties=[1, 2])), "schema", ["properties"], id="properties-not-object"),
     pytest.param(encode(event(schema_version=2)), "schema", ["schema_version 2", "not supported"], id="version-2"),
     pytest.param(encode(event(colour="red")), "schema", ["colour", "unknown field"], id="unknown-field"),
@@ -128,7 +144,9 @@ def nested_payload(depth: int) -> bytes:
     return body.replace(b'{"nested":0}', b'{"a":' * depth + b"1" + b"}" * depth, 1)
 
 
-@pytest.mark.parametrize(("depth", "reason"), [(900, "schema"), (1022, "schema"), (1100, "not_json"), (8000, "not_json")])
+@pytest.mark.parametrize(
+    ("depth", "reason"), [(900, "schema"), (1022, "schema"), (1100, "not_json"), (8000, "not_json")]
+)
 def test_nesting_a_parser_accepts_is_rejected_without_exhausting_the_stack(depth: int, reason: str) -> None:
     with pytest.raises(InvalidTouchpoint) as raised:  # was a RecursionError (a crashed worker) up to orjson's limit
         parse_touchpoint(nested_payload(depth))
@@ -186,7 +204,9 @@ def test_arbitrary_bytes_give_an_event_or_an_invalid_touchpoint_never_a_crash(pa
 
 
 identifiers = st.text(
-    alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_categories=("Zs", "Cc")), min_size=1, max_size=40
+    alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_categories=("Zs", "Cc")),
+    min_size=1,
+    max_size=40,
 )
 json_ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 timezones = st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))

@@ -26,7 +26,9 @@ def main() -> int:
             except InvalidTouchpoint as error:
                 invalid += 1
                 print(f"invalid event on line {line_number}: {error}", file=sys.stderr)
-    print(f"published {publisher.delivered} event(s) to {publisher.topic}" + (f", {invalid} invalid" if invalid else ""))
+    print(
+        f"published {publisher.delivered} event(s) to {publisher.topic}" + (f", {invalid} invalid" if invalid else "")
+    )
     return 2 if invalid else 0
 
 

@@ -24,7 +24,9 @@ stack_app = typer.Typer(help="The local stack: a real single-node Kafka broker o
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 dashboards_app = typer.Typer(help="Grafana boards and alert rules, rendered from the settings.", no_args_is_help=True)
-dlq_app = typer.Typer(help="The dead-letter topics: what was rejected, why, and from which source.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="The dead-letter topics: what was rejected, why, and from which source.", no_args_is_help=True
+)
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(config_app, name="config")
@@ -57,7 +59,7 @@ def checked(config: Settings) -> Settings:
 
 
 # -- stack -------------------------------------------------------------------------------------
-def _local_kafka(secure: bool = False):  # noqa: ANN202 - imported lazily: keeps `journey --help` fast
+def _local_kafka(secure: bool = False):
     from journey.cli.localstack.kafka import LocalKafka
 
     stack = settings().stack
@@ -71,10 +73,17 @@ def _stack_failed(error: Exception) -> typer.Exit:
 
 @stack_app.command("up")
 def stack_up(
-    prometheus: Annotated[bool, typer.Option(help="also a local Prometheus scraping the worker and sink, "
-                                                  "with the alert rules of the settings")] = False,  # fmt: skip
-    secure: Annotated[bool, typer.Option(help="SCRAM-SHA-512 over TLS (SASL_SSL), with a CA and users of its own "
-                                              "(= stack.secure; fixed when the storage is first formatted)")] = False,  # fmt: skip
+    prometheus: Annotated[
+        bool,
+        typer.Option(help="also a local Prometheus scraping the worker and sink, with the alert rules of the settings"),
+    ] = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            help="SCRAM-SHA-512 over TLS (SASL_SSL), with a CA and users of its own "
+            "(= stack.secure; fixed when the storage is first formatted)"
+        ),
+    ] = False,
 ) -> None:
     """Start the local Kafka broker (fetching its jars on first use) and wait until it answers."""
     from journey.cli.localstack.kafka import StackError
@@ -211,9 +220,8 @@ def sink_command() -> None:
 
     from prometheus_client import start_http_server
 
-    from journey.sinks.sink import ClickHouseSink
-
     from journey.cli.gc_tuning import tune_garbage_collector
+    from journey.sinks.sink import ClickHouseSink
 
     config = settings()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
@@ -250,7 +258,11 @@ def dlq_inspect(
         out.rule(f"{summary.topic}: {summary.total:,} records")
         if not summary.total:
             continue
-        for title, counts in (("reason", summary.by_reason), ("source", summary.by_source), ("hour (UTC)", summary.by_hour)):
+        for title, counts in (
+            ("reason", summary.by_reason),
+            ("source", summary.by_source),
+            ("hour (UTC)", summary.by_hour),
+        ):
             table = Table(title=f"by {title}", title_justify="left")
             table.add_column(title)
             table.add_column("records", justify="right")
@@ -270,15 +282,36 @@ def dlq_inspect(
 
 @dlq_app.command("replay")
 def dlq_replay(
-    reason: Annotated[str | None, typer.Option(help="only dead letters of this reason: a code (schema) or as "
-                                               "`journey dlq inspect` shows it (\"schema (channel)\")")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="only dead letters of this reason: a code (schema) or as "
+            '`journey dlq inspect` shows it ("schema (channel)")'
+        ),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="only dead letters from this publishing service")] = None,
-    fix: Annotated[str | None, typer.Option(help="a Python expression over `event` (the decoded original) giving the "
-                                            "corrected event, e.g. '{**event, \"channel\": \"web\"}'")] = None,
-    from_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="replay the events of this "
-                                                   "corrected JSON Lines file instead of the dead letters")] = None,
-    export: Annotated[Path | None, typer.Option(dir_okay=False, help="write the selected originals here as JSON "
-                                                "Lines (to correct by hand, then --from-file) and stop")] = None,
+    fix: Annotated[
+        str | None,
+        typer.Option(
+            help="a Python expression over `event` (the decoded original) giving the "
+            'corrected event, e.g. \'{**event, "channel": "web"}\''
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="replay the events of this corrected JSON Lines file instead of the dead letters",
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="write the selected originals here as JSON Lines (to correct by hand, then --from-file) and stop",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say how many would now pass, publish nothing")] = False,
 ) -> None:
     """Publish stage 1's dead-lettered events again, optionally corrected, after a publisher's fix.
@@ -290,8 +323,8 @@ def dlq_replay(
 
     from journey.cli.dlq import stage_letter
     from journey.cli.dlq_replay import FixError, compile_fix, export_line, plan_replay
-    from journey.publisher import PublishError, TouchpointPublisher
     from journey.cli.topic_reader import read_to_end
+    from journey.publisher import PublishError, TouchpointPublisher
     from journey.topics import DEAD_LETTER, TOUCHPOINTS
 
     config = settings()
@@ -340,8 +373,12 @@ def dlq_replay(
 def map_command(
     segment: Annotated[str | None, typer.Option(help="a [segments] name (default: segments.default)")] = None,
     since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
-    until: Annotated[datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")] = None,
-    only: Annotated[list[str] | None, typer.Option("--only", help="show only this segment value (repeatable: side by side)")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="show only this segment value (repeatable: side by side)")
+    ] = None,
     vs_since: Annotated[datetime | None, typer.Option(help="compare with the window starting here")] = None,
     vs_until: Annotated[datetime | None, typer.Option(help="… and ending here")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
@@ -357,7 +394,9 @@ def map_command(
 
     config = settings()
     if segment is not None and segment not in config.segments.definitions:
-        console.print(f"[red]unknown segment {segment!r}; [segments] has {', '.join(sorted(config.segments.definitions))}[/red]")
+        console.print(
+            f"[red]unknown segment {segment!r}; [segments] has {', '.join(sorted(config.segments.definitions))}[/red]"
+        )
         raise typer.Exit(2)
     windows = [(since, until)] + ([(vs_since, vs_until)] if vs_since or vs_until else [])
     maps = []
@@ -412,7 +451,7 @@ def customer_command(
         raise typer.Exit(1)
 
 
-def _read_side(config: Settings, path: str, query: dict, from_json, build):  # noqa: ANN001, ANN202
+def _read_side(config: Settings, path: str, query: dict, from_json, build):
     """Run `build(client)` on ClickHouse as the reader, or, while `journey run` holds the embedded
     engine, GET its web server's `path` (with `query`) and read it with `from_json`."""
     import urllib.parse
@@ -438,7 +477,9 @@ def _read_side(config: Settings, path: str, query: dict, from_json, build):  # n
     try:
         return build(connect(config.clickhouse, "reader"))
     except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-        console.print(f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]")
+        console.print(
+            f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]"
+        )
         raise typer.Exit(1) from None
 
 
@@ -446,8 +487,14 @@ def _read_side(config: Settings, path: str, query: dict, from_json, build):  # n
 @app.command("erase")
 def erase_command(
     customer_id: Annotated[str | None, typer.Argument(help="the customer id, as the publishers send it")] = None,
-    anonymous_id: Annotated[list[str] | None, typer.Option("--anonymous-id", help="an anonymous id of the person "
-                            "(repeatable; the customer's linked ids are found in journey.identities)")] = None,  # fmt: skip
+    anonymous_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anonymous-id",
+            help="an anonymous id of the person "
+            "(repeatable; the customer's linked ids are found in journey.identities)",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until the stages and the sink applied it, then report")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the pipeline")] = 600.0,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
@@ -497,7 +544,9 @@ def erase_command(
 @app.command("report")
 def report_command(
     since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
-    until: Annotated[datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     html: Annotated[Path | None, typer.Option(help="write report.html (charts, self-contained) here instead")] = None,
 ) -> None:
@@ -510,9 +559,8 @@ def report_command(
     import orjson
 
     from journey.reports.report import build_report, engine_in_use, print_report, report_from_json
-    from journey.sinks.clickhouse_client import connect
-
     from journey.reports.report_page import build_page
+    from journey.sinks.clickhouse_client import connect
 
     config = settings()
     start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
@@ -534,14 +582,16 @@ def report_command(
             page = build_page(client, config, start, end) if html else None
             report = None if html else build_report(client, config, start, end)
         except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-            console.print(f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]")
+            console.print(
+                f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]"
+            )
             raise typer.Exit(1) from None
-    if html:
+    if html and page is not None:
         html.write_text(page)
         console.print(f"wrote {html}")
-    elif json_output:
+    elif report is not None and json_output:
         print(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
-    else:
+    elif report is not None:
         print_report(report, Console())
 
 
@@ -580,7 +630,9 @@ def simulate_command(
     days: Annotated[float | None, typer.Option(min=0.01, help="simulated days, ending now")] = None,
     seed: Annotated[int | None, typer.Option(help="same seed and end, same journeys")] = None,
     end: Annotated[datetime | None, typer.Option(help="the simulated span ends here (UTC; default now)")] = None,
-    speed: Annotated[float | None, typer.Option(min=0, help="simulated seconds per wall second; 0 = as fast as possible")] = None,
+    speed: Annotated[
+        float | None, typer.Option(min=0, help="simulated seconds per wall second; 0 = as fast as possible")
+    ] = None,
     incident: Annotated[bool, typer.Option(help="a broken step (simulation.incident) part of the time")] = True,
     jsonl: Annotated[Path | None, typer.Option(help="also write the records as JSON Lines here")] = None,
     publish: Annotated[bool, typer.Option(help="send to Kafka through the SDK")] = True,
@@ -594,7 +646,9 @@ def simulate_command(
     chosen = {"customers": customers, "days": days, "seed": seed, "speed": speed,
               "end": end.replace(tzinfo=end.tzinfo or UTC) if end else None}  # fmt: skip
     overrides = {k: v for k, v in chosen.items() if v is not None}
-    sim = base.simulation.model_copy(update={**overrides, "incident": base.simulation.incident.model_copy(update={"enabled": incident})})
+    sim = base.simulation.model_copy(
+        update={**overrides, "incident": base.simulation.incident.model_copy(update={"enabled": incident})}
+    )
     configured = base.model_copy(update={"simulation": sim})
     simulation = simulate(configured)
     first, *more = simulation.describe()
@@ -604,7 +658,11 @@ def simulate_command(
         console.print(f"wrote {write_jsonl(simulation, jsonl)} lines to {jsonl}")
     if publish:
         started = time.monotonic()
-        sent = send(configured, simulation, progress=lambda done, total: console.print(f"  sent {done}/{total}", highlight=False))
+        sent = send(
+            configured,
+            simulation,
+            progress=lambda done, total: console.print(f"  sent {done}/{total}", highlight=False),
+        )
         console.print(f"published {sent} records in {time.monotonic() - started:.1f}s")
 
 
@@ -637,7 +695,9 @@ def dashboards_check(root: Annotated[Path, typer.Option(help="the project direct
 # -- demo --------------------------------------------------------------------------------------
 @app.command("demo")
 def demo(
-    customers: Annotated[int | None, typer.Option(min=1, help="simulated customers (default: simulation.customers)")] = None,
+    customers: Annotated[
+        int | None, typer.Option(min=1, help="simulated customers (default: simulation.customers)")
+    ] = None,
     html: Annotated[Path, typer.Option(help="where to write report.html")] = Path("report.html"),
 ) -> None:
     """The whole pipeline on this machine: local Kafka, `journey run` into the embedded ClickHouse,

@@ -20,14 +20,14 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from journey.config import Settings
-from journey.streams.lag import pipeline_lag
 from journey.cli.localstack.kafka import LocalKafka, StackError
-from journey.reports.report import print_report, report_from_json
 from journey.cli.simulation.generate import Simulation, simulate
 from journey.cli.simulation.send import send
-from journey.topics import create_topics
 from journey.cli.worker_process import WorkerProcess, metric_sample
+from journey.config import Settings
+from journey.reports.report import print_report, report_from_json
+from journey.streams.lag import pipeline_lag
+from journey.topics import create_topics
 
 REFRESH_S = 1.0
 QUIET_S = 8.0  # lag 0 this long after publishing: the pipeline has caught up (idle timers included)
@@ -45,7 +45,9 @@ class Progress:
 def run_demo(settings: Settings, customers: int | None, console: Console, html: Path = Path("report.html"),
              drain_timeout_s: float = 600) -> int:  # fmt: skip
     if customers:
-        settings = settings.model_copy(update={"simulation": settings.simulation.model_copy(update={"customers": customers})})
+        settings = settings.model_copy(
+            update={"simulation": settings.simulation.model_copy(update={"customers": customers})}
+        )
     try:
         LocalKafka(settings.stack).up()
     except StackError as error:
@@ -72,7 +74,11 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
         print_report(report, console)
         if simulation.incident:  # shaded on the time charts
             t1, t2 = simulation.incident
-            window |= {"mark_from": t1.isoformat(), "mark_to": t2.isoformat(), "mark_label": f"incident: {simulation.incident_label}"}
+            window |= {
+                "mark_from": t1.isoformat(),
+                "mark_to": t2.isoformat(),
+                "mark_label": f"incident: {simulation.incident_label}",
+            }
         html.write_bytes(worker.fetch(f"/report?{urlencode(window)}", REPORT_TIMEOUT_S))
         console.print(f"[bold]report.html[/bold] written to {html.resolve()}; live while `journey run` runs at "
                       f"http://127.0.0.1:{worker.web_port}/report")  # fmt: skip
@@ -81,7 +87,9 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
         return 0 if caught_up else 1
     except KeyboardInterrupt:
         progress.stopping.set()
-        console.print("[yellow]stopping: the worker writes what it has to ClickHouse; data kept for the next run[/yellow]")
+        console.print(
+            "[yellow]stopping: the worker writes what it has to ClickHouse; data kept for the next run[/yellow]"
+        )
         return 130
     finally:
         progress.stopping.set()
@@ -111,7 +119,9 @@ def _watch(console: Console, settings: Settings, worker: WorkerProcess, progress
                 if quiet_since and time.monotonic() - quiet_since >= QUIET_S:
                     return True
                 if time.monotonic() > deadline:
-                    console.print(f"[yellow]not caught up after {timeout_s:.0f}s (lag {lag}); reporting what landed[/yellow]")
+                    console.print(
+                        f"[yellow]not caught up after {timeout_s:.0f}s (lag {lag}); reporting what landed[/yellow]"
+                    )
                     return False
             time.sleep(REFRESH_S)
 
@@ -123,17 +133,26 @@ def _panel(progress: Progress, metrics: str, lag: dict[str, int]) -> Group:
     events = {outcome: metric_sample(metrics, "journey_events_total", stage="ingest", outcome=outcome)
               for outcome in ("valid", "invalid", "duplicate", "misrouted")}  # fmt: skip
     figures.add_row("records published", f"{progress.sent:,} / {progress.total:,}")
-    figures.add_row("events processed (valid / duplicate / to DLQ)",
-                    f"{events['valid']:,.0f} / {events['duplicate']:,.0f} / {events['invalid'] + events['misrouted']:,.0f}")
-    figures.add_row("late events (placed, flagged)", f"{metric_sample(metrics, 'journey_events_total', stage='journeys', outcome='late'):,.0f}")
+    figures.add_row(
+        "events processed (valid / duplicate / to DLQ)",
+        f"{events['valid']:,.0f} / {events['duplicate']:,.0f} / {events['invalid'] + events['misrouted']:,.0f}",
+    )
+    figures.add_row(
+        "late events (placed, flagged)",
+        f"{metric_sample(metrics, 'journey_events_total', stage='journeys', outcome='late'):,.0f}",
+    )
     figures.add_row("sessions opened / open now", f"{metric_sample(metrics, 'journey_sessions_opened_total'):,.0f} / "
                     f"{metric_sample(metrics, 'journey_active_sessions'):,.0f}")  # fmt: skip
-    figures.add_row("rows in ClickHouse", f"{sum(_by_label(metrics, 'journey_sink_rows_total', 'table').values()):,.0f}")
+    figures.add_row(
+        "rows in ClickHouse", f"{sum(_by_label(metrics, 'journey_sink_rows_total', 'table').values()):,.0f}"
+    )
     figures.add_row("lag (stages / sink)", f"{lag['stages']:,} / {lag['sink']:,}")
     signals = Table(title="Friction signals", title_justify="left", min_width=60)
     signals.add_column("kind")
     signals.add_column("signals", justify="right")
-    for kind, count in sorted(_by_label(metrics, "journey_friction_signals_total", "kind").items(), key=lambda kv: -kv[1]):
+    for kind, count in sorted(
+        _by_label(metrics, "journey_friction_signals_total", "kind").items(), key=lambda kv: -kv[1]
+    ):
         if count:
             signals.add_row(kind, f"{count:,.0f}")
     return Group(figures, signals)

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from confluent_kafka import Message
 
-from journey.config import Settings
 from journey.cli.topic_reader import read_to_end
+from journey.config import Settings
 from journey.topics import DEAD_LETTER, SINK_DEAD_LETTER
 
 UNKNOWN_SOURCE = "(no source: not a JSON object)"

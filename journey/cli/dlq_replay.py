@@ -21,13 +21,29 @@ from typing import Any
 
 import orjson
 
-from journey.sdk_settings import ContractSettings
 from journey.schemas.touchpoint import InvalidTouchpoint, Touchpoint, check_event_time, validate_touchpoint
+from journey.sdk_settings import ContractSettings
 
 # What a fix-up expression may call besides `event` (a dict): plain value helpers, nothing that
 # reaches files, imports or the process. It is still Python run here, by the operator.
-FIX_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in (
-    "dict", "list", "str", "int", "float", "bool", "len", "min", "max", "round", "abs", "sorted", "isinstance")}
+FIX_BUILTINS: dict[str, Any] = {
+    name: getattr(builtins, name)
+    for name in (
+        "dict",
+        "list",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "len",
+        "min",
+        "max",
+        "round",
+        "abs",
+        "sorted",
+        "isinstance",
+    )
+}
 
 Fix = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -45,7 +61,7 @@ def compile_fix(expression: str) -> Fix:
         raise FixError(f"--fix does not compile: {error.msg} at column {error.offset}") from None
 
     def fix(event: dict[str, Any]) -> dict[str, Any]:
-        result = eval(code, {"__builtins__": FIX_BUILTINS}, {"event": event})  # noqa: S307 - the operator's own expression
+        result = eval(code, {"__builtins__": FIX_BUILTINS}, {"event": event})
         if not isinstance(result, dict):
             raise FixError(f"--fix gave {type(result).__name__}, not an object")
         return result
@@ -65,7 +81,9 @@ class ReplayPlan:
         self.examples.setdefault(why, message)
 
 
-def plan_replay(originals: Iterable[bytes], fix: Fix | None, publish_time: datetime, contract: ContractSettings) -> ReplayPlan:
+def plan_replay(
+    originals: Iterable[bytes], fix: Fix | None, publish_time: datetime, contract: ContractSettings
+) -> ReplayPlan:
     """Which originals, fixed, stage 1 would now accept (pure: no Kafka)."""
     plan = ReplayPlan()
     for original in originals:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from journey.config import Settings
-from journey.streams.lag import partition_progress
 from journey.cli.topic_reader import read_to_end
-from journey.topics import JOURNEY_IDENTITIES, STITCHED, TOUCHPOINTS
+from journey.config import Settings
 from journey.streams.erasure import ErasureRequest, new_request_id, person_requests
+from journey.streams.lag import partition_progress
 from journey.streams.privacy import Protection
+from journey.topics import JOURNEY_IDENTITIES, STITCHED, TOUCHPOINTS
 
 WAIT_POLL_S = 1.0
 
@@ -88,7 +88,7 @@ def wait_until_applied(settings: Settings, timeout_s: float, progress: Callable[
     return True
 
 
-def audit_rows(client, database: str, request_id: str) -> list[tuple[str, str, int]]:  # noqa: ANN001 - a Client
+def audit_rows(client, database: str, request_id: str) -> list[tuple[str, str, int]]:
     return [(t, k, int(n)) for t, k, n in client.query(
         f"SELECT table, key_kind, sum(rows) FROM {database}.erasures WHERE request_id = {{r:String}} "
         "GROUP BY table, key_kind ORDER BY table, key_kind", parameters={"r": request_id},

@@ -83,24 +83,30 @@ def bar_chart(name: str, bars: list[tuple[str, float]], unit: str = "", horizont
         label_w = 190
         for index, (label, value) in enumerate(bars):
             y, w = TOP + index * row, (WIDTH - label_w - 80) * value / top
-            parts.append(f'<text x="{label_w - 6}" y="{y + row * 0.65:.1f}" text-anchor="end" class="label">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{label_w - 6}" y="{y + row * 0.65:.1f}" text-anchor="end" class="label">{escape(label)}</text>'
+            )
             parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3:.1f}" width="{max(w, 1):.1f}" height="{row - 6:.1f}" '
                          f'fill="{PALETTE[0]}"><title>{escape(label)}: {_number(value)}{unit}</title></rect>')  # fmt: skip
-            parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + row * 0.65:.1f}" class="value">{_number(value)}{unit}</text>')
+            parts.append(
+                f'<text x="{label_w + w + 6:.1f}" y="{y + row * 0.65:.1f}" class="value">{_number(value)}{unit}</text>'
+            )
         return _svg(name, parts)
     plot_w, plot_h = WIDTH - LEFT - 20, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(bars)
 
-    def y(v: float) -> float:
+    def to_y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    parts.extend(_y_axis(top, y, unit))
+    parts.extend(_y_axis(top, to_y, unit))
     for index, (label, value) in enumerate(bars):
         x = LEFT + index * slot
-        parts.append(f'<rect class="bar" x="{x + slot * 0.15:.1f}" y="{y(value):.1f}" width="{slot * 0.7:.1f}" '
-                     f'height="{TOP + plot_h - y(value):.1f}" fill="{PALETTE[0]}"><title>{escape(label)}: '
+        parts.append(f'<rect class="bar" x="{x + slot * 0.15:.1f}" y="{to_y(value):.1f}" width="{slot * 0.7:.1f}" '
+                     f'height="{TOP + plot_h - to_y(value):.1f}" fill="{PALETTE[0]}"><title>{escape(label)}: '
                      f"{_number(value)}{unit}</title></rect>")  # fmt: skip
-        parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - 12}" text-anchor="middle" class="tick">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - 12}" text-anchor="middle" class="tick">{escape(label)}</text>'
+        )
     return _svg(name, parts)
 
 
@@ -159,14 +165,14 @@ def sankey(name: str, flows: list[tuple[str, str, float]], order: Sequence[str])
     scale = min((usable - gap * (len(stages) - 1)) / sum(size[s] for s in stages) for stages in per_column.values())
     top_of: dict[str, float] = {}
     for stages in per_column.values():
-        y = TOP
+        y: float = TOP
         for stage in stages:
             top_of[stage] = y
             y += size[stage] * scale + gap
     out_used = dict.fromkeys(size, 0.0)
     in_used = dict.fromkeys(size, 0.0)
     parts = [_frame(name)]
-    for index, (a, b, v) in enumerate(sorted(flows, key=lambda f: (rank[f[0]], rank[f[1]]))):
+    for a, b, v in sorted(flows, key=lambda f: (rank[f[0]], rank[f[1]])):
         width = v * scale
         y0 = top_of[a] + out_used[a] + width / 2
         y1 = top_of[b] + in_used[b] + width / 2
@@ -188,19 +194,27 @@ def sankey(name: str, flows: list[tuple[str, str, float]], order: Sequence[str])
 
 
 def empty(name: str) -> str:
-    return _svg(name, [_frame(name), f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="label">no data in this window</text>'])
+    return _svg(
+        name,
+        [
+            _frame(name),
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="label">no data in this window</text>',
+        ],
+    )
 
 
 def _frame(name: str) -> str:
     return f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#fff"/><desc>{escape(name)}</desc>'
 
 
-def _y_axis(top: float, y, unit: str, bottom: float = 0.0) -> list[str]:  # noqa: ANN001 - value -> pixel
+def _y_axis(top: float, y, unit: str, bottom: float = 0.0) -> list[str]:
     parts = []
     for k in range(5):
         v = bottom + (top - bottom) * k / 4
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" class="tick">{_number(v)}{unit}</text>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" class="tick">{_number(v)}{unit}</text>'
+        )
     return parts
 
 

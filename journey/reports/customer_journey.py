@@ -47,13 +47,17 @@ def journey_key_for(settings: Settings, customer_id: str) -> str:
     return Protection.from_settings(settings.privacy).journey_key_of(customer_id)
 
 
-def build_customer(client: Client, settings: Settings, customer_id: str, live: dict[str, Any] | None) -> CustomerJourney:
+def build_customer(
+    client: Client, settings: Settings, customer_id: str, live: dict[str, Any] | None
+) -> CustomerJourney:
     key = journey_key_for(settings, customer_id)
     database = settings.clickhouse.database
     sections = []
     for query in CUSTOMER_QUERIES:
         result = client.query(for_customer(query.render(database, "", ""), key))
-        sections.append(Section(query.name, query.title, list(result.column_names), [tuple(r) for r in result.result_rows]))
+        sections.append(
+            Section(query.name, query.title, list(result.column_names), [tuple(r) for r in result.result_rows])
+        )
     return CustomerJourney(customer_id, key, sections, live)
 
 
@@ -89,6 +93,10 @@ def customer_page(journey: CustomerJourney) -> str:
 
     now = "".join(f"<li>{escape(line)}</li>" for line in open_now(journey.live))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return html_document(f"Customer {escape(journey.customer_id)}", f"generated {generated}", f"""
+    return html_document(
+        f"Customer {escape(journey.customer_id)}",
+        f"generated {generated}",
+        f"""
 <section class="now"><h2>Right now</h2><ul>{now}</ul></section>
-<section class="customer">{"".join(html_table(s) for s in journey.sections)}</section>""")
+<section class="customer">{"".join(html_table(s) for s in journey.sections)}</section>""",
+    )

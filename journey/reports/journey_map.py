@@ -81,9 +81,18 @@ def build_map(client: Client, settings: Settings, segment: str | None = None, st
         return None if row["stage"] == NONE else columns[row["segment"]][row["stage"]]
 
     for row in rows(queries.stages):
-        c = columns[row["segment"]][row["stage"]]
-        for name in ("reached", "converted", "conversion_pct", "churned", "silent", "drop_out_pct", "p50_hours", "p90_hours"):
-            setattr(c, name, row[name])
+        stage_column = columns[row["segment"]][row["stage"]]
+        for name in (
+            "reached",
+            "converted",
+            "conversion_pct",
+            "churned",
+            "silent",
+            "drop_out_pct",
+            "p50_hours",
+            "p90_hours",
+        ):
+            setattr(stage_column, name, row[name])
     for row in rows(queries.touchpoints):
         if (c := column(row)) is not None:
             c.touchpoints.append({k: row[k] for k in ("touchpoint", "events", "customers")})
@@ -153,8 +162,10 @@ def cell(c: StageColumn, row: str) -> str:
     o = c.opportunity
     if o is None:
         return "–"
-    return (f"{o['kind']} · {o['place'] or '?'}: converts {o['conversion_with_pct']:g} % vs "
-            f"{o['conversion_without_pct']:g} % ({o['with_pain']} vs {o['without_pain']} customers)")
+    return (
+        f"{o['kind']} · {o['place'] or '?'}: converts {o['conversion_with_pct']:g} % vs "
+        f"{o['conversion_without_pct']:g} % ({o['with_pain']} vs {o['without_pain']} customers)"
+    )
 
 
 def print_map(journey_map: JourneyMap, console: Console, only: list[str] | None = None, label: str = "") -> None:
@@ -165,7 +176,9 @@ def print_map(journey_map: JourneyMap, console: Console, only: list[str] | None 
         console.print("no customers in this window" + (f" for {', '.join(only)}" if only else ""))
     for value in values:
         columns = [c for c in journey_map.segments[value] if c.reached]
-        table = Table(title=f"{journey_map.segment} = {value}", title_justify="left", title_style="bold", show_lines=True)
+        table = Table(
+            title=f"{journey_map.segment} = {value}", title_justify="left", title_style="bold", show_lines=True
+        )
         table.add_column("")
         for c in columns:
             table.add_column(c.stage)

@@ -53,7 +53,9 @@ def data_window(client: Client, database: str) -> tuple[datetime, datetime] | No
     return first.replace(tzinfo=UTC), last.replace(tzinfo=UTC) + timedelta(minutes=1)
 
 
-def build_report(client: Client, settings: Settings, start: datetime | None = None, end: datetime | None = None) -> Report:
+def build_report(
+    client: Client, settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> Report:
     """Every section over [start, end); a missing bound defaults to the data's own."""
     database = settings.clickhouse.database
     window = data_window(client, database)

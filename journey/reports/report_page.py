@@ -13,8 +13,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from journey.reports import charts
 from journey.config import Settings
+from journey.reports import charts
 from journey.reports.journey_map import ROWS, JourneyMap, build_map, cell, churn_line
 from journey.reports.report import Report, Section, build_report
 from journey.schemas import board_queries as bq
@@ -73,8 +73,9 @@ def build_page(client: Client, settings: Settings, start: datetime | None = None
     ]  # fmt: skip
     journey_map = build_map(client, settings, None, report.start, report.end)
     flow = [(r["from_stage"], r["to_stage"], r["customers"]) for r in rows(STAGE_FLOW)]
-    figures.insert(0, ("Stage flow (customers moving between stages)",
-                       charts.sankey("stage_flow", flow, ["(new)", *STAGES])))
+    figures.insert(
+        0, ("Stage flow (customers moving between stages)", charts.sankey("stage_flow", flow, ["(new)", *STAGES]))
+    )
     paths = [Section(q.name, q.title, list(r[0].keys()) if (r := rows(q)) else [], [tuple(x.values()) for x in r])
              for q in (paths_into_friction(settings), paths_to_first_contact(settings))]  # fmt: skip
     return _page(report, figures, [report.section(n) for n in ("sessions", "cx_scores", "friction_by_kind", "churn")],
@@ -107,8 +108,10 @@ def map_section(journey_map: JourneyMap) -> str:
         if any(v is not None for line in series.values() for v in line):
             curves.append(f"<figure><figcaption>Emotion curve: {title} by stage</figcaption>"
                           f"{charts.stage_curve(f'emotion_{kind}', [stages[i] for i in shown], series, bounds=bounds)}</figure>")  # fmt: skip
-    return (f'<section class="map"><h2>Journey map by {escape(journey_map.segment)}</h2>{"".join(tables)}'
-            f'<div class="charts">{"".join(curves)}</div></section>')
+    return (
+        f'<section class="map"><h2>Journey map by {escape(journey_map.segment)}</h2>{"".join(tables)}'
+        f'<div class="charts">{"".join(curves)}</div></section>'
+    )
 
 
 def _buckets(start: datetime, end: datetime, bucket_s: int) -> list[datetime]:

@@ -13,8 +13,10 @@ def verdict(o: Observation, config: FrictionSettings) -> str | None:
         return None
     limits = {"survey.nps": (config.nps_detractor_max, 3), "survey.csat": (config.csat_negative_max, 1),
               "survey.ces": (config.ces_negative_max, 1)}  # fmt: skip
-    negative_max, critical_max = limits.get(o.touchpoint, (None, None))
-    if negative_max is None or o.score > negative_max:
+    if o.touchpoint not in limits:
+        return None
+    negative_max, critical_max = limits[o.touchpoint]
+    if o.score > negative_max:
         return None
     return CRITICAL if o.score <= critical_max else WARNING
 
@@ -24,4 +26,6 @@ def on_event(o: Observation, session_path: list[str], config: FrictionSettings) 
     if severity is None:
         return []
     details = {"survey": o.touchpoint.removeprefix("survey."), "score": o.score, "session_path": session_path}
-    return [Signal("negative_feedback", severity, o.event_id, o.occurred_ms, o.occurred_ms, o.session_id, 1, details, o)]
+    return [
+        Signal("negative_feedback", severity, o.event_id, o.occurred_ms, o.occurred_ms, o.session_id, 1, details, o)
+    ]

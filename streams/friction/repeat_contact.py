@@ -10,7 +10,7 @@ from journey.config import FrictionSettings
 from journey.streams.friction.signal import CRITICAL, WARNING, Observation, Signal
 from journey.streams.timeutil import DAY_MS
 
-LEVELS = (None, WARNING, CRITICAL)
+LEVELS = ("", WARNING, CRITICAL)  # level 0: no run of contacts, no signal
 
 
 @dataclass(slots=True)

@@ -18,7 +18,9 @@ class StalledOnboardingState:
     signalled: bool = False
 
 
-def on_event(state: StalledOnboardingState, o: Observation, config: FrictionSettings, journeys: JourneySettings) -> None:
+def on_event(
+    state: StalledOnboardingState, o: Observation, config: FrictionSettings, journeys: JourneySettings
+) -> None:
     if o.touchpoint in config.onboarding_start and state.started_ms is None:
         state.started_ms, state.start_event_id, state.session_id = o.occurred_ms, o.event_id, o.session_id
     if o.touchpoint in journeys.activation_touchpoints:

@@ -17,7 +17,7 @@ class Scenario:
     customers: int
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def ids(self, predicate) -> list[int]:  # noqa: ANN001 - int -> bool
+    def ids(self, predicate) -> list[int]:
         """Customers who get past signup (the others leave there) and match `predicate`."""
         return [i for i in range(self.customers) if predicate(i) and not self.abandons_signup(i)]
 

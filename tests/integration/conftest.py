@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from journey.config import ClickHouseSettings, Settings
-from journey.topics import create_topics
 from journey.cli.worker_process import WorkerProcess
+from journey.config import ClickHouseSettings, Settings
 from journey.sinks.clickhouse_client import connect
+from journey.topics import create_topics
 from tests.integration.worker_helpers import make_test_worker
 
 

@@ -19,12 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import IncidentSettings, Settings, SimulationSettings
 from journey.cli.simulation.generate import simulate
 from journey.cli.simulation.send import send
+from journey.config import IncidentSettings, Settings, SimulationSettings
 from journey.topics import create_topics
 from tests.conftest import broker_settings
-from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
+from tests.integration.worker_helpers import (
+    FIGURES,
+    advance_event_time,
+    engine_json,
+    make_test_worker,
+    report_json,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,20 +41,19 @@ SIMULATION = SimulationSettings(customers=150, days=1, end=END, seed=12, late_sh
 PACED_SECONDS = 25  # the simulated day, published over this much wall time
 
 
-
-def report(process) -> list:  # noqa: ANN001 - a WorkerProcess
+def report(process) -> list:
     """`journey report --json` over the simulated day: every section (funnels included)."""
     window = ["--since", (END - timedelta(days=2)).isoformat(), "--until", (END + timedelta(days=1)).isoformat()]
     return report_json(process.env, *window)["sections"]
 
 
-def pipeline(settings: Settings, workdir: Path):  # noqa: ANN201 - a WorkerProcess
+def pipeline(settings: Settings, workdir: Path):
     create_topics(settings)
     return make_test_worker(settings, workdir, "run", JOURNEY_CLICKHOUSE__DSN=f"chdb://{workdir / 'clickhouse'}",
                             JOURNEY_SINK__MAX_WAIT_S="0.3")  # fmt: skip
 
 
-def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:  # noqa: ANN001
+def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:
     """Let the catch-up end, move event time on by days (every session closes, every timer fires),
     stop, and read the figures from the engine's files."""
     wait_caught_up(settings, process, 300)
@@ -57,7 +63,7 @@ def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:  # 
     return engine_json(FIGURES, f"chdb://{workdir / 'clickhouse'}"), report(process)
 
 
-def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker, tmp_path: Path) -> None:
     kill_seed = int(os.environ.get("BACKFILL_KILL_SEED", random.randrange(1 << 30)))
     runs: dict[str, tuple[dict, list]] = {}
 
@@ -91,8 +97,11 @@ def test_backfill_trickle_and_killed_catch_up_give_the_same_figures(kafka_broker
     backfill, trickle, killed = (runs[name] for name in ("backfill", "trickle", "killed"))
     assert backfill[0]["touchpoints"][0][0] > 1000 and backfill[0]["signals"], backfill[0]  # a real workload
     assert backfill[0]["touchpoints"][0][2] == 0  # nothing late: the property behind the others
-    assert backfill[0] == trickle[0], {k: (backfill[0][k], trickle[0][k]) for k in backfill[0] if backfill[0][k] != trickle[0][k]}
+    assert backfill[0] == trickle[0], {
+        k: (backfill[0][k], trickle[0][k]) for k in backfill[0] if backfill[0][k] != trickle[0][k]
+    }
     assert backfill[1] == trickle[1]
     assert killed[0] == backfill[0], f"BACKFILL_KILL_SEED={kill_seed}: " + repr(
-        {k: (killed[0][k], backfill[0][k]) for k in killed[0] if killed[0][k] != backfill[0][k]})
+        {k: (killed[0][k], backfill[0][k]) for k in killed[0] if killed[0][k] != backfill[0][k]}
+    )
     assert killed[1] == backfill[1], f"BACKFILL_KILL_SEED={kill_seed}"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import Settings
 from journey.cli.localstack.kafka import LocalKafka
-from journey.publisher import PublishError, TouchpointPublisher
 from journey.cli.samples import sample_journey
-from journey.topics import create_topics
 from journey.cli.worker_process import WorkerProcess
+from journey.config import Settings
+from journey.publisher import PublishError, TouchpointPublisher
+from journey.topics import create_topics
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.test_run_end_to_end import START, close_sessions, counts, expected, run_process
 

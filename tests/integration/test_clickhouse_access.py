@@ -46,13 +46,18 @@ def test_the_grants_are_the_least_each_role_needs(clickhouse: tuple[Client, Clic
     _, settings = clickhouse
     db = settings.database
     grants = [s.sql for s in access_statements(with_users(settings)) if s.sql.startswith("GRANT") and " ON " in s.sql]
-    assert grants == [f"GRANT SELECT, INSERT, ALTER DELETE ON {db}.* TO {db}_writer", f"GRANT SELECT ON {db}.* TO {db}_reader"]
+    assert grants == [
+        f"GRANT SELECT, INSERT, ALTER DELETE ON {db}.* TO {db}_writer",
+        f"GRANT SELECT ON {db}.* TO {db}_reader",
+    ]
     shown = "\n".join(s.shown for s in access_statements(with_users(settings)))
     assert re.search(rf"SETTINGS PROFILE .* readonly = 1, .* TO {db}_reader", shown)
     assert re.search(rf"QUOTA .* MAX queries = 10000 TO {db}_reader", shown)
 
 
-def test_a_reader_connection_cannot_write_even_on_the_embedded_engine(clickhouse: tuple[Client, ClickHouseSettings]) -> None:
+def test_a_reader_connection_cannot_write_even_on_the_embedded_engine(
+    clickhouse: tuple[Client, ClickHouseSettings],
+) -> None:
     client, settings = clickhouse
     migrate(client, settings)
     reader, writer = connect(settings, "reader"), connect(settings, "writer")

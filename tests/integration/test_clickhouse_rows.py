@@ -8,17 +8,23 @@ import uuid
 import orjson
 import pytest
 
-from journey.topics import JOURNEY_FRICTION, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
-from journey.sinks.migrations import migrate
 from bench.workload import journeys as workload_journeys
 from journey.schemas.touchpoint import Touchpoint
+from journey.sinks.migrations import migrate
 from journey.sinks.rows import TABLES, JsonRowCheck, json_each_row, to_columns
 from journey.sinks.sink import JSON_INPUT
 from journey.streams.identity import Linked
-from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from journey.streams.records import friction_record, identity_record, session_record, stage_transition_record, touchpoint_record
-from tests.unit.builders import rules
 from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.records import (
+    friction_record,
+    identity_record,
+    session_record,
+    stage_transition_record,
+    touchpoint_record,
+)
+from journey.topics import JOURNEY_FRICTION, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
+from tests.unit.builders import rules
 from tests.unit.test_journey_pipeline import FAR_FUTURE, scripted
 
 pytestmark = pytest.mark.integration
@@ -52,15 +58,22 @@ def test_every_kind_of_record_inserts_and_reads_back(clickhouse) -> None:
         assert count == len(records), spec.table
 
     db = settings.database
-    sessions = client.query(f"SELECT journey_key, event_count, path[1], friction_score FROM {db}.sessions ORDER BY started_at").result_rows
-    assert [(k, n, first) for k, n, first, _ in sessions] == [("cust-000001", 6, "ad.click"), ("cust-000001", 5, "onboarding.started")]
+    sessions = client.query(
+        f"SELECT journey_key, event_count, path[1], friction_score FROM {db}.sessions ORDER BY started_at"
+    ).result_rows
+    assert [(k, n, first) for k, n, first, _ in sessions] == [
+        ("cust-000001", 6, "ad.click"),
+        ("cust-000001", 5, "onboarding.started"),
+    ]
     signals = client.query(
         f"SELECT kind, severity, flow, JSONExtractInt(details, 'score') FROM {db}.friction_signals ORDER BY kind"
     ).result_rows
     # The scripted CSAT 2, and onboarding started but never completed nor activated (time passed).
     assert signals == [("abandonment", "warning", "onboarding", 0), ("negative_feedback", "warning", None, 2),
                        ("stalled_onboarding", "warning", "onboarding", 0)]  # fmt: skip
-    assert client.query(f"SELECT kind, score, category FROM {db}.survey_responses").result_rows == [("csat", 2, "unsatisfied")]
+    assert client.query(f"SELECT kind, score, category FROM {db}.survey_responses").result_rows == [
+        ("csat", 2, "unsatisfied")
+    ]
     events = client.query(f"SELECT uniqExactMerge(events) FROM {db}.touchpoints_per_minute").result_rows[0][0]
     assert events == 11
 
@@ -105,7 +118,7 @@ def test_json_input_and_typed_columns_store_the_same_rows(clickhouse) -> None:
             if table in ("sink_progress", "schema_migrations", "erasures"):
                 continue  # bookkeeping, not written here
             # aggregate states compare as their bytes; the insertion time is the one column that differs
-            query = "SELECT hex(toString(tuple(* EXCEPT (_inserted_at)))) AS r FROM {db}.%s ORDER BY r" % table
+            query = f"SELECT hex(toString(tuple(* EXCEPT (_inserted_at)))) AS r FROM {{db}}.{table} ORDER BY r"
             if "_inserted_at" not in client.query(f"DESCRIBE {typed.database}.{table}").result_columns[0]:
                 query = query.replace(" EXCEPT (_inserted_at)", "")
             expected = client.query(query.format(db=typed.database)).result_rows

@@ -24,7 +24,10 @@ def test_migrations_from_zero_then_rerun_is_a_no_op(clickhouse) -> None:
     client, settings = clickhouse
     applied = migrate(client, settings)
     assert applied == [f"{m.version:03d}_{m.name}" for m in load_migrations()]
-    tables = {row[0] for row in client.query(f"SELECT name FROM system.tables WHERE database = '{settings.database}'").result_rows}
+    tables = {
+        row[0]
+        for row in client.query(f"SELECT name FROM system.tables WHERE database = '{settings.database}'").result_rows
+    }
     assert {"touchpoints", "sessions", "friction_signals", "stage_transitions", "identity_links", "survey_responses",
             "touchpoints_per_minute", "friction_per_minute", "cx_scores_per_hour", "schema_migrations"} <= tables  # fmt: skip
     assert migrate(client, settings) == []
@@ -51,9 +54,14 @@ def test_every_materialized_view_selects_exactly_its_target_columns(clickhouse) 
     ).result_rows
     assert len(views) == 4
     for name, select, _ in views:
-        target = client.query(
-            f"SELECT create_table_query FROM system.tables WHERE database = '{settings.database}' AND name = '{name}'"
-        ).result_rows[0][0].split(" TO ")[1].split(" ")[0]
+        target = (
+            client.query(
+                f"SELECT create_table_query FROM system.tables WHERE database = '{settings.database}' AND name = '{name}'"
+            )
+            .result_rows[0][0]
+            .split(" TO ")[1]
+            .split(" ")[0]
+        )
         produced = client.query(f"DESCRIBE ({select})").result_rows
         expected = client.query(f"DESCRIBE {target}").result_rows
         # Same names in the same order, same types but for LowCardinality (a storage encoding
@@ -76,7 +84,9 @@ def touchpoint_rows(n: int, start: int = 0) -> list[list]:
     rows = []
     for i in range(start, start + n):
         survey = ["survey.nps", "survey.csat", "survey.ces"][i % 3] if i % 4 == 0 else None
-        score = {"survey.nps": i % 11, "survey.csat": 1 + i % 5, "survey.ces": 1 + i % 7}.get(survey) if survey else None
+        score = (
+            {"survey.nps": i % 11, "survey.csat": 1 + i % 5, "survey.ces": 1 + i % 7}.get(survey) if survey else None
+        )
         rows.append([uuid.uuid5(uuid.NAMESPACE_OID, str(i)), T0 + timedelta(seconds=17 * i), f"cust-{i % 23}",
                      f"cust-{i % 23}", None, [None, "awareness", "active"][i % 3], False,
                      ["web", "mobile", "support"][i % 3], survey or ["feature.used", "ui.click"][i % 2], score, "{}", "test", 0, i])  # fmt: skip
@@ -130,11 +140,24 @@ def test_nps_csat_ces_from_the_rollup_equal_hand_computed_values(clickhouse) -> 
         return dict(rows)
 
     n = per_score("nps")
-    assert round(100 * (sum(c for s, c in n.items() if s >= 9) - sum(c for s, c in n.items() if s <= 6)) / sum(n.values()), 6) == expected_nps
+    assert (
+        round(
+            100 * (sum(c for s, c in n.items() if s >= 9) - sum(c for s, c in n.items() if s <= 6)) / sum(n.values()), 6
+        )
+        == expected_nps
+    )
     c = per_score("csat")
     assert round(100 * sum(v for s, v in c.items() if s >= 4) / sum(c.values()), 6) == expected_csat
     e = per_score("ces")
     assert round(sum(s * v for s, v in e.items()) / sum(e.values()), 6) == expected_ces
     assert -100 <= expected_nps <= 100
-    categories = dict(client.query(f"SELECT category, count() FROM {db}.survey_responses WHERE kind = 'nps' GROUP BY category").result_rows)
-    assert categories == {"promoter": sum(s >= 9 for s in nps), "passive": sum(7 <= s <= 8 for s in nps), "detractor": sum(s <= 6 for s in nps)}
+    categories = dict(
+        client.query(
+            f"SELECT category, count() FROM {db}.survey_responses WHERE kind = 'nps' GROUP BY category"
+        ).result_rows
+    )
+    assert categories == {
+        "promoter": sum(s >= 9 for s in nps),
+        "passive": sum(7 <= s <= 8 for s in nps),
+        "detractor": sum(s <= 6 for s in nps),
+    }

@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings
 from journey.cli.worker_process import broker_env
+from journey.config import Settings
 from tests.browser import render
 from tests.conftest import free_port
 from tests.integration.worker_helpers import SOURCE_IDLE_S, TICK_S
@@ -48,7 +48,9 @@ def demo(env: dict[str, str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
-def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(settings: Settings, tmp_path: Path) -> None:
+def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(
+    settings: Settings, tmp_path: Path
+) -> None:
     env = demo_env(settings, 300)
     process = demo(env, tmp_path)
     output, _ = process.communicate(timeout=400)
@@ -88,7 +90,10 @@ def test_a_short_demo_prints_the_report_and_writes_a_report_html_that_renders(se
 
     assert nps("struggler") + 30 < nps("self_starter"), (nps("struggler"), nps("self_starter"))  # NPS base 6.5 vs 9.2
     # rage clicks 0.35 vs 0.02, error loops 0.6 vs 0.1, trouble 0.85 vs 0.08
-    assert pain_per_100("struggler") > 2 * pain_per_100("self_starter"), (pain_per_100("struggler"), pain_per_100("self_starter"))
+    assert pain_per_100("struggler") > 2 * pain_per_100("self_starter"), (
+        pain_per_100("struggler"),
+        pain_per_100("self_starter"),
+    )
 
 
 def test_ctrl_c_stops_the_demo_cleanly(settings: Settings, tmp_path: Path) -> None:

@@ -18,12 +18,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
 from journey.cli.topic_reader import read_to_end
-from journey.topics import INGEST_STATE_TABLE, JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, changelog_topic, create_topics
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
 from journey.streams.codec import decode_state
+from journey.topics import INGEST_STATE_TABLE, JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, changelog_topic, create_topics
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,16 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
 
     run.start()
     try:
-        command = [sys.executable, "-c", "from journey.cli.app import app; app()", "erase", CUSTOMER, "--json", "--timeout", "120"]
+        command = [
+            sys.executable,
+            "-c",
+            "from journey.cli.app import app; app()",
+            "erase",
+            CUSTOMER,
+            "--json",
+            "--timeout",
+            "120",
+        ]
         erased = subprocess.run(command, env={**os.environ, **run.env}, capture_output=True, text=True, timeout=180)
         assert erased.returncode == 0, erased.stderr[-3000:] + run.log_tail()
         report = orjson.loads(erased.stdout)
@@ -124,11 +133,16 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
     assert report["applied"] and report["anonymous_ids"] == 1
     removed = {(r["table"], r["key_kind"]): r["rows"] for r in report["removed"]}
     assert removed[("touchpoints", "customer")] == len([r for r in person_rows["touchpoints"] if f"|{CUSTOMER}|" in r])
-    assert removed[("touchpoints", "anonymous")] == len([r for r in person_rows["touchpoints"] if f"|anon:{ANONYMOUS}|" in r])
+    assert removed[("touchpoints", "anonymous")] == len(
+        [r for r in person_rows["touchpoints"] if f"|anon:{ANONYMOUS}|" in r]
+    )
     # the link row names both ids: whichever of the two markers (partitions of journey.identities) the
     # sink reaches first deletes it, so the count is the person's, split between the kinds either way
-    assert removed.get(("identity_links", "anonymous"), 0) + removed.get(("identity_links", "customer"), 0) == len(
-        person_rows["identity_links"]) == 1
+    assert (
+        removed.get(("identity_links", "anonymous"), 0) + removed.get(("identity_links", "customer"), 0)
+        == len(person_rows["identity_links"])
+        == 1
+    )
     assert min(removed[("touchpoints", "customer")], removed[("touchpoints", "anonymous")], removed[("sessions", "customer")],
                removed[("stage_transitions", "customer")], removed[("survey_responses", "customer")]) > 0, removed  # fmt: skip
     assert sorted(after["erasures"]) == sorted([t, k, str(n)] for (t, k), n in removed.items())
@@ -142,7 +156,7 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
         others = [r for r in rows if not mentions_person(r)]
         assert [r for r in others if r not in left] == [], f"{table}: another person's rows changed"
         fresh = [r for r in after[table] if mentions_person(r)]
-        assert all(ANONYMOUS not in r and "web.pricing_viewed" in r or table != "touchpoints" for r in fresh), fresh
+        assert all((ANONYMOUS not in r and "web.pricing_viewed" in r) or table != "touchpoints" for r in fresh), fresh
     for rollup, (aggregated, raw) in after["rollups"].items():
         assert aggregated == raw, f"{rollup} differs from its raw table after the erasure"
     assert after["rollups"]["touchpoints_per_minute"][0] != before["rollups"]["touchpoints_per_minute"][0]

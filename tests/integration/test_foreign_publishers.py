@@ -39,7 +39,9 @@ BUILD_TIMEOUT_S = 600  # a first Go build downloads and compiles its modules
 
 def build_node(workdir: Path) -> list[str]:
     node = EXAMPLES / "node"
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=node, check=True, capture_output=True, timeout=BUILD_TIMEOUT_S)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"], cwd=node, check=True, capture_output=True, timeout=BUILD_TIMEOUT_S
+    )
     return ["node", str(node / "publish.mjs")]
 
 
@@ -83,7 +85,9 @@ def test_a_foreign_publisher_passes_stage_1_and_its_broken_events_are_dead_lette
     start = datetime.now(UTC) - timedelta(days=2)  # a sample journey spans a day and some minutes
     good = [orjson.dumps(event) for seed in range(3) for event in sample_journey(seed, start)]
     bad_id = orjson.dumps({**orjson.loads(good[0]), "event_id": "not-a-uuid"})
-    far_future = orjson.dumps({**orjson.loads(good[1]), "occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()})
+    far_future = orjson.dumps(
+        {**orjson.loads(good[1]), "occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}
+    )
     no_source = orjson.dumps({k: v for k, v in orjson.loads(good[2]).items() if k != "source"})
     broken = [bad_id, far_future, no_source]
 
@@ -109,7 +113,10 @@ def test_a_foreign_publisher_passes_stage_1_and_its_broken_events_are_dead_lette
     worker.start()
     try:
         wait_caught_up(settings, worker, stages_only=True)
-        passed = {orjson.loads(m.value())["event_id"] for m in read_to_end(settings, settings.topics.name(JOURNEY_TOUCHPOINTS))}
+        passed = {
+            orjson.loads(m.value())["event_id"]
+            for m in read_to_end(settings, settings.topics.name(JOURNEY_TOUCHPOINTS))
+        }
         assert passed == {orjson.loads(line)["event_id"] for line in good}
         dead = {base64.b64decode(d["original"]): d["reason"]
                 for d in (orjson.loads(m.value()) for m in read_to_end(settings, settings.topics.name(DEAD_LETTER)))}  # fmt: skip

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from journey.cli.worker_process import WorkerProcess
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.topics import JOURNEY_FRICTION, JOURNEY_SESSIONS, JOURNEY_TOUCHPOINTS
-from journey.cli.worker_process import WorkerProcess
 from tests.integration.test_stream_stages import records
 from tests.integration.worker_helpers import advance_event_time
 
@@ -50,8 +50,6 @@ EXPECTED = Counter({("rage_click", "warning"): 1, ("error_loop", "warning"): 1, 
                     ("stalled_onboarding", "warning"): 1})  # fmt: skip
 
 
-
-
 def test_scripted_journeys_produce_exactly_the_expected_signals(settings: Settings, worker: WorkerProcess) -> None:
     customers = ["fr-1", "fr-2"]
     events = [e for c in customers for e in scripted_friction(c)]
@@ -71,7 +69,10 @@ def test_scripted_journeys_produce_exactly_the_expected_signals(settings: Settin
         by_kind = {s["kind"]: s for s in mine}
         assert by_kind["rage_click"]["details"]["element"] == "pay" and by_kind["rage_click"]["count"] == 4
         assert by_kind["negative_feedback"]["details"]["score"] == 2
-        assert by_kind["negative_feedback"]["details"]["session_path"][-2:] == ["help.searched", "support.ticket_opened"]
+        assert by_kind["negative_feedback"]["details"]["session_path"][-2:] == [
+            "help.searched",
+            "support.ticket_opened",
+        ]
         assert by_kind["self_service_failure"]["details"]["contact"]["channel"] == "support"
         assert by_kind["repeat_contact"]["details"]["channels"] == ["chat", "phone", "support"]
         flows = sorted((s["flow"], s["step"], s["details"]["reason"]) for s in mine if s["kind"] == "abandonment")

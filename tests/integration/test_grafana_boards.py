@@ -17,14 +17,14 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, Settings, SinkSettings
 from journey.cli.dashboards.alerts import grafana_alert_rules
 from journey.cli.dashboards.boards import all_boards
+from journey.config import SIGNAL_KINDS, AlertSettings, ClickHouseSettings, Settings, SinkSettings
 from journey.publisher import TouchpointPublisher
-from journey.topics import create_topics
 from journey.sinks.clickhouse_client import connect
 from journey.sinks.migrations import migrate
 from journey.sinks.sink import ClickHouseSink
+from journey.topics import create_topics
 from tests.conftest import broker_settings
 from tests.grafana_sql import clickhouse_targets, expand_macros, interpolate_variables, panel_interval_s
 from tests.integration.board_scenario import T0, Scenario, board_scenario
@@ -46,7 +46,9 @@ class Seeded:
             start: datetime = START, end: datetime = END) -> tuple[list[str], list[dict[str, Any]]]:  # fmt: skip
         expanded = expand_macros(interpolate_variables(sql, variables), start, end, interval_s)
         result = self.client.query(expanded)
-        return list(result.column_names), [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+        return list(result.column_names), [
+            dict(zip(result.column_names, row, strict=True)) for row in result.result_rows
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,9 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     per_channel = {}
     for row in rows["journey-overview/touchpoints_by_channel_over_time"]:
         per_channel[row["touchpoint_channel"]] = per_channel.get(row["touchpoint_channel"], 0) + row["per_minute"]
-    interval_minutes = panel_interval_s(results["journey-overview/touchpoints_by_channel_over_time"][0], START, END) / 60
+    interval_minutes = (
+        panel_interval_s(results["journey-overview/touchpoints_by_channel_over_time"][0], START, END) / 60
+    )
     expected = {}
     for event in s.events:
         expected[event["channel"]] = expected.get(event["channel"], 0) + 1
@@ -161,7 +165,11 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     [nps] = rows["journey-cx/nps"]
     assert nps["nps"] == round(100 * (promoters - detractors) / len(answers), 1)
     assert -100 <= nps["nps"] <= 100
-    assert (nps["promoters"], nps["passives"], nps["detractors"]) == (promoters, len(answers) - promoters - detractors, detractors)
+    assert (nps["promoters"], nps["passives"], nps["detractors"]) == (
+        promoters,
+        len(answers) - promoters - detractors,
+        detractors,
+    )
     csat = [r for r in rows["journey-cx/cx_by_channel"] if r["kind"] == "csat"]
     assert [(r["answer_channel"], r["answers"]) for r in csat] == [("survey", len(answered))]
     assert csat[0]["value"] == round(100 * sum(s.csat(i) >= 4 for i in answered) / len(answered), 1)
@@ -176,7 +184,9 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     assert checkout["started"]["journeys"] == checkout["payment"]["journeys"] == started
     assert checkout["completed"]["journeys"] == completed
     assert checkout["completed"]["of_started_pct"] == round(100 * completed / started, 1)
-    abandoned = {(r["flow_name"], r["last_step"]): r["abandonments"] for r in rows["journey-friction/abandonment_by_step"]}
+    abandoned = {
+        (r["flow_name"], r["last_step"]): r["abandonments"] for r in rows["journey-friction/abandonment_by_step"]
+    }
     assert abandoned == {("checkout", "payment"): started - completed, ("signup", "profile"): n - len(s.ids(bool))}
 
     repeat = {r["customer"]: r["contacts"] for r in rows["journey-friction/repeat_contacts"]}
@@ -185,7 +195,11 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
     [rage] = rows["journey-friction/rage_clicks_by_element"]
     rage_clickers = s.ids(s.rage_clicks)
     detected_at = seeded.settings.friction.rage_click_count  # a burst's signal is raised at its Nth click
-    assert (rage["element"], rage["bursts"], rage["clicks"]) == ("pay-button", len(rage_clickers), detected_at * len(rage_clickers))
+    assert (rage["element"], rage["bursts"], rage["clicks"]) == (
+        "pay-button",
+        len(rage_clickers),
+        detected_at * len(rage_clickers),
+    )
     failures = sum(r["failures"] for r in rows["journey-friction/self_service_failures"])
     assert failures == len(s.ids(s.fails_self_service))
     critical = rows["journey-friction/latest_critical_signals"]
@@ -200,7 +214,9 @@ def test_panels_show_the_figures_of_the_scenario(seeded: Seeded) -> None:
 
 def test_variables_narrow_the_panels(seeded: Seeded) -> None:
     board = all_boards(seeded.settings)["journey-overview"]
-    [(panel, target)] = [(p, t) for p, t in clickhouse_targets(board) if t["meta"]["query"] == "touchpoints_by_channel_over_time"]
+    [(panel, target)] = [
+        (p, t) for p, t in clickhouse_targets(board) if t["meta"]["query"] == "touchpoints_by_channel_over_time"
+    ]
     _, rows = seeded.run(target["rawSql"], {"channel": ["web"]}, panel_interval_s(panel, START, END))
     assert rows and {r["touchpoint_channel"] for r in rows} == {"web"}
 
@@ -209,7 +225,9 @@ def test_variables_narrow_the_panels(seeded: Seeded) -> None:
     values = all_values(seeded, friction) | {"account": ["acct-0"], "min_contacts": ["1"]}
     _, rows = seeded.run(target["rawSql"], values)
     s = seeded.scenario
-    expected = {f"bc-{i:03d}" for i in s.ids(lambda i: i % 4 == 0 and (s.contacts_three_times(i) or s.fails_self_service(i)))}
+    expected = {
+        f"bc-{i:03d}" for i in s.ids(lambda i: i % 4 == 0 and (s.contacts_three_times(i) or s.fails_self_service(i)))
+    }
     assert rows and {r["customer"] for r in rows} == expected and {r["account"] for r in rows} == {"acct-0"}
 
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from journey.cli.samples import sample_journey
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.cli.samples import sample_journey
 from journey.topics import create_topics
 from tests.browser import render
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
@@ -115,7 +115,12 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     # decision: from the signup's completion (11.1 min in) to onboarding.started a day in: 24 h - 11 min = 23.8 h
     assert a["decision"]["p50_hours"] == a["decision"]["p90_hours"] == 23.8
     assert {t["touchpoint"] for t in a["onboarding"]["touchpoints"]} <= {
-        "onboarding.started", "onboarding.step_completed", "help.searched", "support.ticket_opened", "survey.csat"}
+        "onboarding.started",
+        "onboarding.step_completed",
+        "help.searched",
+        "support.ticket_opened",
+        "survey.csat",
+    }
     # three in-app events each (onboarding started, a step, the help search), a ticket, a survey answer
     assert {c["channel"]: c["events"] for c in a["onboarding"]["channels"]} == {"in_app": 9, "support": 3, "survey": 3}
     # the onboarding flow left at invite_team (3 days' timeout, reached by the clock), and a CSAT of 2
@@ -125,7 +130,12 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     assert a["onboarding"]["opportunity"] is None  # everyone has the pain points: nobody to compare with
     # churn: 3 became customers in the window, 1 churned; the one with critical friction (CSAT 1) is the one
     churn = live["churn"]["a"]
-    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (0, 3, 1, 33.33)
+    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (
+        0,
+        3,
+        1,
+        33.33,
+    )
     assert (churn["with_critical_friction"], churn["churned_with"], churn["churn_with_pct"]) == (1, 1, 100.0)
     assert (churn["without_critical_friction"], churn["churned_without"], churn["churn_without_pct"]) == (2, 0, 0.0)
     assert churn["churn_lift"] is None and "b" not in live["churn"]  # no churn without it; b never became customers
@@ -137,27 +147,45 @@ def test_the_map_of_a_scripted_scenario(settings: Settings, tmp_path: Path) -> N
     # paths: the last 4 touchpoints up to each signal, and up to each first support contact
     paths = engine_json(PATHS, run.env["JOURNEY_CLICKHOUSE__DSN"])
     into = {(r["kind"], r["place"], r["path"]): (r["signals"], r["share_pct"]) for r in paths["paths_into_friction"]}
-    assert into[("negative_feedback", "", "onboarding.step_completed → help.searched → support.ticket_opened → survey.csat")] == (3, 100.0)
+    assert into[
+        ("negative_feedback", "", "onboarding.step_completed → help.searched → support.ticket_opened → survey.csat")
+    ] == (3, 100.0)
     assert [(r["path"], r["customers"], r["share_pct"]) for r in paths["paths_to_first_contact"]] == [
-        ("onboarding.started → onboarding.step_completed → help.searched → support.ticket_opened", 3, 100.0)]
+        ("onboarding.started → onboarding.step_completed → help.searched → support.ticket_opened", 3, 100.0)
+    ]
     flow = {(r["from_stage"], r["to_stage"]): r["customers"] for r in paths["stage_flow"]}
     assert {k: v for k, v in flow.items() if not k[1].startswith("clock")} == {  # the clock's heartbeats have no stage
-        ("(new)", "awareness"): 6, ("awareness", "consideration"): 6, ("consideration", "decision"): 3,
-        ("decision", "onboarding"): 3, ("onboarding", "churn"): 1}
+        ("(new)", "awareness"): 6,
+        ("awareness", "consideration"): 6,
+        ("consideration", "decision"): 3,
+        ("decision", "onboarding"): 3,
+        ("onboarding", "churn"): 1,
+    }
 
     # one customer's journey (seed 0): every touchpoint across both ids, stage changes, evidence, now
-    sections = {s["name"]: [dict(zip(s["columns"], row, strict=True)) for row in s["rows"]] for s in customer["sections"]}
+    sections = {
+        s["name"]: [dict(zip(s["columns"], row, strict=True)) for row in s["rows"]] for s in customer["sections"]
+    }
     assert [(r["anonymous_id"], r["kind"]) for r in sections["customer_ids"]] == [("anon-000000", "link")]
-    expected = [e for e in scenario() if e.get("customer_id") == "cust-000000" or e.get("anonymous_id") == "anon-000000"]
+    expected = [
+        e for e in scenario() if e.get("customer_id") == "cust-000000" or e.get("anonymous_id") == "anon-000000"
+    ]
     assert [r["touchpoint"] for r in sections["customer_timeline"]] == [e["touchpoint"] for e in expected]
-    assert [r["to_stage"] for r in sections["customer_stages"]] == ["awareness", "consideration", "decision", "onboarding", "churn"]
+    assert [r["to_stage"] for r in sections["customer_stages"]] == [
+        "awareness",
+        "consideration",
+        "decision",
+        "onboarding",
+        "churn",
+    ]
     feedback = next(r for r in sections["customer_signals"] if r["kind"] == "negative_feedback")
     assert feedback["severity"] == "critical" and orjson.loads(feedback["details"])["score"] == 1
     assert [(r["kind"], r["score"]) for r in sections["customer_surveys"]] == [("csat", 1)]
     # onboarding began on day 1 and has 3 days before it counts as abandoned; the clock is at day 3
     assert customer["live"]["current_stage"] == "churn"
     assert {name: flow["steps_done"] for name, flow in customer["live"]["open_flows"].items()} == {
-        "onboarding": ["welcome", "invite_team"]}
+        "onboarding": ["welcome", "invite_team"]
+    }
     assert "stage now: churn" in customer_page and "open flow onboarding since 2026-11-03T09:00" in customer_page
     for name, html in (("customer", customer_page), ("map", page)):  # as a browser shows them: no errors, no requests
         (tmp_path / f"{name}.html").write_text(html)

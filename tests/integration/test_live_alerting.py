@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import AlertSettings, Settings
 from journey.cli.dashboards.boards import PIPELINE_PANELS
 from journey.cli.localstack.prometheus import LocalPrometheus
+from journey.config import AlertSettings, Settings
 from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
 from tests.conftest import free_port
@@ -55,7 +55,9 @@ def test_a_friction_spike_through_the_pipeline_turns_the_alert_on(settings: Sett
         # The workers export every kind at 0 from start-up: once a window of that is recorded, the
         # baseline exists (0) and nothing fires on it.
         baseline = 'journey:friction_signals:per_minute:baseline{kind="rage_click"}'
-        wait_until(lambda: prometheus.query(baseline) != [], 180, lambda: f"no baseline yet; alerts {prometheus.alerts()}")
+        wait_until(
+            lambda: prometheus.query(baseline) != [], 180, lambda: f"no baseline yet; alerts {prometheus.alerts()}"
+        )
         assert firing(prometheus, "rage_click") == []
 
         now = datetime.now(UTC)

@@ -17,13 +17,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
 from journey.cli.simulation.poison import KINDS, poison
 from journey.cli.topic_reader import read_to_end
-from journey.topics import DEAD_LETTER, JOURNEY_TOUCHPOINTS, create_topics
 from journey.cli.worker_process import WorkerProcess
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.topics import DEAD_LETTER, JOURNEY_TOUCHPOINTS, create_topics
 from tests.integration.worker_helpers import make_test_worker, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,9 @@ def check_poison(settings: Settings, worker: WorkerProcess) -> None:
     assert all(d["message"] for d in dead)
 
     rekeyed = [orjson.loads(record.value) for record in bad if record.kind == "wrong_key"]
-    out = [orjson.loads(m.value())["event_id"] for m in read_to_end(settings, settings.topics.name(JOURNEY_TOUCHPOINTS))]
+    out = [
+        orjson.loads(m.value())["event_id"] for m in read_to_end(settings, settings.topics.name(JOURNEY_TOUCHPOINTS))
+    ]
     assert Counter(out) == Counter(str(event["event_id"]) for event in good + rekeyed)
     assert worker.counter("journey_events_total", stage="ingest", outcome="invalid") == len(expected)
     assert worker.counter("journey_events_total", stage="ingest", outcome="misrouted") == len(rekeyed)

@@ -14,10 +14,10 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from journey.config import Settings
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
 from journey.cli.topic_reader import read_to_end
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
 from journey.topics import DEAD_LETTER, TOUCHPOINTS, create_topics
 from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
 

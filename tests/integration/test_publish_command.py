@@ -9,11 +9,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings
-from journey.cli.worker_process import broker_env
 from journey.cli.samples import sample_journey
-from journey.topics import TOUCHPOINTS, create_topics
 from journey.cli.topic_reader import read_topic
+from journey.cli.worker_process import broker_env
+from journey.config import Settings
+from journey.topics import TOUCHPOINTS, create_topics
 
 pytestmark = pytest.mark.integration
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from journey.config import Settings
-from journey.streams.murmur2 import key_partition
-from journey.publisher import PublishError, TouchpointPublisher
 from journey.cli.samples import sample_journey
-from journey.topics import TOUCHPOINTS, create_topics
-from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
 from journey.cli.topic_reader import read_topic
+from journey.config import Settings
+from journey.publisher import PublishError, TouchpointPublisher
+from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
+from journey.streams.murmur2 import key_partition
+from journey.topics import TOUCHPOINTS, create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +50,8 @@ def test_one_persons_events_stay_in_order_on_one_partition(settings: Settings) -
 def test_invalid_event_is_refused_before_sending(settings: Settings) -> None:
     create_topics(settings)
     bad = sample_journey(seed=4)[0] | {"channel": "fax"}
-    with TouchpointPublisher(settings.publisher) as publisher:
-        with pytest.raises(InvalidTouchpoint, match="channel"):
-            publisher.publish(bad)
+    with TouchpointPublisher(settings.publisher) as publisher, pytest.raises(InvalidTouchpoint, match="channel"):
+        publisher.publish(bad)
     assert read_topic(settings, settings.topics.name(TOUCHPOINTS), expected=0, timeout_s=2) == []
 
 

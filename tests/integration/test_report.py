@@ -3,22 +3,23 @@ pure stages emit for sample journeys, against values computed here from those sa
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
+from journey.cli.samples import sample_journey
 from journey.config import Settings
 from journey.reports.report import build_report
-from journey.cli.samples import sample_journey
 from journey.schemas.touchpoint import Touchpoint
 from journey.sinks.migrations import migrate
 from journey.sinks.rows import TABLES, to_columns
 from journey.streams.in_memory import InMemoryPipeline
 from journey.streams.journey import EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
-from tests.unit.builders import rules
 from tests.integration.test_clickhouse_rows import ENCODERS
+from tests.unit.builders import rules
 
 pytestmark = pytest.mark.integration
 
@@ -81,10 +82,15 @@ def test_every_section_answers_with_what_the_stages_emitted(clickhouse) -> None:
     assert [r["step"] for r in onboarding][:2] == ["started", "welcome"]
     started = len({o.journey_key for o in touchpoints if o.event.touchpoint == "onboarding.started"})
     assert onboarding[0]["journeys"] == started == JOURNEYS
-    assert all(a["journeys"] >= b["journeys"] for a, b in zip(onboarding, onboarding[1:]))  # a funnel narrows
+    assert all(a["journeys"] >= b["journeys"] for a, b in itertools.pairwise(onboarding))  # a funnel narrows
     [churn] = rows(report, "churn")
     # every journey became a customer (onboarding) in the window, none churned
-    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (0, JOURNEYS, 0, 0.0)
+    assert (churn["customers_at_start"], churn["new_customers"], churn["churned"], churn["churn_rate_pct"]) == (
+        0,
+        JOURNEYS,
+        0,
+        0.0,
+    )
 
 
 def test_a_window_without_data_reports_zeros_not_errors(clickhouse) -> None:

@@ -14,14 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import Settings
-from journey.streams.lag import pipeline_lag
 from journey.cli.localstack.kafka import free_loopback_port
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
-from journey.topics import create_topics
 from journey.cli.worker_process import WorkerProcess
-from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, report_json, wait_caught_up
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.streams.lag import pipeline_lag
+from journey.topics import create_topics
+from tests.integration.worker_helpers import (
+    advance_event_time,
+    engine_json,
+    make_test_worker,
+    report_json,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +129,7 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
     direct = report_json(process.env)  # now read from the files
-    assert beside == direct, [(a, b) for a, b in zip(beside["sections"], direct["sections"]) if a != b]
+    assert beside == direct, [(a, b) for a, b in zip(beside["sections"], direct["sections"], strict=False) if a != b]
     by_channel = next(s for s in direct["sections"] if s["name"] == "volume_by_channel")
     heartbeats = settings.topics.partitions
     assert sum(row[1] for row in by_channel["rows"]) == events + heartbeats

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import IncidentSettings, Settings, SimulationSettings
-from journey.streams.lag import partition_progress
 from journey.cli.simulation.generate import simulate
 from journey.cli.simulation.send import send
-from journey.topics import STITCHED, TOUCHPOINTS, create_topics
 from journey.cli.worker_process import WorkerProcess, broker_env
+from journey.config import IncidentSettings, Settings, SimulationSettings
+from journey.streams.lag import partition_progress
+from journey.topics import STITCHED, TOUCHPOINTS, create_topics
 from tests.conftest import broker_settings, free_port
 from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, wait_quiet
 
@@ -107,7 +107,7 @@ def wait_resumed(settings: Settings, before: dict[tuple[str, int], tuple[int, in
     return time.monotonic() - since
 
 
-def run_cluster(kafka_broker, workdir: Path, workers: int, kill_seed: int | None = None) -> tuple[dict, dict]:  # noqa: ANN001
+def run_cluster(kafka_broker, workdir: Path, workers: int, kill_seed: int | None = None) -> tuple[dict, dict]:
     """The simulated backfill through `workers` workers (one killed with SIGKILL after a drawn delay
     when `kill_seed` is given); returns the figures and what was timed."""
     settings = broker_settings(kafka_broker, simulation=SIMULATION)
@@ -134,7 +134,7 @@ def run_cluster(kafka_broker, workdir: Path, workers: int, kill_seed: int | None
     return engine_json(FIGURES, cluster.dsn), timings
 
 
-def test_three_workers_give_the_figures_of_one(kafka_broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_three_workers_give_the_figures_of_one(kafka_broker, tmp_path: Path) -> None:
     one, _ = run_cluster(kafka_broker, tmp_path / "one", workers=1)
     three, _ = run_cluster(kafka_broker, tmp_path / "three", workers=3)
     assert one["touchpoints"][0][0] > 15_000 and one["signals"], one  # a real workload
@@ -143,6 +143,9 @@ def test_three_workers_give_the_figures_of_one(kafka_broker, tmp_path: Path) -> 
 
     kill_seed = int(os.environ.get("SCALE_OUT_KILL_SEED", random.randrange(1 << 30)))
     killed, timings = run_cluster(kafka_broker, tmp_path / "killed", workers=3, kill_seed=kill_seed)
-    print(f"kill -9 of one of three workers: every partition consumed again {timings['kill_to_resumed_s']:.1f}s after the kill")
+    print(
+        f"kill -9 of one of three workers: every partition consumed again {timings['kill_to_resumed_s']:.1f}s after the kill"
+    )
     assert killed == one, f"SCALE_OUT_KILL_SEED={kill_seed}: " + repr(
-        {k: (killed[k], one[k]) for k in one if killed[k] != one[k] and k != "signal_ids"})
+        {k: (killed[k], one[k]) for k in one if killed[k] != one[k] and k != "signal_ids"}
+    )

@@ -26,7 +26,16 @@ EXAMPLE = ROOT / "examples" / "python" / "publish.py"
 # What `pip install journey-telemetry` may bring: the SDK and what confluent-kafka, pydantic and orjson need.
 BASE_DISTRIBUTIONS = {"journey-telemetry", "confluent-kafka", "pydantic", "pydantic-core", "annotated-types",
                       "typing-extensions", "typing-inspection", "orjson", "pip", "setuptools"}  # fmt: skip
-PIPELINE_ONLY = {"chdb", "clickhouse-connect", "rocksdict", "aiohttp", "typer", "rich", "pydantic-settings", "faust-streaming"}
+PIPELINE_ONLY = {
+    "chdb",
+    "clickhouse-connect",
+    "rocksdict",
+    "aiohttp",
+    "typer",
+    "rich",
+    "pydantic-settings",
+    "faust-streaming",
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +86,9 @@ def test_a_service_publishes_with_the_sdk_alone(fresh_venv: Path, settings: Sett
     assert f"invalid event on line {len(events) + 1}: channel:" in published.stderr
 
     records = read_to_end(settings, settings.topics.name(TOUCHPOINTS))
-    assert sorted(orjson.loads(r.value())["event_id"] for r in records) == sorted(orjson.loads(e)["event_id"] for e in events)
+    assert sorted(orjson.loads(r.value())["event_id"] for r in records) == sorted(
+        orjson.loads(e)["event_id"] for e in events
+    )
     assert all(r.partition() == key_partition(r.key().decode(), settings.topics.partitions) for r in records)
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from journey.config import Settings
-from journey.kafka_access import KafkaAccessError
 from journey.cli.localstack.kafka import LocalKafka
 from journey.cli.localstack.tls import ensure_broker_tls
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
+from journey.cli.worker_process import broker_env
+from journey.config import Settings
+from journey.kafka_access import KafkaAccessError
+from journey.publisher import TouchpointPublisher
 from journey.topics import create_topics
-from journey.cli.worker_process import WorkerProcess, broker_env
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.worker_helpers import engine_json, make_test_worker, wait_caught_up
 
@@ -124,12 +124,16 @@ def test_an_untrusted_ca_stops_the_run_at_once_naming_the_setting(secure: Settin
 
 
 def test_the_sdk_raises_instead_of_retrying_a_refused_login(secure: Settings) -> None:
-    wrong = secure.model_copy(update={"kafka": secure.kafka.model_copy(update={"sasl_password": SecretStr("nope-nope")})})
+    wrong = secure.model_copy(
+        update={"kafka": secure.kafka.model_copy(update={"sasl_password": SecretStr("nope-nope")})}
+    )
     started = time.monotonic()
-    with pytest.raises(KafkaAccessError, match=r"kafka\.sasl_password") as raised:
-        with TouchpointPublisher(wrong.publisher) as publisher:
-            publisher.publish(JOURNEY[0][0])
-            publisher.flush(timeout_s=120)
+    with (
+        pytest.raises(KafkaAccessError, match=r"kafka\.sasl_password") as raised,
+        TouchpointPublisher(wrong.publisher) as publisher,
+    ):
+        publisher.publish(JOURNEY[0][0])
+        publisher.flush(timeout_s=120)
     assert time.monotonic() - started < FAIL_FAST_S
     assert "nope-nope" not in str(raised.value)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from journey.config import Settings
 from journey.cli.localstack.kafka import free_loopback_port
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
 from journey.cli.worker_process import WorkerProcess, metric_sample
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
 from tests.integration.test_stream_stages import records
 from tests.integration.worker_helpers import advance_event_time, wait_until
 
@@ -55,7 +55,9 @@ def sink_rows(port: int, table: str) -> float:
     return metric_sample(text, "journey_sink_rows_total", table=table)
 
 
-def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: Settings, worker: WorkerProcess, tmp_path: Path) -> None:
+def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(
+    settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
     port = free_loopback_port()
     env = {**worker.env, "JOURNEY_CLICKHOUSE__DSN": dsn, "JOURNEY_SINK__METRICS_PORT": str(port),
@@ -70,7 +72,9 @@ def test_sink_writes_exact_counts_and_a_restart_inserts_nothing_twice(settings: 
         events = sum(len(j) for j in journeys)
         records(settings, "journey.touchpoints", events)
         advance_event_time(settings, START + timedelta(days=3))
-        wait_until(lambda: sink_rows(port, "sessions") >= 2 * len(journeys) and sink_rows(port, "touchpoints") >= events, 90)
+        wait_until(
+            lambda: sink_rows(port, "sessions") >= 2 * len(journeys) and sink_rows(port, "touchpoints") >= events, 90
+        )
         assert sink.poll() is None, sink.stdout.read().decode()[-3000:] if sink.stdout else ""
     finally:
         sink.send_signal(signal.SIGTERM)

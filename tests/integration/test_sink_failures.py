@@ -15,18 +15,18 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
-from journey.config import Settings, SinkSettings
 from journey.cli.samples import sample_journey
 from journey.cli.topic_reader import read_topic
-from journey.topics import create_topics
+from journey.config import Settings, SinkSettings
 from journey.schemas.touchpoint import Touchpoint
 from journey.sinks.migrations import migrate
 from journey.sinks.sink import ClickHouseSink
 from journey.streams.in_memory import InMemoryPipeline
 from journey.streams.journey import EnrichedTouchpoint
 from journey.streams.records import touchpoint_record
-from tests.unit.builders import rules
+from journey.topics import create_topics
 from tests.integration.worker_helpers import wait_until
+from tests.unit.builders import rules
 from tests.unit.test_journey_pipeline import T0
 
 pytestmark = pytest.mark.integration
@@ -187,7 +187,9 @@ def test_clickhouse_failing_for_a_minute_under_load_pauses_within_bounds_then_ca
         back_at = time.monotonic()
         stop_sending.set()
         sender.join(60)
-        wait_until(lambda: count(client, rows) == sent[0], timeout_s=120, explain=lambda: f"{count(client, rows)} of {sent[0]}")
+        wait_until(
+            lambda: count(client, rows) == sent[0], timeout_s=120, explain=lambda: f"{count(client, rows)} of {sent[0]}"
+        )
         caught_up_s = time.monotonic() - back_at
 
     print(f"ClickHouse failing {OUTAGE_S:.0f}s: {sent[0]} records, peak {peak_buffered} buffered rows, "

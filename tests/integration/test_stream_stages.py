@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import base64
 import signal
-import uuid
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
-from journey.config import Settings
-from journey.publisher import TouchpointPublisher
 from journey.cli.samples import sample_journey
-from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
-from journey.streams.sessions import new_session_id
 from journey.cli.topic_reader import read_topic
 from journey.cli.worker_process import WorkerProcess
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.streams.sessions import new_session_id
+from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
 from tests.integration.worker_helpers import advance_event_time
 
 pytestmark = pytest.mark.integration
@@ -28,12 +28,21 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CUSTOMERS = 4
 
 
-def records(settings: Settings, topic: str, expected: int, *, where=lambda r: True, timeout_s: float = 60) -> list[dict]:
+def records(
+    settings: Settings, topic: str, expected: int, *, where=lambda r: True, timeout_s: float = 60
+) -> list[dict]:
     """Poll `topic` until `expected` matching records arrived (or time ran out); return them all."""
     deadline = time.monotonic() + timeout_s
     found: list[dict] = []
     while time.monotonic() < deadline:
-        found = [r for r in (orjson.loads(m.value()) for m in read_topic(settings, settings.topics.name(topic), expected=10**9, timeout_s=2)) if where(r)]
+        found = [
+            r
+            for r in (
+                orjson.loads(m.value())
+                for m in read_topic(settings, settings.topics.name(topic), expected=10**9, timeout_s=2)
+            )
+            if where(r)
+        ]
         if len(found) >= expected:
             break
     return found
@@ -41,8 +50,6 @@ def records(settings: Settings, topic: str, expected: int, *, where=lambda r: Tr
 
 def customer_sessions(r: dict) -> bool:
     return r["journey_key"].startswith("cust-")
-
-
 
 
 def publish(settings: Settings, events: list[dict]) -> None:
@@ -79,7 +86,9 @@ def test_scripted_journeys_become_stitched_sessions_and_stages(settings: Setting
 
     stages = records(settings, JOURNEY_STAGES, 4 * CUSTOMERS, where=lambda r: not r["journey_key"].startswith("clock"))
     for seed in journeys:
-        moves = sorted((s["at"], s["journey_key"], s["to_stage"]) for s in stages if s["journey_key"].endswith(f"{seed:06d}"))
+        moves = sorted(
+            (s["at"], s["journey_key"], s["to_stage"]) for s in stages if s["journey_key"].endswith(f"{seed:06d}")
+        )
         # One journey through the identify: which key records a transition within grace of the
         # link depends on how far the anonymous journey's watermark got (the identity link resolves
         # both); the order of the stages does not, and after the link it is the customer's.
@@ -88,7 +97,7 @@ def test_scripted_journeys_become_stitched_sessions_and_stages(settings: Setting
         assert moves[-1][1] == f"cust-{seed:06d}"
 
     links = records(settings, JOURNEY_IDENTITIES, CUSTOMERS)
-    assert sorted((l["anonymous_id"], l["customer_id"]) for l in links) == [
+    assert sorted((link["anonymous_id"], link["customer_id"]) for link in links) == [
         (f"anon-{s:06d}", f"cust-{s:06d}") for s in journeys
     ]
 
@@ -118,13 +127,17 @@ def test_invalid_events_go_to_the_dead_letter_topic_and_duplicates_are_dropped(
     assert sorted(t["event_id"] for t in touchpoints) == sorted(e["event_id"] for e in good)  # once each
 
     consumed = len(good) + 5 + len(bad)
-    counts = {o: worker.counter("journey_events_total", outcome=o, stage="ingest") for o in ("valid", "duplicate", "invalid")}
+    counts = {
+        o: worker.counter("journey_events_total", outcome=o, stage="ingest") for o in ("valid", "duplicate", "invalid")
+    }
     assert counts == {"valid": len(good), "duplicate": 5, "invalid": len(bad)}
     assert sum(counts.values()) == consumed  # consumed = valid + duplicate + dead-lettered
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "kill-9"])
-def test_restart_mid_stream_resumes_from_the_changelog(settings: Settings, worker: WorkerProcess, stop_signal: int) -> None:
+def test_restart_mid_stream_resumes_from_the_changelog(
+    settings: Settings, worker: WorkerProcess, stop_signal: int
+) -> None:
     journeys = [sample_journey(seed, START) for seed in range(20, 20 + CUSTOMERS)]
     day_one = [e for j in journeys for e in j[:6]]
     day_two = [e for j in journeys for e in j[6:]]
@@ -144,7 +157,9 @@ def test_restart_mid_stream_resumes_from_the_changelog(settings: Settings, worke
     assert len(by_id) == 2 * CUSTOMERS  # no session lost, none split by the restart
     for copies in by_id.values():
         assert all(c == copies[0] for c in copies)  # a replay after kill -9 re-sends identical records
-    assert sorted(c[0]["event_count"] for c in by_id.values()) == [5] * CUSTOMERS + [6] * CUSTOMERS, [(c[0]["journey_key"], c[0]["event_count"], c[0]["path"]) for c in by_id.values() if c[0]["event_count"] > 6]
+    assert sorted(c[0]["event_count"] for c in by_id.values()) == [5] * CUSTOMERS + [6] * CUSTOMERS, [
+        (c[0]["journey_key"], c[0]["event_count"], c[0]["path"]) for c in by_id.values() if c[0]["event_count"] > 6
+    ]
 
 
 def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Settings, worker: WorkerProcess) -> None:
@@ -166,12 +181,19 @@ def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Se
     producer.produce(topic, event("cust-idle-0", later), b"cust-idle-0", partition=0)
     assert producer.flush(30) == 0
 
-    closed = records(settings, JOURNEY_SESSIONS, settings.topics.partitions, where=lambda r: r["journey_key"].startswith("cust-idle-"))
+    closed = records(
+        settings,
+        JOURNEY_SESSIONS,
+        settings.topics.partitions,
+        where=lambda r: r["journey_key"].startswith("cust-idle-"),
+    )
     assert sorted(r["journey_key"] for r in closed) == [f"cust-idle-{p}" for p in range(settings.topics.partitions)]
     assert len(records(settings, DEAD_LETTER, settings.topics.partitions)) == settings.topics.partitions
 
 
-def test_records_committed_without_being_processed_are_counted_and_logged(settings: Settings, worker: WorkerProcess) -> None:
+def test_records_committed_without_being_processed_are_counted_and_logged(
+    settings: Settings, worker: WorkerProcess
+) -> None:
     """Faust can commit past records it skipped during a rebalance. Stage 1 remembers where it
     read each partition to, so a gap when it resumes is counted and logged, never silent."""
     from confluent_kafka import Consumer, Producer, TopicPartition
@@ -194,7 +216,9 @@ def test_records_committed_without_being_processed_are_counted_and_logged(settin
     worker.stop()
     send(3)  # then committed as if processed: what Faust's skip does
     end = partition_progress(settings, settings.worker.app_id, [topic])[(topic, 0)][1]
-    group = Consumer({**settings.kafka.confluent_config(), "group.id": settings.worker.app_id, "enable.auto.commit": False})
+    group = Consumer(
+        {**settings.kafka.confluent_config(), "group.id": settings.worker.app_id, "enable.auto.commit": False}
+    )
     group.commit(offsets=[TopicPartition(topic, 0, end)], asynchronous=False)
     group.close()
     send(1)
@@ -202,7 +226,10 @@ def test_records_committed_without_being_processed_are_counted_and_logged(settin
     wait_caught_up(settings, worker, stages_only=True)
 
     assert worker.counter("journey_offset_gaps_total", topic="touchpoints") == 3
-    assert f"{topic}[0]: offset 4 read before 1 to 3 (out of order, or committed without being processed)" in worker.log_tail(400)
+    assert (
+        f"{topic}[0]: offset 4 read before 1 to 3 (out of order, or committed without being processed)"
+        in worker.log_tail(400)
+    )
 
 
 def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Settings, worker: WorkerProcess) -> None:
@@ -217,7 +244,9 @@ def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Set
     good = {"event_id": str(uuid.uuid4()), "occurred_at": START.isoformat(), "customer_id": "cust-dlq",
             "channel": "web", "touchpoint": "page.viewed", "source": "web"}  # fmt: skip
     no_time = {k: v for k, v in good.items() if k != "occurred_at"} | {"source": "billing-service"}
-    bad = [b"{not json", b"\xff\xfe not utf-8"] + [orjson.dumps(no_time | {"event_id": str(uuid.uuid4())}) for _ in range(3)]
+    bad = [b"{not json", b"\xff\xfe not utf-8"] + [
+        orjson.dumps(no_time | {"event_id": str(uuid.uuid4())}) for _ in range(3)
+    ]
     producer = Producer(settings.kafka.confluent_config())
     for value in bad:
         producer.produce(topic, value, b"cust-dlq")
@@ -225,7 +254,16 @@ def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Set
     assert producer.flush(30) == 0
     assert len(records(settings, DEAD_LETTER, len(bad))) == len(bad)
 
-    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "dlq", "inspect", "--json", "--samples", "2"]
+    command = [
+        sys.executable,
+        "-c",
+        "from journey.cli.app import app; app()",
+        "dlq",
+        "inspect",
+        "--json",
+        "--samples",
+        "2",
+    ]
     result = subprocess.run(command, env=worker.env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     stage, sink = orjson.loads(result.stdout)["topics"]
@@ -237,12 +275,18 @@ def test_dlq_inspect_counts_dead_letters_by_reason_source_and_hour(settings: Set
     assert stage["samples"]["not_json"][0]["original"] == "{not json"
     assert sink["total"] == 0  # no sink ran
 
-    tables = subprocess.run(command[:-3], env={**worker.env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=120)
+    tables = subprocess.run(
+        command[:-3], env={**worker.env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=120
+    )
     assert tables.returncode == 0, tables.stderr
-    assert "5 records" in tables.stdout and "schema (occurred_at)" in tables.stdout and "billing-service" in tables.stdout
+    assert (
+        "5 records" in tables.stdout and "schema (occurred_at)" in tables.stdout and "billing-service" in tables.stdout
+    )
 
 
-def test_dlq_replay_corrects_and_republishes_dead_letters_once(settings: Settings, worker: WorkerProcess, tmp_path) -> None:  # noqa: ANN001
+def test_dlq_replay_corrects_and_republishes_dead_letters_once(
+    settings: Settings, worker: WorkerProcess, tmp_path
+) -> None:
     """After a bad deploy of billing (a channel the contract does not know) is fixed: a dry run
     says what a fix-up would let through and publishes nothing; the replay publishes it; a second
     replay is dropped by stage 1 as duplicates. Dead letters a fix cannot reach are exported,
@@ -261,7 +305,12 @@ def test_dlq_replay_corrects_and_republishes_dead_letters_once(settings: Setting
     for value in [orjson.dumps(e) for e in fax] + garbled:
         producer.produce(topic, value, b"cust-replay")
     assert producer.flush(30) == 0
-    records(settings, DEAD_LETTER, len(fax) + len(garbled), where=lambda r: b"cust-replay" in base64.b64decode(r["original"]) or r["reason"] == "not_json")
+    records(
+        settings,
+        DEAD_LETTER,
+        len(fax) + len(garbled),
+        where=lambda r: b"cust-replay" in base64.b64decode(r["original"]) or r["reason"] == "not_json",
+    )
     ids = {e["event_id"] for e in fax}
     replayed = lambda r: r["event_id"] in ids  # noqa: E731
 
@@ -277,7 +326,7 @@ def test_dlq_replay_corrects_and_republishes_dead_letters_once(settings: Setting
     assert records(settings, JOURNEY_TOUCHPOINTS, 1, where=replayed, timeout_s=5) == []  # a dry run sends nothing
 
     duplicates_before = worker.counter("journey_events_total", stage="ingest", outcome="duplicate")
-    for attempt in range(2):
+    for _attempt in range(2):
         run = subprocess.run([*journey, *fix], env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and "replayed 6 events" in run.stdout, run.stdout + run.stderr
         out = records(settings, JOURNEY_TOUCHPOINTS, len(fax), where=replayed)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import orjson
 
-from journey.config import Settings
-from journey.streams.lag import pipeline_lag
-from journey.publisher import TouchpointPublisher
 from journey.cli.worker_process import WorkerProcess
+from journey.config import Settings
+from journey.publisher import TouchpointPublisher
+from journey.streams.lag import pipeline_lag
 from journey.streams.murmur2 import key_partition
 from tests.conftest import free_port
 
@@ -70,7 +70,9 @@ def wait_quiet(settings: Settings, timeout_s: float = 120, stages_only: bool = F
     wait_until(quiet, timeout_s, lambda: f"lag {pipeline_lag(settings)}")
 
 
-def wait_caught_up(settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False) -> None:
+def wait_caught_up(
+    settings: Settings, process: WorkerProcess, timeout_s: float = 120, stages_only: bool = False
+) -> None:
     """`wait_quiet`, failing at once (with its log) if the process died."""
 
     def gone() -> str | None:

@@ -46,5 +46,5 @@ def canonical(outputs: list, links: dict[str, str] | None = None, *, strict: boo
     return sorted(rows, key=repr)
 
 
-def links_of(pipeline) -> dict[str, str]:  # noqa: ANN001 - an InMemoryPipeline
+def links_of(pipeline) -> dict[str, str]:
     return {f"anon:{a}": s.customer_id for a, s in pipeline.ingest_states.items() if s.customer_id}

@@ -27,7 +27,9 @@ class _Person:
         self.anonymous, self.customer = f"anon-{n}", f"cust-{n}"
         self.count = 0
 
-    def emit(self, at: datetime, name: str, *, known: bool, anonymous: bool = True, channel: str = "web", **extra: object) -> None:
+    def emit(
+        self, at: datetime, name: str, *, known: bool, anonymous: bool = True, channel: str = "web", **extra: object
+    ) -> None:
         self.count += 1
         self.events.append(Touchpoint(
             event_id=uuid.uuid5(NAMESPACE, f"{self.n}/{self.count}"), occurred_at=at,
@@ -88,7 +90,9 @@ def _customer_day(p: _Person, t: datetime) -> None:
         p.emit(t + step(20, 120), "checkout.step_viewed", known=True, flow="checkout", step="payment")
         if rng.random() < 0.3:
             for i in range(3):
-                p.emit(t + step(130 + 20 * i, 140 + 20 * i), "checkout.error", known=True, flow="checkout", step="payment")
+                p.emit(
+                    t + step(130 + 20 * i, 140 + 20 * i), "checkout.error", known=True, flow="checkout", step="payment"
+                )
         if rng.random() < 0.6:
             p.emit(t + step(200, 5000), "checkout.completed", known=True, flow="checkout", step="review")
     elif kind == "support":

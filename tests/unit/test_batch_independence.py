@@ -47,7 +47,9 @@ def trickle(events, tick_ms: int) -> tuple[list, dict]:
     return outputs, links_of(pipeline)
 
 
-def catch_up(events, seed: int, most: int, tick_ms: int, cached: int = 0, bundle_bytes: int = 512 * 1024) -> tuple[list, dict]:
+def catch_up(
+    events, seed: int, most: int, tick_ms: int, cached: int = 0, bundle_bytes: int = 512 * 1024
+) -> tuple[list, dict]:
     """`cached`: encoded bytes of the journey states kept decoded between batches; `bundle_bytes`: stitched bundle size."""
     pipeline = InMemoryPipeline(RULES, sources=SOURCES, partitions=PARTITIONS, cached_state_bytes=cached,
                                 bundle_bytes=bundle_bytes)  # fmt: skip
@@ -66,7 +68,9 @@ def assert_same(actual: tuple[list, dict], expected: tuple[list, dict]) -> None:
 @property_settings
 @given(spec=scenario, schedule=st.integers(0, 2**32 - 1), most=st.sampled_from([1, 7, 50, 400, 10**9]),
        cached=CACHED, bundle_bytes=BUNDLE_BYTES)  # fmt: skip
-def test_a_catch_up_gives_the_trickle_results(spec: dict, schedule: int, most: int, cached: int, bundle_bytes: int) -> None:
+def test_a_catch_up_gives_the_trickle_results(
+    spec: dict, schedule: int, most: int, cached: int, bundle_bytes: int
+) -> None:
     """Sources and stitched partitions read in a random interleaving, in batches of up to `most`
     records (10**9: the whole backlog at once), with timer ticks between: the trickle's outputs,
     whatever number of journey states stay decoded between batches and however stitched messages
@@ -79,7 +83,9 @@ def test_a_catch_up_gives_the_trickle_results(spec: dict, schedule: int, most: i
 
 @property_settings
 @given(spec=scenario, jitter=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1), cached=CACHED)
-def test_arrival_order_within_grace_and_duplicates_change_nothing(spec: dict, jitter: int, schedule: int, cached: int) -> None:
+def test_arrival_order_within_grace_and_duplicates_change_nothing(
+    spec: dict, jitter: int, schedule: int, cached: int
+) -> None:
     """Records arrive out of order within grace, some twice; read as a catch-up. Whether an
     anonymous event arrived before or after its link decides the key it is stored under; the
     identity links resolve both to the customer."""
@@ -109,4 +115,6 @@ def test_a_whole_backfill_as_one_batch_gives_the_figures_of_a_trickle() -> None:
 
     assert figures(whole) == figures(reference)
     assert figures(reference)["late"] == 0
-    assert all(s.details["recovered_after_ms"] >= 0 for s in (o.signal for o in of(whole, FrictionSignal)) if s.version == 2)
+    assert all(
+        s.details["recovered_after_ms"] >= 0 for s in (o.signal for o in of(whole, FrictionSignal)) if s.version == 2
+    )

@@ -19,7 +19,7 @@ def envelope(original: bytes, max_bytes: int) -> tuple[bytes, dict]:
 
 def test_an_original_that_fits_is_kept_whole() -> None:
     original = bytes(range(256)) * 400  # not UTF-8, 100 KiB
-    record, body = envelope(original, 4 * 1024 * 1024)
+    _record, body = envelope(original, 4 * 1024 * 1024)
     assert base64.b64decode(body["original"]) == original
     assert "original_truncated" not in body
     assert (body["partition"], body["offset"], base64.b64decode(body["key"])) == (2, 41, b"anon-1")

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from journey.sdk_settings import ContractSettings
 from journey.cli.dlq_replay import FixError, compile_fix, export_line, plan_replay
+from journey.sdk_settings import ContractSettings
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

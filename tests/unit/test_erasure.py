@@ -18,10 +18,23 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from journey.schemas.touchpoint import Touchpoint
-from journey.streams.erasure import ErasureFormatError, ErasureProgress, ErasureRequest, parse_erasure_request, person_requests
-from journey.streams.in_memory import InMemoryPipeline
-from journey.streams.journey import EnrichedTouchpoint, Erased, JourneyState, FrictionSignal, JourneyStageTransition, SessionRecord
 from journey.streams.codec import decode_state
+from journey.streams.erasure import (
+    ErasureFormatError,
+    ErasureProgress,
+    ErasureRequest,
+    parse_erasure_request,
+    person_requests,
+)
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import (
+    EnrichedTouchpoint,
+    Erased,
+    FrictionSignal,
+    JourneyStageTransition,
+    JourneyState,
+    SessionRecord,
+)
 from journey.streams.messages import EraseMessage, SourceStamp, TouchpointMessage, decode_messages, encode_message
 from journey.streams.partition import BatchResult, JourneyPartition
 from journey.streams.timeutil import to_ms
@@ -94,7 +107,11 @@ def test_an_erasure_leaves_the_same_whatever_the_arrival(spec: dict, schedule: i
     assert not before & shown, "an erased person's earlier event survived"
     assert after <= shown, "an event after the erasure was lost"
     for customer, anonymous in ids.items():
-        assert all(caught_up.ingest_states[a].customer_id in (None, customer) for a in anonymous if a in caught_up.ingest_states)
+        assert all(
+            caught_up.ingest_states[a].customer_id in (None, customer)
+            for a in anonymous
+            if a in caught_up.ingest_states
+        )
 
 
 def test_a_journey_erased_then_seen_again_starts_afresh_and_a_replayed_marker_changes_nothing() -> None:
@@ -127,7 +144,9 @@ def test_an_erased_journey_keeps_its_key_and_the_request_only() -> None:
     partition = JourneyPartition(RULES, source_partitions=1)
     result = partition.process([EraseMessage("cust-1", "r1", 1, 0, 0)], lambda k: None)
     assert result.outputs == [Erased("cust-1", "r1")]
-    assert decode_state(result.stored["cust-1"]) == JourneyState("cust-1", erasure=ErasureProgress("r1", 1, [0], [0], []))
+    assert decode_state(result.stored["cust-1"]) == JourneyState(
+        "cust-1", erasure=ErasureProgress("r1", 1, [0], [0], [])
+    )
 
 
 def test_erasure_requests_are_checked() -> None:

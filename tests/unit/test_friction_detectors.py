@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from journey.config import ConfigError, FrictionSettings, JourneySettings, load_settings
-from journey.streams.friction import abandonment, at_risk, error_loop, negative_feedback, rage_click, repeat_contact, self_service, stalled_onboarding
+from journey.streams.friction import (
+    abandonment,
+    at_risk,
+    error_loop,
+    negative_feedback,
+    rage_click,
+    repeat_contact,
+    self_service,
+    stalled_onboarding,
+)
 from journey.streams.friction.signal import Observation
 from journey.streams.timeutil import DAY_MS, MINUTE_MS, SECOND_MS
 
@@ -27,7 +36,12 @@ def test_checkout_not_completed_is_abandoned_exactly_at_its_timeout() -> None:
     assert abandonment.next_deadline(state, CONFIG) == timeout
     assert abandonment.on_time(state, timeout - 1, CONFIG) == []
     [signal] = abandonment.on_time(state, timeout, CONFIG)
-    assert (signal.kind, signal.severity, signal.flow, signal.step) == ("abandonment", "warning", "checkout", "shipping")
+    assert (signal.kind, signal.severity, signal.flow, signal.step) == (
+        "abandonment",
+        "warning",
+        "checkout",
+        "shipping",
+    )
     assert signal.details["steps_done"] == ["cart", "shipping"] and signal.details["reason"] == "timeout"
     assert signal.details["time_in_flow_ms"] == MINUTE_MS
     assert abandonment.on_time(state, 2 * timeout, CONFIG) == []  # once
@@ -65,7 +79,9 @@ def test_onboarding_survives_its_session() -> None:
 # -- repeat contacts ---------------------------------------------------------------------------
 def contact(state, day: float, n: str, channel: str = "support", topic: str | None = None):
     props = {"topic": topic} if topic else {}
-    return repeat_contact.on_event(state, ob(int(day * DAY_MS), "support.ticket_opened", n, channel=channel, properties=props), CONFIG)
+    return repeat_contact.on_event(
+        state, ob(int(day * DAY_MS), "support.ticket_opened", n, channel=channel, properties=props), CONFIG
+    )
 
 
 def test_third_contact_in_a_week_signals_once_and_fifth_escalates() -> None:
@@ -124,7 +140,11 @@ def test_three_errors_within_five_minutes_in_one_session() -> None:
     assert error_loop.on_event(state, ob(0, "checkout.error", "x1"), CONFIG) == []
     assert error_loop.on_event(state, ob(MINUTE_MS, "search.no_results", "x2"), CONFIG) == []
     [signal] = error_loop.on_event(state, ob(4 * MINUTE_MS, "ui.error", "x3"), CONFIG)
-    assert signal.count == 3 and [e["touchpoint"] for e in signal.details["errors"]] == ["checkout.error", "search.no_results", "ui.error"]
+    assert signal.count == 3 and [e["touchpoint"] for e in signal.details["errors"]] == [
+        "checkout.error",
+        "search.no_results",
+        "ui.error",
+    ]
 
 
 def test_errors_spread_over_sessions_or_time_are_no_loop() -> None:
@@ -165,7 +185,9 @@ def test_two_searches_or_a_contact_in_another_session_are_not_enough() -> None:
      ("survey.ces", 3, "warning"), ("survey.ces", 4, None), ("survey.ces", 1, "critical")],
 )  # fmt: skip
 def test_negative_answers_by_survey_kind(survey: str, score: int, severity: str | None) -> None:
-    signals = negative_feedback.on_event(ob(0, survey, "f1", score=score), ["help.searched", "support.ticket_opened"], CONFIG)
+    signals = negative_feedback.on_event(
+        ob(0, survey, "f1", score=score), ["help.searched", "support.ticket_opened"], CONFIG
+    )
     assert [s.severity for s in signals] == ([severity] if severity else [])
     if signals:
         assert signals[0].details["session_path"] == ["help.searched", "support.ticket_opened"]
@@ -227,7 +249,9 @@ def test_seen_within_the_renewal_window_is_not_at_risk() -> None:
         ("JOURNEY_FRICTION__WEIGHTS", '{"rage": 1}', "friction"),
     ],
 )  # fmt: skip
-def test_misconfigured_detector_is_rejected_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path, variable: str, value: str, named: str) -> None:
+def test_misconfigured_detector_is_rejected_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, variable: str, value: str, named: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError) as raised:

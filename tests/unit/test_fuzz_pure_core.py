@@ -18,9 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journey.schemas.touchpoint import SURVEY_SCORE_RANGES, Channel, InvalidTouchpoint, Touchpoint, validate_touchpoint
-from journey.streams.in_memory import InMemoryPipeline
 from journey.streams.codec import decode_state
-from journey.streams.messages import AbsorbMessage, SourceIdleMessage, SourceProgressMessage, SourceStamp, TickMessage, TouchpointMessage
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.messages import (
+    AbsorbMessage,
+    SourceIdleMessage,
+    SourceProgressMessage,
+    SourceStamp,
+    TickMessage,
+    TouchpointMessage,
+)
 from journey.streams.partition import JourneyPartition
 from tests.unit.builders import rules
 
@@ -40,7 +47,11 @@ STEPS = [None, "start", "payment", "confirm", "done"]
 def touchpoints(draw: st.DrawFn) -> Touchpoint | None:
     touchpoint = draw(st.sampled_from(TOUCHPOINTS))
     customer = draw(st.none() | st.sampled_from(["cust-1", "cust-2", "cust-3"]))
-    anonymous = draw(st.none() | st.sampled_from(["anon-1", "anon-2", "anon-3"])) if customer else draw(st.sampled_from(["anon-1", "anon-2"]))
+    anonymous = (
+        draw(st.none() | st.sampled_from(["anon-1", "anon-2", "anon-3"]))
+        if customer
+        else draw(st.sampled_from(["anon-1", "anon-2"]))
+    )
     low, high = SURVEY_SCORE_RANGES.get(touchpoint, (0, 0))
     document = {
         "event_id": str(uuid.UUID(int=draw(st.integers(0, 40)))),  # repeated ids: duplicates
@@ -64,7 +75,9 @@ def touchpoints(draw: st.DrawFn) -> Touchpoint | None:
 def test_both_stages_take_any_valid_touchpoints_in_any_schedule(events: list, seed: int, most: int) -> None:
     valid = [e for e in events if e is not None]
     pipeline = InMemoryPipeline(rules(), sources=2, partitions=2, cached_state_bytes=seed % 3 * 2048)
-    pipeline.run_interleaved(valid, random.Random(seed), most, tick_ms=int((T0 + timedelta(days=800)).timestamp() * 1000))
+    pipeline.run_interleaved(
+        valid, random.Random(seed), most, tick_ms=int((T0 + timedelta(days=800)).timestamp() * 1000)
+    )
 
 
 TIMES = st.integers(-(2**53), 2**53)  # event-time milliseconds, far past to far future

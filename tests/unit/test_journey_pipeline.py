@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,11 +10,17 @@ from hypothesis import strategies as st
 from journey.cli.samples import sample_journey
 from journey.schemas.touchpoint import Touchpoint
 from journey.streams.codec import decode_state, encode_state
-from journey.streams.journey import DuplicateEvent, EnrichedTouchpoint, FrictionSignal, JourneyStageTransition, SessionRecord
+from journey.streams.in_memory import InMemoryPipeline
+from journey.streams.journey import (
+    DuplicateEvent,
+    EnrichedTouchpoint,
+    FrictionSignal,
+    JourneyStageTransition,
+    SessionRecord,
+)
 from journey.streams.sessions import new_session_id
 from journey.streams.timeutil import DAY_MS, to_ms
 from tests.unit.builders import T0, rules, touchpoint
-from journey.streams.in_memory import InMemoryPipeline
 from tests.unit.canonical import canonical, links_of, of
 
 FAR_FUTURE = to_ms(T0) + 30 * DAY_MS
@@ -51,7 +58,9 @@ def test_scripted_journey_gives_expected_sessions_stages_and_stitched_key() -> N
     assert first.stages == ["awareness", "consideration", "decision"]
     assert sessions[1].session.duration_ms == 25 * 60_000
 
-    transitions = [(t.journey_key, t.transition.from_stage, t.transition.to_stage) for t in of(outputs, JourneyStageTransition)]
+    transitions = [
+        (t.journey_key, t.transition.from_stage, t.transition.to_stage) for t in of(outputs, JourneyStageTransition)
+    ]
     assert transitions == [
         # Stages move once event time passed an event (grace: 5 min). The anonymous journey
         # decided what it had passed when identify came (09:00 ad click); the events after 09:06
@@ -108,7 +117,9 @@ def build(spec: list[tuple[int, float, str]]) -> list[Touchpoint]:
         elif name == "support.ticket_opened":
             extra = {"channel": "support", "properties": {"topic": f"t{i % 2}"}}
         events.append(
-            touchpoint(minute, name, n=i, anonymous=f"a{person}", customer=f"c{person}" if identified else None, **extra)
+            touchpoint(
+                minute, name, n=i, anonymous=f"a{person}", customer=f"c{person}" if identified else None, **extra
+            )
         )
     return events
 
@@ -183,7 +194,11 @@ def test_replayed_anonymous_event_after_handoff_is_not_counted_again() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(spec=journeys, jitter=st.lists(st.floats(0, 4.9, allow_nan=False), min_size=40, max_size=40), cuts=st.lists(st.integers(1, 7), max_size=40))
+@given(
+    spec=journeys,
+    jitter=st.lists(st.floats(0, 4.9, allow_nan=False), min_size=40, max_size=40),
+    cuts=st.lists(st.integers(1, 7), max_size=40),
+)
 def test_signals_do_not_depend_on_arrival_order_within_grace(spec: list, jitter: list[float], cuts: list[int]) -> None:
     """Events arrive in any order that keeps each within grace (5 min) of its place: the signals,
     sessions and their friction scores are those of the in-order arrival."""
@@ -227,7 +242,11 @@ def test_scripted_friction_journey_yields_exactly_the_expected_signals() -> None
         ("negative_feedback", "critical"), ("abandonment", "warning"), ("repeat_contact", "warning"),
         ("stalled_onboarding", "warning"), ("abandonment", "warning"),
     ])  # fmt: skip
-    abandoned = sorted((o.signal.flow, o.signal.details["reason"]) for o in of(outputs, FrictionSignal) if o.signal.kind == "abandonment")
+    abandoned = sorted(
+        (o.signal.flow, o.signal.details["reason"])
+        for o in of(outputs, FrictionSignal)
+        if o.signal.kind == "abandonment"
+    )
     # The checkout's session ended (09:13 + 30 min) before its 60-minute timeout: a jump of the
     # watermark to the next day passes both, and the earlier one decides.
     assert abandoned == [("checkout", "session_ended"), ("onboarding", "timeout")]
@@ -251,11 +270,16 @@ def test_contacts_before_and_after_identification_count_as_one_customer() -> Non
 
 
 def test_late_negative_answer_is_still_detected() -> None:
-    events = [touchpoint(0, "feature.used", n=1), touchpoint(120, "feature.used", n=2),
-              touchpoint(30, "survey.csat", n=3, channel="survey", score=1)]  # 90 min late: beyond grace
+    events = [
+        touchpoint(0, "feature.used", n=1),
+        touchpoint(120, "feature.used", n=2),
+        touchpoint(30, "survey.csat", n=3, channel="survey", score=1),
+    ]  # 90 min late: beyond grace
     outputs = InMemoryPipeline(rules()).run(events, tick_ms=FAR_FUTURE)
     assert [o.late for o in of(outputs, EnrichedTouchpoint) if o.event.touchpoint == "survey.csat"] == [True]
-    assert [(o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal)] == [("negative_feedback", "critical")]
+    assert [(o.signal.kind, o.signal.severity) for o in of(outputs, FrictionSignal)] == [
+        ("negative_feedback", "critical")
+    ]
 
 
 def test_state_of_another_format_is_refused_clearly() -> None:
@@ -274,22 +298,21 @@ def test_detectors_read_no_property_beyond_those_an_observation_keeps() -> None:
     watermark, grace and more): keeping every property must change no output."""
     import dataclasses
 
-    from journey.config import Settings, SimulationSettings
     from journey.cli.simulation.generate import simulate
+    from journey.config import Settings, SimulationSettings
     from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
     from journey.streams.records import friction_record
 
     simulation = simulate(Settings(simulation=SimulationSettings(customers=300, days=3, seed=5)))
     events = []
     for record in simulation.records:
-        try:
+        with contextlib.suppress(InvalidTouchpoint):
             events.append(parse_touchpoint(record.value))
-        except InvalidTouchpoint:
-            pass
     every_property = frozenset(name for e in events for name in e.properties)
     kept = rules()
     assert every_property - kept.observed_properties  # the simulator sends more than detectors read
     everything = dataclasses.replace(kept, observed_properties=every_property | kept.observed_properties)
+
     def signal_records(rules_used) -> list[bytes]:  # as written to journey.friction
         outputs = InMemoryPipeline(rules_used).run(events, tick_ms=FAR_FUTURE)
         return [friction_record(o) for o in of(outputs, FrictionSignal)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from journey.topics import JOURNEY_TOUCHPOINTS
 from journey.sinks.rows import TABLES, JsonRowCheck, json_each_row
+from journey.topics import JOURNEY_TOUCHPOINTS
 
 TOUCHPOINT_TYPES = {
     "event_id": "UUID", "occurred_at": "DateTime64(3, 'UTC')", "journey_key": "String",

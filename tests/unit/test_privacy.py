@@ -60,7 +60,12 @@ def test_a_rejected_record_is_redacted_when_it_parses_and_kept_when_not() -> Non
     p = protection(hash_properties=["email"], hash_customer_id=True)
     raw = orjson.dumps({"customer_id": "cust-1", "channel": "nowhere", "properties": {"email": "ann@example.com"}})
     value, key, redacted = p.redact_record(raw, b"cust-1")
-    assert redacted and b"ann@example.com" not in value and b"cust-1" not in value and key == p.pseudonym("cust-1").encode()
+    assert (
+        redacted
+        and b"ann@example.com" not in value
+        and b"cust-1" not in value
+        and key == p.pseudonym("cust-1").encode()
+    )
     assert p.redact_record(b"\xff not json ann@example.com", b"k") == (b"\xff not json ann@example.com", b"k", False)
 
 

@@ -33,7 +33,9 @@ def test_session_closes_when_the_watermark_passes_end_plus_gap() -> None:
     put(state, 10, "e2")
     assert close_expired(state, at(39), LIMITS) == []
     closed = close_expired(state, at(40), LIMITS)
-    assert [(c.reason, c.session.event_count, c.session.duration_ms) for c in closed] == [("inactivity", 2, 10 * MINUTE_MS)]
+    assert [(c.reason, c.session.event_count, c.session.duration_ms) for c in closed] == [
+        ("inactivity", 2, 10 * MINUTE_MS)
+    ]
     assert state.open == []
 
 

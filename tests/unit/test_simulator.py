@@ -3,21 +3,22 @@ what it sends, and its faults (late, duplicate, malformed) as advertised."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from journey.config import IncidentSettings, Settings, SimulationSettings
 from journey.cli.simulation.generate import Simulation, simulate
 from journey.cli.simulation.personas import PERSONAS
+from journey.config import IncidentSettings, Settings, SimulationSettings
 from journey.schemas.touchpoint import InvalidTouchpoint, parse_touchpoint
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def run(customers: int = 2000, seed: int = 7, **changes) -> Simulation:  # noqa: ANN003 - SimulationSettings fields
+def run(customers: int = 2000, seed: int = 7, **changes) -> Simulation:
     sim = SimulationSettings(customers=customers, seed=seed, end=END, **changes)
     return simulate(Settings(simulation=sim))
 
@@ -84,7 +85,7 @@ def test_signup_drop_off_per_step_follows_the_personas(big: Simulation) -> None:
     starters = sum(p.weight * p.signs_up for p in PERSONAS)
     expected_pass = sum(p.weight * p.signs_up * p.step_pass for p in PERSONAS) / starters
     at = [sum(step in reached for reached in by_customer.values()) for step in steps]
-    for before, after in zip(at, at[1:], strict=False):
+    for before, after in itertools.pairwise(at):
         assert after / before == pytest.approx(expected_pass, abs=0.04)
 
 
@@ -117,7 +118,11 @@ def test_the_incident_breaks_its_step_only_while_it_lasts(big: Simulation) -> No
     broken_clicks = []
     for event in events(big):
         occurred = datetime.fromisoformat(event["occurred_at"])
-        if event.get("flow") == "checkout" and event.get("step") == "payment" and event["touchpoint"].endswith("step_completed"):
+        if (
+            event.get("flow") == "checkout"
+            and event.get("step") == "payment"
+            and event["touchpoint"].endswith("step_completed")
+        ):
             at_payment[event["anonymous_id"]] = occurred
         if event["touchpoint"] == "checkout.completed":
             completed.add(event["anonymous_id"])
@@ -136,4 +141,6 @@ def test_without_the_incident_nothing_breaks() -> None:
     calm = run(600, incident=IncidentSettings(enabled=False))
     assert calm.incident is None
     assert not any(c.hit_incident for c in calm.customers)
-    assert not any(orjson.loads(r.value).get("touchpoint") == "checkout.error" for r in calm.records if r.kind != "invalid")
+    assert not any(
+        orjson.loads(r.value).get("touchpoint") == "checkout.error" for r in calm.records if r.kind != "invalid"
+    )

@@ -7,7 +7,14 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError, Opera
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journey.sinks.batching import ErasureMarker, RowsRejected, SinkBackpressure, SinkBuffer, dedup_token, insert_splitting
+from journey.sinks.batching import (
+    ErasureMarker,
+    RowsRejected,
+    SinkBackpressure,
+    SinkBuffer,
+    dedup_token,
+    insert_splitting,
+)
 from journey.sinks.sink import is_data_error
 
 

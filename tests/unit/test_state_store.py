@@ -15,7 +15,12 @@ def test_a_tombstone_deletes_the_key_and_a_later_value_brings_it_back(kind: str,
     store = open_store(kind, tmp_path, "changelog", 0, 16)
     store.write([(b"a", b"1"), (b"b", b"2")], 2)
     store.write([(b"a", None), (b"c", b"3")], 4)
-    assert (store.get(b"a"), store.get(b"b"), sorted(store.keys()), store.changelog_offset) == (None, b"2", [b"b", b"c"], 4)
+    assert (store.get(b"a"), store.get(b"b"), sorted(store.keys()), store.changelog_offset) == (
+        None,
+        b"2",
+        [b"b", b"c"],
+        4,
+    )
     store.write([(b"b", None), (b"b", b"4"), (b"c", None)], 7)  # in order: deleted, then written again
     assert (store.get(b"b"), store.get(b"c"), sorted(store.keys())) == (b"4", None, [b"b"])
     if kind == "memory://":

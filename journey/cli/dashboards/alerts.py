@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from journey.config import AlertSettings, Settings
 from journey.cli.dashboards.boards import FRICTION, FUNNELS, PIPELINE
 from journey.cli.dashboards.model import CLICKHOUSE, TABLE, clickhouse_target
+from journey.config import AlertSettings, Settings
 from journey.schemas.queries import Query
 
 # Friction kinds with alerts of their own (or none): repeat contacts are a slower signal, and a
@@ -65,18 +65,27 @@ def spike_expr(rate: str, baseline: str, factor: float, floor: float, floor_op: 
 def _spike_rule(settings: AlertSettings, kind: str, rate: str, baseline: str, flow_label: bool) -> dict[str, Any]:
     floor = settings.spike_floor_per_minute[kind]
     where = " in flow {{ $labels.flow }}" if flow_label else ""
-    board = _board(settings, FUNNELS if flow_label else FRICTION, "?var-flow={{ $labels.flow }}" if flow_label else f"?var-kind={kind}")
+    board = _board(
+        settings,
+        FUNNELS if flow_label else FRICTION,
+        "?var-flow={{ $labels.flow }}" if flow_label else f"?var-kind={kind}",
+    )
     return {
         "alert": "FrictionSpike",
         "expr": spike_expr(rate, baseline, settings.spike_factor, floor),
         "for": _duration(settings.for_minutes),
-        "labels": {"severity": "critical" if kind in settings.critical_kinds else "warning", "kind": kind,
-                   "team": "cx"},  # fmt: skip
+        "labels": {
+            "severity": "critical" if kind in settings.critical_kinds else "warning",
+            "kind": kind,
+            "team": "cx",
+        },
         "annotations": {
-            "summary": f"{kind} signals spiking{where}: {{{{ $value | printf \"%.1f\" }}}}/min",
-            "description": (f"{kind} friction over the last {settings.spike_window_minutes} min is above "
-                            f"{settings.spike_factor:g}x the rate an hour and a day earlier, and above "
-                            f"{floor:g}/min. Open the board, look at where (flow, step, element) it grows."),  # fmt: skip
+            "summary": f'{kind} signals spiking{where}: {{{{ $value | printf "%.1f" }}}}/min',
+            "description": (
+                f"{kind} friction over the last {settings.spike_window_minutes} min is above "
+                f"{settings.spike_factor:g}x the rate an hour and a day earlier, and above "
+                f"{floor:g}/min. Open the board, look at where (flow, step, element) it grows."
+            ),
             "dashboard": board,
         },
     }
@@ -122,42 +131,48 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
     return [
         {
             "alert": "DLQRateHigh",
-            "expr": (f'{dead} / sum(rate(journey_events_total{{stage="ingest"}}[10m])) > {alerts.dlq_share:g}\n'
-                     f"and {dead} * 60 > {alerts.dlq_floor_per_minute:g}"),  # fmt: skip
+            "expr": (
+                f'{dead} / sum(rate(journey_events_total{{stage="ingest"}}[10m])) > {alerts.dlq_share:g}\n'
+                f"and {dead} * 60 > {alerts.dlq_floor_per_minute:g}"
+            ),
             "for": _duration(alerts.for_minutes),
             "labels": {"severity": "warning", "team": "platform"},
             "annotations": {
                 "summary": "{{ $value | humanizePercentage }} of input events go to the dead-letter topic",
                 "description": "A publisher sends events the pipeline rejects (schema, missing ids). Each DLQ "
-                               "record carries the reason and the original bytes: read them to find the sender.",
+                "record carries the reason and the original bytes: read them to find the sender.",
                 "dashboard": board,
             },
         },
         {
             "alert": "PipelineStalled",
-            "expr": (f"min by (consumer) (min_over_time(journey_consumer_lag[{stalled}])) > 0\n"
-                     f'and on (consumer) (label_replace(sum(increase(journey_events_total[{stalled}])) or vector(0), "consumer", "stages", "", "")\n'
-                     f'  or label_replace(sum(increase(journey_sink_rows_total[{stalled}])) or vector(0), "consumer", "sink", "", "")) == 0'),  # fmt: skip
+            "expr": (
+                f"min by (consumer) (min_over_time(journey_consumer_lag[{stalled}])) > 0\n"
+                f'and on (consumer) (label_replace(sum(increase(journey_events_total[{stalled}])) or vector(0), "consumer", "stages", "", "")\n'
+                f'  or label_replace(sum(increase(journey_sink_rows_total[{stalled}])) or vector(0), "consumer", "sink", "", "")) == 0'
+            ),
             "for": "0s",  # the window already is the waiting time
             "labels": {"severity": "critical", "team": "platform"},
             "annotations": {
                 "summary": "{{ $labels.consumer }} have a backlog of {{ $value }} records and processed nothing "
-                           f"for {alerts.stalled_minutes:g} min",
+                f"for {alerts.stalled_minutes:g} min",
                 "description": "Input waits and nothing moves: look at the processes' logs and /healthz, "
-                               "the consumer group (docs/operations.md), and ClickHouse for the sink.",
+                "the consumer group (docs/operations.md), and ClickHouse for the sink.",
                 "dashboard": board,
             },
         },
         {
             "alert": "SinkFailing",
-            "expr": ("min(journey_sink_clickhouse_up) == 0\n"
-                     "or (sum(rate(journey_sink_insert_failures_total[5m])) > 0 and sum(rate(journey_sink_rows_total[5m])) == 0)"),  # fmt: skip
+            "expr": (
+                "min(journey_sink_clickhouse_up) == 0\n"
+                "or (sum(rate(journey_sink_insert_failures_total[5m])) > 0 and sum(rate(journey_sink_rows_total[5m])) == 0)"
+            ),
             "for": _duration(alerts.for_minutes),
             "labels": {"severity": "critical", "team": "platform"},
             "annotations": {
                 "summary": "The sink cannot write to ClickHouse",
                 "description": "Inserts fail and nothing lands; the sink holds its offsets and retries, so no data "
-                               "is lost while Kafka keeps it. Check ClickHouse (reachable, disk, too many parts).",
+                "is lost while Kafka keeps it. Check ClickHouse (reachable, disk, too many parts).",
                 "dashboard": board,
             },
         },
@@ -169,8 +184,8 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "{{ $value }} records of {{ $labels.topic }} were skipped by the stages",
                 "description": "A stage read an input partition past a gap in its offsets: records deleted by "
-                               "retention before they were read, or skipped. Figures of this period may miss events; "
-                               "the worker log names the partition and offsets (docs/operations.md).",
+                "retention before they were read, or skipped. Figures of this period may miss events; "
+                "the worker log names the partition and offsets (docs/operations.md).",
                 "dashboard": board,
             },
         },
@@ -182,11 +197,11 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "{{ $labels.instance }} ({{ $labels.job }}) does not answer Prometheus",
                 "description": "A worker or sink is down or unreachable; its partitions move to the others after "
-                               "the group's session timeout. Its own alerts cannot fire while it is down.",
+                "the group's session timeout. Its own alerts cannot fire while it is down.",
                 "dashboard": board,
             },
         },
-    ]  # fmt: skip
+    ]
 
 
 # -- Grafana-managed alternative -------------------------------------------------------------------
@@ -203,7 +218,10 @@ def friction_spike_query(alerts: AlertSettings) -> Query:
         return (f"uniqExactMergeIf(signals, minute >= {{to}} - INTERVAL {ago_minutes + length_minutes} MINUTE "
                 f"AND minute < {{to}} - INTERVAL {ago_minutes} MINUTE)")  # fmt: skip
 
-    return Query("friction_spike_alert", "Friction spike (ClickHouse)", f"""
+    return Query(
+        "friction_spike_alert",
+        "Friction spike (ClickHouse)",
+        f"""
 SELECT kind AS signal_kind, flow_key AS flow_name,
        toFloat64(current) AS current_signals,
        toFloat64(greatest(hour_before * {window / 60:g}, day_earlier)) AS baseline_signals,
@@ -218,7 +236,8 @@ FROM (
     WHERE minute >= {{to}} - INTERVAL {24 * 60 + window} MINUTE AND minute < {{to}} AND kind IN ({names})
     GROUP BY kind, flow_key
 )
-ORDER BY signal_kind, flow_name""")
+ORDER BY signal_kind, flow_name""",
+    )
 
 
 def grafana_alert_rules(settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from journey.config import SIGNAL_KINDS, Settings
 from journey.cli.dashboards.model import (
     TABLE,
     TIME_SERIES,
@@ -20,14 +19,21 @@ from journey.cli.dashboards.model import (
     query_variable,
     textbox_variable,
 )
+from journey.config import SIGNAL_KINDS, Settings
 from journey.schemas import board_queries as bq
+from journey.schemas import queries as rq
 from journey.schemas.customer_queries import CUSTOMER_QUERIES, for_grafana
 from journey.schemas.map_queries import map_queries
 from journey.schemas.path_queries import STAGE_FLOW, paths_into_friction, paths_to_first_contact
-from journey.schemas import queries as rq
 
 FOLDER_TAGS = ["journey-telemetry"]
-OVERVIEW, FUNNELS, FRICTION, CX, PIPELINE = "journey-overview", "journey-funnels", "journey-friction", "journey-cx", "journey-pipeline"
+OVERVIEW, FUNNELS, FRICTION, CX, PIPELINE = (
+    "journey-overview",
+    "journey-funnels",
+    "journey-friction",
+    "journey-cx",
+    "journey-pipeline",
+)
 JOURNEY_MAP, CUSTOMER = "journey-map", "journey-customer"
 # A customer column's data link: that customer's journey (the board keyed by the stored journey key).
 CUSTOMER_LINK = {"customer": ("Customer journey", f"/d/{CUSTOMER}/customer-journey?var-customer=${{__value.raw}}")}

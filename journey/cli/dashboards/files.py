@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from journey.config import Settings
 from journey.cli.dashboards.alerts import grafana_alert_rules, prometheus_rules
 from journey.cli.dashboards.boards import all_boards
+from journey.config import Settings
 
 DASHBOARDS_DIR = Path("grafana/dashboards")
 GRAFANA_ALERTS_FILE = Path("grafana/provisioning/alerting/journey-friction.yaml")

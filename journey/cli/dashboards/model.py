@@ -69,7 +69,9 @@ def query_variable(name: str, label: str, query: Query, database: str) -> dict[s
             "current": {"text": ["All"], "value": ["$__all"]}, "sort": 1}  # fmt: skip
 
 
-def custom_variable(name: str, label: str, values: list[str], multi: bool = True, default: str | None = None) -> dict[str, Any]:
+def custom_variable(
+    name: str, label: str, values: list[str], multi: bool = True, default: str | None = None
+) -> dict[str, Any]:
     current = {"text": ["All"], "value": ["$__all"]} if default is None else {"text": default, "value": default}
     return {"name": name, "label": label, "type": "custom", "query": ",".join(values), "multi": multi,
             "includeAll": default is None, "current": current,

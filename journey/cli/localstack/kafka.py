@@ -29,9 +29,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from journey.config import KafkaSettings, LocalStackSettings
+from pydantic import SecretStr
+
 from journey.cli.localstack.tls import ensure_broker_tls
+from journey.config import KafkaSettings, LocalStackSettings
 
 POM_FILE = Path(__file__).with_name("pom.xml")
 LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
@@ -39,7 +42,7 @@ BROKER_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 MINIMUM_JAVA = 17
 STOP_TIMEOUT_S = 30.0
-SCRAM = "SCRAM-SHA-512"
+SCRAM: Final = "SCRAM-SHA-512"
 ADMIN_USER = "admin"  # the broker's inter-broker login on a secure stack
 
 
@@ -109,7 +112,7 @@ class LocalKafka:
         tls = ensure_broker_tls(self.data_dir / "tls", self.settings.host)
         return KafkaSettings(
             bootstrap_servers=self.settings.bootstrap_servers, security_protocol="SASL_SSL", sasl_mechanism=SCRAM,
-            sasl_username=self.settings.client_username, sasl_password=self._password(self.settings.client_username),
+            sasl_username=self.settings.client_username, sasl_password=SecretStr(self._password(self.settings.client_username)),
             ssl_ca_location=tls.ca_file,
         )  # fmt: skip
 
@@ -248,7 +251,9 @@ class LocalKafka:
         cluster_id = _kafka_cluster_id()
         # `--cluster-id=ID`, not `-t ID`: a base64url id may start with "-" (1 in 64), which the
         # tool's argument parser takes for an option (found when a test run failed to format).
-        command = self._java_command(STORAGE_TOOL_CLASS, "format", f"--cluster-id={cluster_id}", "-c", str(self.properties_file))
+        command = self._java_command(
+            STORAGE_TOOL_CLASS, "format", f"--cluster-id={cluster_id}", "-c", str(self.properties_file)
+        )
         if self.settings.secure:  # SCRAM users are made by Kafka's own storage tool, with the storage
             for user in (ADMIN_USER, self.settings.client_username):
                 command += ["--add-scram", f"{SCRAM}=[name={user},password={self._password(user)}]"]
@@ -304,7 +309,9 @@ class LocalKafka:
         self._write_properties()
         self._format_storage()
         self._write_client_env()
-        _progress(f"starting kafka {self.settings.kafka_version} on {self.settings.bootstrap_servers} ({self.protocol})")
+        _progress(
+            f"starting kafka {self.settings.kafka_version} on {self.settings.bootstrap_servers} ({self.protocol})"
+        )
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 self._java_command(BROKER_MAIN_CLASS, str(self.properties_file)),

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from journey.config import Settings
 from journey.cli.dashboards.alerts import prometheus_rules
 from journey.cli.localstack.kafka import StackError, _progress
+from journey.config import Settings
 
 STOP_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 30.0

@@ -33,7 +33,11 @@ class BrokerTls:
 def ensure_broker_tls(directory: Path, host: str) -> BrokerTls:
     """The CA and broker keystore under `directory`, made on first use."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca_file, keystore_file, password_file = directory / "ca.pem", directory / "broker.p12", directory / "broker.password"
+    ca_file, keystore_file, password_file = (
+        directory / "ca.pem",
+        directory / "broker.p12",
+        directory / "broker.password",
+    )
     if not (ca_file.exists() and keystore_file.exists() and password_file.exists()):
         _generate(directory, host, ca_file, keystore_file, password_file)
     return BrokerTls(ca_file, keystore_file, password_file.read_text().strip())
@@ -52,9 +56,20 @@ def _generate(directory: Path, host: str, ca_file: Path, keystore_file: Path, pa
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=VALID_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)  # fmt: skip
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     broker_key = ec.generate_private_key(ec.SECP256R1())
@@ -72,8 +87,10 @@ def _generate(directory: Path, host: str, ca_file: Path, keystore_file: Path, pa
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=VALID_DAYS))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
-                                              x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)  # fmt: skip
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     password = secrets.token_urlsafe(24)

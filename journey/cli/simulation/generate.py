@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from journey.config import FlowSettings, Settings, SimulationSettings
 from journey.cli.simulation.personas import CHANNELS_IN, FLAKY_ELEMENTS, HELP_QUERIES, PERSONAS, Persona
+from journey.config import FlowSettings, Settings, SimulationSettings
 
 NAMESPACE = uuid.UUID("7d4c1c8e-9a51-4d1e-b1c3-52a7e0f3c9d1")
 CONTACT_CHANNELS = (("support.ticket_opened", "support"), ("support.chat_started", "chat"),
@@ -101,7 +101,9 @@ def simulate(settings: Settings, end: datetime | None = None) -> Simulation:
     sim = settings.simulation
     missing = {"signup", "checkout", "onboarding"} - set(settings.friction.flows)
     if missing:
-        raise ValueError(f"the simulator walks the flows signup, checkout and onboarding; [friction.flows] lacks {sorted(missing)}")
+        raise ValueError(
+            f"the simulator walks the flows signup, checkout and onboarding; [friction.flows] lacks {sorted(missing)}"
+        )
     end = (end or sim.end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=sim.days)
     rng = random.Random(sim.seed)
@@ -137,7 +139,9 @@ def _arrival(rng: random.Random, start: datetime, end: datetime) -> datetime:
             return at
 
 
-def _live(j: _Journey, p: Persona, truth: CustomerTruth, settings: Settings, incident: tuple[datetime, datetime] | None) -> None:
+def _live(
+    j: _Journey, p: Persona, truth: CustomerTruth, settings: Settings, incident: tuple[datetime, datetime] | None
+) -> None:
     rng, flows = j.rng, settings.friction.flows
     j.emit("ad.click" if rng.random() < 0.5 else "content.viewed", rng.choice(CHANNELS_IN))
     j.wait(2)
@@ -146,7 +150,11 @@ def _live(j: _Journey, p: Persona, truth: CustomerTruth, settings: Settings, inc
     j.emit("web.pricing_viewed", "web", properties={"plan": rng.choice(["team", "business"])})
     _maybe_rage(j, p, truth)
     if p.via_sales:
-        for touchpoint, minutes in (("sales.demo_requested", 60), ("sales.demo_held", 60 * 24), ("sales.proposal_sent", 60 * 6)):
+        for touchpoint, minutes in (
+            ("sales.demo_requested", 60),
+            ("sales.demo_held", 60 * 24),
+            ("sales.proposal_sent", 60 * 6),
+        ):
             j.wait(minutes)
             j.emit(touchpoint, "sales")
     if rng.random() >= p.signs_up:
@@ -177,7 +185,11 @@ def _live(j: _Journey, p: Persona, truth: CustomerTruth, settings: Settings, inc
             j.emit("activation.reached", "in_app")
             for _ in range(rng.randint(1, 4)):
                 j.wait(60 * rng.uniform(1, 8))
-                j.emit("feature.used", rng.choice(["in_app", "mobile"]), properties={"feature": rng.choice(["reports", "boards", "api"])})
+                j.emit(
+                    "feature.used",
+                    rng.choice(["in_app", "mobile"]),
+                    properties={"feature": rng.choice(["reports", "boards", "api"])},
+                )
     _survey(j, p, truth)
     if rng.random() < p.churns + 0.12 * j.frictions:
         j.wait(60 * rng.uniform(4, 30))
@@ -196,16 +208,26 @@ def _flow(j: _Journey, name: str, flow: FlowSettings, p: Persona, truth: Custome
             if j.rng.random() >= p.step_pass:
                 return False
             j.wait(1.5)
-        j.emit(flow.start[0] if position == 0 else f"{name}.step_completed", "web", flow=name, step=step if flow.steps else None)
+        j.emit(
+            flow.start[0] if position == 0 else f"{name}.step_completed",
+            "web",
+            flow=name,
+            step=step if flow.steps else None,
+        )
         reached.append(step)
         if identify_after_first_step and position == 0:
             j.wait(0.5)
             j.known = True
             j.emit("identity.identified", "web", properties={"persona": p.name})  # as a CRM would tag them
-        if incident and settings and step == settings.simulation.incident.step and incident[0] <= j.at < incident[1]:
-            if j.rng.random() < settings.simulation.incident.failure_share:
-                _broken_step(j, name, step, truth)
-                return False
+        if (
+            incident
+            and settings
+            and step == settings.simulation.incident.step
+            and incident[0] <= j.at < incident[1]
+            and j.rng.random() < settings.simulation.incident.failure_share
+        ):
+            _broken_step(j, name, step, truth)
+            return False
     j.wait(1)
     j.emit(flow.complete[0], "web", flow=name)
     truth.completed.add(name)
@@ -238,7 +260,9 @@ def _trouble(j: _Journey, p: Persona, truth: CustomerTruth) -> None:
             j.emit("ui.error", "in_app", properties={"screen": "import"})
     for _ in range(j.rng.randint(1, 4)):
         j.wait(1)
-        j.emit("help.searched", "web", properties={"query": j.rng.choice(HELP_QUERIES), "results": j.rng.choice([0, 0, 3])})
+        j.emit(
+            "help.searched", "web", properties={"query": j.rng.choice(HELP_QUERIES), "results": j.rng.choice([0, 0, 3])}
+        )
     _maybe_rage(j, p, truth)
     low, high = p.contacts
     for n in range(j.rng.randint(low, high)):

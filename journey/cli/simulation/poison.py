@@ -76,8 +76,8 @@ def _make(kind: str, event: dict[str, Any], n: int, published_at: datetime) -> P
         case "unknown_fields":
             return Poison(kind, key, orjson.dumps(_with(event, n, favourite_colour="teal")), "schema")
         case "missing_ids":
-            body = {k: v for k, v in _with(event, n).items() if k not in ("customer_id", "anonymous_id")}
-            return Poison(kind, key, orjson.dumps(body), "schema")
+            without_ids = {k: v for k, v in _with(event, n).items() if k not in ("customer_id", "anonymous_id")}
+            return Poison(kind, key, orjson.dumps(without_ids), "schema")
         case "empty":
             return Poison(kind, key, b"", "not_json")
         case "wrong_key":

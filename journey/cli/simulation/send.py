@@ -10,9 +10,9 @@ from pathlib import Path
 
 import orjson
 
+from journey.cli.simulation.generate import Simulation
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.cli.simulation.generate import Simulation
 
 PROGRESS_EVERY = 500
 
