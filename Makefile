@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak kill-loop fuzz deps bench schema clean
+.PHONY: demo test lint soak kill-loop fuzz deps bench schema clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -10,8 +10,15 @@ deps:
 demo: deps
 	$(BIN)/journey demo
 
-test: deps
+test: deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint and format), mypy (through scripts/typecheck.sh) and the import layers.
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	scripts/typecheck.sh
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 # `journey run` for SOAK_SECONDS at half its maximum rate: RSS, state and lag must stay flat
 # (figures written to docs/reliability.md; exit 1 when not flat).

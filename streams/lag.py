@@ -3,11 +3,16 @@ demo's progress, the tests' "caught up", an operator's check)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from journey.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def partition_progress(
@@ -66,3 +71,29 @@ def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: 
             if error.args[0].code() not in COORDINATOR_BUSY or time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
+
+
+class LagReporter:
+    """Consumer lag for /metrics (the PipelineStalled alert): what waits for the stages and for the
+    sink, read from the broker every `interval_s` (every worker reports the same groups' totals).
+    On a thread of its own: a slow broker answer must not hold up the stages."""
+
+    def __init__(self, settings: Settings, interval_s: float, report: Callable[[dict[str, int]], None]) -> None:
+        self._settings, self._interval_s, self._report = settings, interval_s, report
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                lag = pipeline_lag(self._settings)
+            except Exception as error:  # noqa: BLE001 - a broker hiccup must not stop the worker
+                log.warning("could not measure consumer lag: %s", error)
+                continue
+            self._report(lag)

@@ -12,7 +12,6 @@ import functools
 import logging
 import signal
 import sys
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -48,17 +47,15 @@ from journey.streams.journey import (
     SessionRecord,
 )
 from journey.streams.kafka_output import KafkaOutput, OutputBatch
-from journey.streams.lag import pipeline_lag
+from journey.streams.lag import LagReporter
 from journey.streams.messages import (
     AbsorbMessage,
     EraseMessage,
     HandoffMessage,
     MessageFormatError,
     SourceIdleMessage,
-    SourceProgressMessage,
     SourceStamp,
     StitchedMessage,
-    TickMessage,
     TouchpointMessage,
     decode_messages,
     encode_bundles,
@@ -77,6 +74,7 @@ from journey.streams.records import (
 )
 from journey.streams.sessions import new_session_id
 from journey.streams.state_table import StateTable
+from journey.streams.ticks import Ticks
 from journey.streams.timeutil import to_ms
 from journey.topics import (
     DEAD_LETTER,
@@ -130,6 +128,7 @@ class JourneyWorker:
         self.settings = settings
         w, t = settings.worker, settings.topics
         self.touchpoints_topic = t.name(TOUCHPOINTS)
+        self.source_partitions = t.partitions  # every topic has as many (docs/architecture.md)
         self.stitched_topic = t.name(STITCHED)
         self.dead_letter_topic = t.name(DEAD_LETTER)
         self.out_touchpoints, self.out_sessions = t.name(JOURNEY_TOUCHPOINTS), t.name(JOURNEY_SESSIONS)
@@ -147,16 +146,10 @@ class JourneyWorker:
         self.protection = Protection.from_settings(settings.privacy)
         self.partitions: dict[int, JourneyPartition] = {}  # stage-2 processors, created on first use
         self.active_sessions = 0
-        self.last_event_wall: dict[int, float] = {}  # stage-2 partition -> wall time of its last event
         self.stitched_next_offset: dict[int, int] = {}  # stage-2 partition -> offset after the last one processed
         self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
-        self.source_last_wall: dict[
-            int, float
-        ] = {}  # stage-1 partition -> its last event (or its assignment), wall time
         self.source_next_offset: dict[int, int] = {}  # stage-1 partition -> offset after the last one processed
-        self.source_delivered: dict[int, int] = {}  # stage-1 partition -> progress whose outputs Kafka acked
-        self.source_broadcast: dict[int, int] = {}  # stage-1 partition -> progress last told every partition
-        self.announced_idle: set[int] = set()
+        self.ticks = Ticks(w.source_idle_s, w.tick_interval_s)
 
         self.loop = GroupLoop(
             settings,
@@ -164,7 +157,7 @@ class JourneyWorker:
              TopicHandler(self.stitched_topic, self._journeys_batch, self.journey_table.assign, self._stitched_revoked)],
             [Timer(w.tick_interval_s, self._tick)],
         )  # fmt: skip
-        self.lag_stop = threading.Event()
+        self.lag = LagReporter(settings, w.lag_interval_s, self._report_lag)
         metrics.export_zero_series(settings.friction.flows)
         self.sink_thread = None
         self.report_client: Client | None = None  # the web views' own ClickHouse connection
@@ -176,16 +169,15 @@ class JourneyWorker:
     def _source_revoked(self, partition: int) -> None:
         """A partition taken away may come back changed by another worker: drop what this one kept
         of it; the changelog has it."""
-        for kept in (self.source_watermarks, self.source_last_wall, self.source_next_offset, self.source_delivered,
-                     self.source_broadcast):  # fmt: skip
-            kept.pop(partition, None)
-        self.announced_idle.discard(partition)
+        self.source_watermarks.pop(partition, None)
+        self.source_next_offset.pop(partition, None)
+        self.ticks.forget_source(partition)
         self.ingest_table.revoke(partition)
 
     def _stitched_revoked(self, partition: int) -> None:
         self.partitions.pop(partition, None)
         self.stitched_next_offset.pop(partition, None)
-        self.last_event_wall.pop(partition, None)
+        self.ticks.forget_stitched(partition)
         self.journey_table.revoke(partition)
 
     # -- stage 1 -----------------------------------------------------------------------------
@@ -217,8 +209,9 @@ class JourneyWorker:
                 self._dead_letter(message, error.reason, error.message, error.errors, out)
                 continue
             key = touchpoint.partition_key.encode()
-            if message.key() != key:
-                # Not keyed as the contract says: route it to its key's partition, processed there.
+            if message.key() != key or partition != key_partition(touchpoint.partition_key, self.source_partitions):
+                # Not keyed, or not placed, as the contract says (murmur2 of the key): a key's ingest
+                # state lives on one partition, so route it there, whatever placed it.
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
                 out.send(self.touchpoints_topic, key, value)
                 continue
@@ -229,8 +222,7 @@ class JourneyWorker:
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
             stamped.add(partition)
-            self.source_last_wall[partition] = now
-            self.announced_idle.discard(partition)
+            self.ticks.source_event(partition, now)
             for output in ingest(state, touchpoint, self.settings.identity):
                 self._route_ingest_output(output, stamp, out, stitched)
         self._send_bundles(out, stitched)
@@ -249,7 +241,7 @@ class JourneyWorker:
                                    orjson.dumps(self.source_next_offset[partition]))  # fmt: skip
         states.delivered()
         self.ingest_table.apply(states)
-        self.source_delivered.update(progress)
+        self.ticks.source_progress_delivered(progress)
 
     def _dead_letter(self, message: Message, reason: str, explanation: str, errors: list, out: OutputBatch) -> None:
         metrics.EVENTS.labels("ingest", "invalid").inc()
@@ -384,7 +376,7 @@ class JourneyWorker:
             for output in result.outputs:
                 self._route_journey_output(output, now, out, stitched)
             if any(isinstance(m, TouchpointMessage) and m.source is not None for m in items):
-                self.last_event_wall[partition] = now
+                self.ticks.stitched_event(partition, now)
             writes.extend((partition, key.encode(), encoded) for key, encoded in result.stored.items())
             watermarks = orjson.dumps(
                 [processor.watermark_ms, processor.event_watermark_ms,
@@ -433,7 +425,7 @@ class JourneyWorker:
             states = [s for s in (self._load_journey(partition, key) for key in keys) if s is not None]
             processor.rebuild_index(states)
             self.partitions[partition] = processor
-            self.last_event_wall.setdefault(partition, time.time())
+            self.ticks.stitched_assigned(partition, time.time())
         return processor
 
     def _route_journey_output(
@@ -476,45 +468,23 @@ class JourneyWorker:
 
     # -- ticks -------------------------------------------------------------------------------
     def _tick(self) -> None:
-        """Time moves on without events, as messages in the stream so replays agree:
-        - each touchpoints partition's progress whose outputs Kafka acknowledged is told to every
-          stitched partition, so one that none of its keys reach still follows it;
-        - a touchpoints partition that is caught up (nothing left to read) and silent for
-          `source_idle_s` is announced idle, so it no longer holds watermarks back; one with a
-          backlog never is, however long a catch-up or a rebalance keeps it unread;
-        - a stitched partition silent for a tick interval gets a tick at its watermark, which
-          closes what is due there; only while every source is idle does the tick add the idle
-          wall time (live traffic has paused: event time moves with the clock)."""
-        interval_ms = self.settings.worker.tick_interval_s * 1000
+        """Sends what moves time on without events (streams/ticks.py says what and why)."""
         now = time.time()
         for table in (self.ingest_table, self.journey_table):
             metrics.STATE_BYTES.labels(table.name).set(table.live_bytes())
         owned = self.loop.assigned(self.touchpoints_topic)
-        for partition in owned:
-            progress = self.source_delivered.get(partition)
-            if progress is not None and progress > self.source_broadcast.get(partition, NO_WATERMARK):
-                self._broadcast(SourceProgressMessage(SourceStamp(partition, progress)))
-                self.source_broadcast[partition] = progress
-        for partition in owned:  # the idle clock of a partition starts when this worker got it
-            self.source_last_wall.setdefault(partition, now)
-        silent = [p for p in owned if p not in self.announced_idle
-                  and now - self.source_last_wall[p] >= self.settings.worker.source_idle_s]  # fmt: skip
-        for partition in self._caught_up(silent):
+        for progress in self.ticks.progress_to_tell(owned):
+            self._broadcast(progress)
+        for partition in self._caught_up(self.ticks.silent_sources(owned, now)):
             self._broadcast(SourceIdleMessage(partition))
-            self.announced_idle.add(partition)
+            self.ticks.announced(partition)
         for partition in self.loop.assigned(self.stitched_topic):
             processor = self.partitions.get(partition)
-            if processor is None or processor.event_watermark_ms == NO_WATERMARK:
-                continue
-            idle_ms = (now - self.last_event_wall.get(partition, now)) * 1000
-            if idle_ms < interval_ms:
-                continue
-            watermark_ms = processor.event_watermark_ms + (int(idle_ms) if processor.all_sources_idle else 0)
-            if not processor.has_work_due(watermark_ms):
-                continue  # nothing to do: keep the topic free of empty ticks
-            out = self.output.batch()
-            out.send(self.stitched_topic, None, encode_message(TickMessage(watermark_ms)), partition)
-            out.delivered()
+            tick = None if processor is None else self.ticks.tick_due(partition, processor, now)
+            if tick is not None:
+                out = self.output.batch()
+                out.send(self.stitched_topic, None, encode_message(tick), partition)
+                out.delivered()
 
     def _broadcast(self, message: StitchedMessage) -> None:
         """To every stitched partition, after everything stage 1 sent before it."""
@@ -537,18 +507,10 @@ class JourneyWorker:
             return []
         return [p for p in partitions if self.source_next_offset.get(p, progress[p][0]) >= progress[p][1]]
 
-    def _measure_lag(self) -> None:
-        """Consumer lag for /metrics (the PipelineStalled alert): what waits for the stages and for
-        the sink, read from the broker (every worker reports the same groups' totals). On a thread
-        of its own: a slow broker answer must not hold up the stages."""
-        while not self.lag_stop.wait(self.settings.worker.lag_interval_s):
-            try:
-                lag = pipeline_lag(self.settings)
-            except Exception as error:  # noqa: BLE001 - a broker hiccup must not stop the worker
-                log.warning("could not measure consumer lag: %s", error)
-                continue
-            for consumer, records in lag.items():
-                metrics.CONSUMER_LAG.labels(consumer).set(records)
+    @staticmethod
+    def _report_lag(lag: dict[str, int]) -> None:
+        for consumer, records in lag.items():
+            metrics.CONSUMER_LAG.labels(consumer).set(records)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self, loglevel: str = "info") -> None:
@@ -563,8 +525,7 @@ class JourneyWorker:
         w = self.settings.worker
         web = WebServer(w.web_host, w.web_port, routes(self))
         web.start()
-        lag = threading.Thread(target=self._measure_lag, name="lag", daemon=True)
-        lag.start()
+        self.lag.start()
         if self.sink_thread is not None:
             self.sink_thread.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -573,7 +534,7 @@ class JourneyWorker:
         try:
             self.loop.run(on_ready=lambda: print(ready, flush=True))
         finally:
-            self.lag_stop.set()
+            self.lag.stop()
             if self.sink_thread is not None:
                 self.sink_thread.stop()
             web.stop()

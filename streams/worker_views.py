@@ -111,7 +111,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
         if worker.sink_thread is None:
             return web.json_response({"error": NO_REPORT}, status=404)
-        from journey.cli.erase import audit_rows
+        from journey.reports.erasures import audit_rows
 
         try:
             rows = await asyncio.to_thread(audit_rows, _report_connection(worker), worker.settings.clickhouse.database,

@@ -503,7 +503,8 @@ def erase_command(
     ClickHouse table; their later events start a fresh journey (docs/operations.md, Security)."""
     import orjson
 
-    from journey.cli.erase import audit_rows, plan, publish, wait_until_applied
+    from journey.cli.erase import plan, publish, wait_until_applied
+    from journey.reports.erasures import audit_rows
 
     if customer_id is None and not anonymous_id:
         console.print("[red]name a customer id, or --anonymous-id for a visitor who never identified[/red]")

@@ -86,10 +86,3 @@ def wait_until_applied(settings: Settings, timeout_s: float, progress: Callable[
                 return False
             time.sleep(WAIT_POLL_S)
     return True
-
-
-def audit_rows(client, database: str, request_id: str) -> list[tuple[str, str, int]]:
-    return [(t, k, int(n)) for t, k, n in client.query(
-        f"SELECT table, key_kind, sum(rows) FROM {database}.erasures WHERE request_id = {{r:String}} "
-        "GROUP BY table, key_kind ORDER BY table, key_kind", parameters={"r": request_id},
-    ).result_rows]  # fmt: skip

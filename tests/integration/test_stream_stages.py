@@ -20,7 +20,7 @@ from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.streams.sessions import new_session_id
 from journey.topics import DEAD_LETTER, JOURNEY_IDENTITIES, JOURNEY_SESSIONS, JOURNEY_STAGES, JOURNEY_TOUCHPOINTS
-from tests.integration.worker_helpers import advance_event_time
+from tests.integration.worker_helpers import advance_event_time, keys_by_partition
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +162,44 @@ def test_restart_mid_stream_resumes_from_the_changelog(
     ]
 
 
+def test_events_placed_by_another_partitioner_are_moved_to_their_keys_partition(
+    settings: Settings, worker: WorkerProcess
+) -> None:
+    """A device's identity link lives in stage 1's state on its key's partition (murmur2, as the SDK
+    places it). A publisher with another partitioner (librdkafka's default, CRC32) puts the same
+    key elsewhere: stage 1 moves those records to the key's partition, so the device's later
+    events still join the customer it was linked to, each once."""
+    import zlib
+
+    from confluent_kafka import Producer
+
+    from journey.streams.murmur2 import key_partition
+
+    partitions = settings.topics.partitions
+    device = next(f"anon-moved-{n}" for n in range(1000)
+                  if zlib.crc32(f"anon-moved-{n}".encode()) % partitions != key_partition(f"anon-moved-{n}", partitions))  # fmt: skip
+
+    def event(at: datetime, **ids: str) -> dict:
+        return {"event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), "channel": "web",
+                "touchpoint": "page.viewed", "source": "web", "anonymous_id": device, **ids}  # fmt: skip
+
+    linked = [event(START), event(START + timedelta(minutes=1), customer_id="cust-moved")]
+    publish(settings, linked)  # the SDK: on the key's partition, where the link is made
+    later = [event(START + timedelta(minutes=m)) for m in (2, 3, 4)]
+    producer = Producer(settings.kafka.confluent_config())  # librdkafka's own placement
+    for body in later:
+        producer.produce(settings.topics.name("touchpoints"), orjson.dumps(body), device.encode())
+    assert producer.flush(30) == 0
+
+    ids = {e["event_id"] for e in linked + later}
+    out = records(settings, JOURNEY_TOUCHPOINTS, len(ids), where=lambda r: r["event_id"] in ids)
+    time.sleep(2)  # and nothing more comes
+    out = records(settings, JOURNEY_TOUCHPOINTS, len(ids), where=lambda r: r["event_id"] in ids)
+    assert Counter(r["event_id"] for r in out) == Counter(ids)
+    assert {r["journey_key"] for r in out if r["event_id"] in {e["event_id"] for e in later}} == {"cust-moved"}
+    assert worker.counter("journey_events_total", stage="ingest", outcome="misrouted") == len(later)
+
+
 def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Settings, worker: WorkerProcess) -> None:
     """Progress is where stage 1 has read to, whatever the record was: a partition whose last
     record was dead-lettered is caught up, is announced idle, and holds no watermark back."""
@@ -172,13 +210,13 @@ def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Se
                              "channel": "web", "touchpoint": "page.viewed", "source": "web"})  # fmt: skip
 
     topic = settings.topics.name("touchpoints")
+    customers = keys_by_partition(settings.topics.partitions, "cust-idle")  # customers[p] belongs on partition p
     producer = Producer(settings.kafka.confluent_config())
-    for partition in range(settings.topics.partitions):  # each partition: an event, then a record to dead-letter
-        customer = f"cust-idle-{partition}"
+    for partition, customer in enumerate(customers):  # each partition: an event, then a record to dead-letter
         producer.produce(topic, event(customer, START), customer.encode(), partition=partition)
         producer.produce(topic, b"{not json", None, partition=partition)
     later = START + timedelta(hours=2)  # only partition 0 moves on; the others must be announced idle
-    producer.produce(topic, event("cust-idle-0", later), b"cust-idle-0", partition=0)
+    producer.produce(topic, event(customers[0], later), customers[0].encode(), partition=0)
     assert producer.flush(30) == 0
 
     closed = records(
@@ -187,7 +225,7 @@ def test_a_source_partition_ending_in_a_dead_letter_still_goes_idle(settings: Se
         settings.topics.partitions,
         where=lambda r: r["journey_key"].startswith("cust-idle-"),
     )
-    assert sorted(r["journey_key"] for r in closed) == [f"cust-idle-{p}" for p in range(settings.topics.partitions)]
+    assert sorted(r["journey_key"] for r in closed) == sorted(customers)
     assert len(records(settings, DEAD_LETTER, settings.topics.partitions)) == settings.topics.partitions
 
 
@@ -203,12 +241,14 @@ def test_records_committed_without_being_processed_are_counted_and_logged(
 
     topic = settings.topics.name("touchpoints")
 
+    customer = keys_by_partition(settings.topics.partitions, "cust-gap")[0]  # belongs on partition 0
+
     def send(count: int) -> None:
         producer = Producer(settings.kafka.confluent_config())
         for _ in range(count):
-            body = {"event_id": str(uuid.uuid4()), "occurred_at": START.isoformat(), "customer_id": "cust-gap",
+            body = {"event_id": str(uuid.uuid4()), "occurred_at": START.isoformat(), "customer_id": customer,
                     "channel": "web", "touchpoint": "page.viewed", "source": "web"}  # fmt: skip
-            producer.produce(topic, orjson.dumps(body), b"cust-gap", partition=0)
+            producer.produce(topic, orjson.dumps(body), customer.encode(), partition=0)
         assert producer.flush(30) == 0
 
     send(1)

@@ -119,15 +119,21 @@ def report_json(env: dict[str, str], *options: str) -> dict:
     return orjson.loads(result.stdout)
 
 
-def clock_keys(partitions: int) -> list[str]:
-    """One customer id per stitched partition (the stages partition journeys by murmur2 of the key)."""
+def keys_by_partition(partitions: int, prefix: str) -> list[str]:
+    """One key per partition, `<prefix>-<n>`, the i-th placed on partition i (murmur2, as the
+    SDK places a key and stage 1 expects it)."""
     keys: dict[int, str] = {}
     n = 0
     while len(keys) < partitions:
-        key = f"clock-{n}"
+        key = f"{prefix}-{n}"
         keys.setdefault(key_partition(key, partitions), key)
         n += 1
     return [keys[p] for p in range(partitions)]
+
+
+def clock_keys(partitions: int) -> list[str]:
+    """One customer id per partition: stitched partitions are journeys' murmur2 too."""
+    return keys_by_partition(partitions, "clock")
 
 
 def advance_event_time(settings: Settings, to: datetime) -> None:
