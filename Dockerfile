@@ -7,6 +7,6 @@ COPY journey ./journey
 COPY streams ./streams
 COPY schemas ./schemas
 COPY sinks ./sinks
-RUN pip install .
+RUN pip install '.[pipeline]'  # the base install is the publisher SDK alone
 USER nobody
 ENTRYPOINT ["journey"]

@@ -6,11 +6,16 @@ from __future__ import annotations
 import sys
 
 PIPELINE_EXTRA_HINT = "pip install 'journey-telemetry[pipeline]'"
+# What the `pipeline` extra brings (pyproject.toml), by import name.
+PIPELINE_MODULES = {"aiohttp", "chdb", "clickhouse_connect", "cryptography", "prometheus_client", "pydantic_settings",
+                    "rich", "rocksdict", "typer", "yaml"}  # fmt: skip
 
 
 def main() -> None:
     try:
         from journey.cli.app import app
     except ModuleNotFoundError as error:  # a base (SDK-only) install
+        if (error.name or "").split(".")[0] not in PIPELINE_MODULES:
+            raise
         sys.exit(f"the journey command needs the pipeline extra ({error.name} is not installed): {PIPELINE_EXTRA_HINT}")
     app()
