@@ -31,7 +31,7 @@ KILL_RUNS ?= 5
 kill-loop: deps
 	@for i in $$(seq $(KILL_RUNS)); do $(BIN)/python -m pytest -q tests/integration/test_run_end_to_end.py -k random || exit 1; done
 
-# Every decoder of outside bytes and the pure stages, 10,000 cases per target (make test runs 2,000 and 500).
+# Every decoder of outside bytes and the pure stages, 10,000 cases per target (make test runs 1,000 and 500).
 fuzz: deps
 	JOURNEY_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/unit/test_fuzz_decoders.py tests/unit/test_fuzz_pure_core.py
 

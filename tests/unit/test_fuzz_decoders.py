@@ -1,6 +1,6 @@
 """Fuzzing every decoder of bytes from outside a process: whatever arrives, a decoder returns a
 value or raises its typed rejection, never anything else (an untyped exception in an agent
-stops the worker). JOURNEY_FUZZ_EXAMPLES sets the cases per target: 2,000 in `make test`,
+stops the worker). JOURNEY_FUZZ_EXAMPLES sets the cases per target: 1,000 in `make test`,
 10,000 in `make fuzz`."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from journey.streams.identity import IngestState
 from journey.streams.journey import JourneyState
 from journey.streams.messages import MessageFormatError, TickMessage, decode_messages, encode_message
 
-EXAMPLES = int(os.environ.get("JOURNEY_FUZZ_EXAMPLES", "2000"))
+EXAMPLES = int(os.environ.get("JOURNEY_FUZZ_EXAMPLES", "1000"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 JSON = st.recursive(
