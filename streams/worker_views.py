@@ -4,9 +4,11 @@ the report (JSON and the report.html page) from this process's ClickHouse."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from journey.streams.worker import JourneyWorker
 
 NO_REPORT = "no report here: this worker runs without the sink"
+T = TypeVar("T")
 
 
 def routes(worker: JourneyWorker) -> list[web.RouteDef]:
@@ -29,54 +32,29 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
     async def report_json(request: web.Request) -> web.Response:
         """The `journey report` sections (`journey run` only: the embedded engine cannot be opened
         by a second process)."""
-        if worker.sink_thread is None:
-            return web.json_response({"error": NO_REPORT}, status=404)
-        try:
-            start, end = _query_times(request, "since", "until")
-        except ValueError as error:
-            return web.json_response({"error": str(error)}, status=400)
-        try:
-            report = await asyncio.to_thread(_report, worker, start, end)
-        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
-            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        _needs_sink(worker, as_json=True)
+        start, end = _query_times(request, True, "since", "until")
+        report = await _read_clickhouse(True, _report, worker, start, end)
         return web.json_response(report.as_json())
 
     async def report_page(request: web.Request) -> web.Response:
         """report.html, live: the page `journey report --html` writes (`journey run` only)."""
-        if worker.sink_thread is None:
-            return web.Response(text=NO_REPORT, status=404)
-        try:
-            start, end, mark_from, mark_to = _query_times(request, "since", "until", "mark_from", "mark_to")
-        except ValueError as error:
-            return web.Response(text=str(error), status=400)
+        _needs_sink(worker, as_json=False)
+        start, end, mark_from, mark_to = _query_times(request, False, "since", "until", "mark_from", "mark_to")
         # a shaded range, e.g. the demo's incident
         marks = [(mark_from, mark_to, request.query.get("mark_label", ""))] if mark_from and mark_to else []
-        try:
-            page = await asyncio.to_thread(_report_page, worker, start, end, marks)
-        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
-            return web.Response(text=str(error).splitlines()[0], status=503)
+        page = await _read_clickhouse(False, _report_page, worker, start, end, marks)
         return web.Response(text=page, content_type="text/html")
 
     async def journey_map(request: web.Request) -> web.Response:
         """The journey map (`journey map`): JSON at /map.json, the page at /map (`journey run` only)."""
         as_json = request.path.startswith("/map.json")
-        if worker.sink_thread is None:
-            return (
-                web.json_response({"error": NO_REPORT}, status=404)
-                if as_json
-                else web.Response(text=NO_REPORT, status=404)
-            )
-        try:
-            start, end = _query_times(request, "since", "until")
-            segment = request.query.get("segment") or None
-            if segment is not None and segment not in worker.settings.segments.definitions:
-                raise ValueError(f"unknown segment {segment!r}")
-        except ValueError as error:
-            return web.json_response({"error": str(error)}, status=400)
-        try:
-            built = await asyncio.to_thread(_journey_map, worker, segment, start, end)
-        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
-            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        _needs_sink(worker, as_json)
+        start, end = _query_times(request, True, "since", "until")
+        segment = request.query.get("segment") or None
+        if segment is not None and segment not in worker.settings.segments.definitions:
+            raise _refusal(web.HTTPBadRequest, f"unknown segment {segment!r}", as_json=True)
+        built = await _read_clickhouse(True, _journey_map, worker, segment, start, end)
         if as_json:
             return web.json_response(built.as_json())
         from journey.reports.report_page import map_page
@@ -88,8 +66,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
         customer_id, as_json = request.match_info["customer_id"], False
         if customer_id.endswith(".json"):
             customer_id, as_json = customer_id.removesuffix(".json"), True
-        if worker.sink_thread is None:
-            return web.json_response({"error": NO_REPORT}, status=404)
+        _needs_sink(worker, as_json=True)
         key = worker.protection.journey_key_of(customer_id)
         state = (
             worker.load_journey(key)
@@ -97,10 +74,7 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
             else None
         )
         live = None if state is None else journey_summary(state)
-        try:
-            built = await asyncio.to_thread(_customer, worker, customer_id, live)
-        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
-            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        built = await _read_clickhouse(True, _customer, worker, customer_id, live)
         if as_json:
             return web.json_response(built.as_json(), dumps=_dumps)
         from journey.reports.customer_journey import customer_page
@@ -109,15 +83,11 @@ def routes(worker: JourneyWorker) -> list[web.RouteDef]:
 
     async def erasure_view(request: web.Request) -> web.Response:
         """What the sink deleted for one `journey erase` request (rows per table; `journey run` only)."""
-        if worker.sink_thread is None:
-            return web.json_response({"error": NO_REPORT}, status=404)
+        _needs_sink(worker, as_json=True)
         from journey.reports.erasures import audit_rows
 
-        try:
-            rows = await asyncio.to_thread(audit_rows, _report_connection(worker), worker.settings.clickhouse.database,
-                                           request.match_info["request_id"])  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
-            return web.json_response({"error": str(error).splitlines()[0]}, status=503)
+        database, request_id = worker.settings.clickhouse.database, request.match_info["request_id"]
+        rows = await _read_clickhouse(True, lambda: audit_rows(_report_connection(worker), database, request_id))
         return web.json_response({"removed": [{"table": t, "key_kind": k, "rows": n} for t, k, n in rows]})
 
     async def journey_view(request: web.Request) -> web.Response:
@@ -175,8 +145,6 @@ def _customer(worker: JourneyWorker, customer_id: str, live: dict | None):
 
 def _dumps(value: Any) -> str:
     """JSON with times and UUIDs as text (ClickHouse rows hold both)."""
-    import orjson
-
     return orjson.dumps(value, default=str).decode()
 
 
@@ -194,16 +162,38 @@ def _report_connection(worker: JourneyWorker):
     return worker.report_client
 
 
-def _query_times(request: Any, *names: str) -> list[datetime | None]:
-    """ISO times from a request's query string (None where absent); ValueError naming the bad one."""
+def _query_times(request: web.Request, as_json: bool, *names: str) -> list[datetime | None]:
+    """ISO times from a request's query string (None where absent); 400 naming the bad one."""
     times = []
     for name in names:
         value = request.query.get(name)
         try:
             times.append(None if value is None else datetime.fromisoformat(value))
         except ValueError as error:
-            raise ValueError(f"{name}: {error}") from None
+            raise _refusal(web.HTTPBadRequest, f"{name}: {error}", as_json) from None
     return times
+
+
+def _refusal(status: type[web.HTTPError], message: str, as_json: bool) -> web.HTTPError:
+    """An error response to raise: `{"error": message}` for the JSON views, the text for pages."""
+    if as_json:
+        return status(text=orjson.dumps({"error": message}).decode(), content_type="application/json")
+    return status(text=message)
+
+
+def _needs_sink(worker: JourneyWorker, as_json: bool) -> None:
+    """The read side is `journey run`'s: the embedded engine cannot be opened by a second process."""
+    if worker.sink_thread is None:
+        raise _refusal(web.HTTPNotFound, NO_REPORT, as_json)
+
+
+async def _read_clickhouse(as_json: bool, read: Callable[..., T], *args: Any) -> T:
+    """`read(*args)` on a thread (a slow query must not hold up the loop's other views); 503 while
+    ClickHouse is not ready yet."""
+    try:
+        return await asyncio.to_thread(read, *args)
+    except Exception as error:  # noqa: BLE001 - ClickHouse not ready yet, say so
+        raise _refusal(web.HTTPServiceUnavailable, str(error).splitlines()[0], as_json) from None
 
 
 def journey_summary(state: Any) -> dict[str, Any]:
