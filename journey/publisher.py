@@ -78,7 +78,7 @@ class TouchpointPublisher:
         self._access_problem: str | None = None
         config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {}),
                   "error_cb": self._on_error}  # fmt: skip
-        self._producer = Producer(config)
+        self._producer: Producer | None = Producer(config)
         self._on_delivery = on_delivery
         self._failures: list[DeliveryFailure] = []
         self._time_limits = (settings.contract.max_future, settings.contract.max_age)
@@ -97,10 +97,10 @@ class TouchpointPublisher:
     ) -> None:
         """Enqueue bytes as they are (no validation): replays, erasure requests and tests of the
         dead-letter path."""
-        self._raise_access_problem()
+        producer = self._client()
         while True:
             try:
-                self._producer.produce(
+                producer.produce(
                     self.topic,
                     value=value,
                     key=key,
@@ -110,17 +110,22 @@ class TouchpointPublisher:
                 break
             except BufferError:
                 # Local queue full: serve delivery reports until there is room (backpressure).
-                self._producer.poll(QUEUE_FULL_POLL_S)
-        self._producer.poll(0)
+                producer.poll(QUEUE_FULL_POLL_S)
+        producer.poll(0)
 
     def _on_error(self, error: KafkaError) -> None:
         """A refused login or untrusted certificate would be retried forever: remember it, so
         the next publish or flush raises it (other errors are the producer's to retry)."""
         self._access_problem = self._access_problem or access_problem(error, self._kafka)
 
-    def _raise_access_problem(self) -> None:
+    def _client(self) -> Producer:
+        """The producer; KafkaAccessError once the broker refused it, and then the client is let
+        go: librdkafka would otherwise reconnect, and log each refusal, for as long as it lives."""
         if self._access_problem is not None:
+            self._producer = None
             raise KafkaAccessError(self._access_problem)
+        assert self._producer is not None  # only an access problem drops it
+        return self._producer
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
@@ -135,8 +140,8 @@ class TouchpointPublisher:
         KafkaAccessError at once if the broker refuses this client."""
         deadline = time.monotonic() + timeout_s
         while True:  # in steps, to stop as soon as the broker refuses the login
-            remaining = self._producer.flush(min(FLUSH_STEP_S, max(deadline - time.monotonic(), 0)))
-            self._raise_access_problem()
+            remaining = self._client().flush(min(FLUSH_STEP_S, max(deadline - time.monotonic(), 0)))
+            self._client()  # raises if the broker refused this client meanwhile
             if not remaining or time.monotonic() >= deadline:
                 break
         if self._failures or remaining:
