@@ -128,7 +128,6 @@ class JourneyWorker:
         self.settings = settings
         w, t = settings.worker, settings.topics
         self.touchpoints_topic = t.name(TOUCHPOINTS)
-        self.source_partitions = t.partitions  # every topic has as many (docs/architecture.md)
         self.stitched_topic = t.name(STITCHED)
         self.dead_letter_topic = t.name(DEAD_LETTER)
         self.out_touchpoints, self.out_sessions = t.name(JOURNEY_TOUCHPOINTS), t.name(JOURNEY_SESSIONS)
@@ -209,7 +208,8 @@ class JourneyWorker:
                 self._dead_letter(message, error.reason, error.message, error.errors, out)
                 continue
             key = touchpoint.partition_key.encode()
-            if message.key() != key or partition != key_partition(touchpoint.partition_key, self.source_partitions):
+            placed = key_partition(touchpoint.partition_key, self.settings.topics.partitions)  # every topic has as many
+            if message.key() != key or partition != placed:
                 # Not keyed, or not placed, as the contract says (murmur2 of the key): a key's ingest
                 # state lives on one partition, so route it there, whatever placed it.
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
