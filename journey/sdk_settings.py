@@ -140,21 +140,20 @@ class PublisherSettings(Section):
                 sections[section][key] = orjson.loads(value) if value.lstrip().startswith("{") else value
             elif (section, key) == ("topics", "prefix"):
                 prefix = value
-        try:
-            return cls(kafka=KafkaSettings(**sections["kafka"]), contract=ContractSettings(**sections["contract"]),
-                       topic=f"{prefix}{TOUCHPOINTS}")  # fmt: skip
+        try:  # one validation: every problem at once, each named from the top (kafka.bootstrap_servers)
+            return cls.model_validate({**sections, "topic": f"{prefix}{TOUCHPOINTS}"})
         except ValidationError as error:
             raise ConfigError(describe(error)) from None
 
 
-def describe(error: ValidationError, section: tuple[str, ...] = ()) -> str:
+def describe(error: ValidationError) -> str:
     """A ValidationError in words, each setting named as a TOML path and its environment variable."""
     lines = [f"invalid configuration ({error.error_count()} problem(s)):"]
     for problem in error.errors():
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown setting (check the spelling; `journey config show` lists all settings)"
-        lines.append(f"  - {setting_name((*section, *problem['loc']))}: {message}")
+        lines.append(f"  - {setting_name(problem['loc'])}: {message}")
     return "\n".join(lines)
 
 

@@ -110,3 +110,16 @@ def test_stage_catalog_overrides_merge_with_defaults(tmp_path: Path) -> None:
     assert catalog.stage_of("web.pricing_viewed") is Stage.DECISION
     assert catalog.stage_of("quote.sent") is Stage.DECISION
     assert catalog.stage_of("ad.click") is Stage.AWARENESS  # built-in entries stay
+
+
+def test_the_sdk_settings_name_every_wrong_variable_as_the_pipeline_does() -> None:
+    from journey.sdk_settings import PublisherSettings
+
+    env = {"JOURNEY_KAFKA__BOOTSTRAP_SERVERS": "nohost", "JOURNEY_CONTRACT__MAX_AGE_DAYS": "-1",
+           "JOURNEY_TOPICS__PREFIX": "acme.", "JOURNEY_WORKER__APP_ID": "not the SDK's"}  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        PublisherSettings.from_env(env)
+    assert "kafka.bootstrap_servers (JOURNEY_KAFKA__BOOTSTRAP_SERVERS): 'nohost' is not host:port" in str(raised.value)
+    assert "contract.max_age_days (JOURNEY_CONTRACT__MAX_AGE_DAYS)" in str(raised.value)
+    settings = PublisherSettings.from_env({"JOURNEY_TOPICS__PREFIX": "acme.", "JOURNEY_CONTRACT__MAX_AGE_DAYS": "30"})
+    assert (settings.topic, settings.contract.max_age_days) == ("acme.touchpoints", 30)
