@@ -72,9 +72,7 @@ def modules() -> Iterator[tuple[str, Path]]:
             parts = path.relative_to(folder).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            name = ".".join((package, *parts))
-            if not any(name.startswith(f"{p}.") for p in FOLDERS if p != package and p.startswith(f"{package}.")):
-                yield name, path
+            yield ".".join((package, *parts)), path
 
 
 def layer(module: str) -> int:
