@@ -341,8 +341,11 @@ def apply_touchpoint(
             return [DuplicateEvent(state.journey_key, event)]
         return [Forward(state.absorbed_into, state.absorbed_into, event, state.journey_key, _erased_by(state))]
     watermark_ms = _arrival_watermark(state, to_ms(event.occurred_at), partition_watermark_ms, rules)
-    waits_anew = awaits_handoff not in state.absorbed_from and awaits_handoff not in state.pending_handoffs
-    if awaits_handoff is not None and waits_anew:
+    if (
+        awaits_handoff is not None
+        and awaits_handoff not in state.absorbed_from
+        and awaits_handoff not in state.pending_handoffs
+    ):
         state.pending_handoffs.append(awaits_handoff)
     if _still_waiting(state, rules):
         state.held.append((event, customer_id, watermark_ms))
