@@ -73,6 +73,7 @@ from journey.streams.records import (
     touchpoint_record,
 )
 from journey.streams.sessions import new_session_id
+from journey.streams.source_clock import SourceClock
 from journey.streams.state_table import StateTable
 from journey.streams.ticks import Ticks
 from journey.streams.timeutil import to_ms
@@ -102,7 +103,7 @@ READY = "worker ready"  # the line tests, the demo and the benchmarks wait for
 # Table keys under which each partition keeps its progress; control characters cannot appear in a
 # journey or partition key (schemas.touchpoint.IDENTIFIER_PATTERN): no collision.
 WATERMARK_KEY = "\x00watermark:{partition}"
-SOURCE_WATERMARK_KEY = "\x00source-watermark:{partition}"
+SOURCE_CLOCK_KEY = "\x00source-watermark:{partition}"  # its SourceClock (0.2.0: its newest event time)
 # After the last record whose outputs were delivered: a jump means records lost or out of order.
 SOURCE_OFFSET_KEY = "\x00source-next-offset:{partition}"
 STITCHED_OFFSET_KEY = "\x00stitched-next-offset:{partition}"
@@ -146,7 +147,7 @@ class JourneyWorker:
         self.partitions: dict[int, JourneyPartition] = {}  # stage-2 processors, created on first use
         self.active_sessions = 0
         self.stitched_next_offset: dict[int, int] = {}  # stage-2 partition -> offset after the last one processed
-        self.source_watermarks: dict[int, int] = {}  # stage-1 partition -> newest event time seen
+        self.source_clocks: dict[int, SourceClock] = {}  # stage-1 partition -> its event-time progress and holds
         self.source_next_offset: dict[int, int] = {}  # stage-1 partition -> offset after the last one processed
         self.ticks = Ticks(w.source_idle_s, w.tick_interval_s)
 
@@ -168,7 +169,7 @@ class JourneyWorker:
     def _source_revoked(self, partition: int) -> None:
         """A partition taken away may come back changed by another worker: drop what this one kept
         of it; the changelog has it."""
-        self.source_watermarks.pop(partition, None)
+        self.source_clocks.pop(partition, None)
         self.source_next_offset.pop(partition, None)
         self.ticks.forget_source(partition)
         self.ingest_table.revoke(partition)
@@ -189,9 +190,10 @@ class JourneyWorker:
         stitched: dict[int, list[bytes]] = defaultdict(list)  # destination partition -> encoded messages
         touched: dict[tuple[int, bytes], IngestState] = {}  # (partition, key) -> state
         erased: set[tuple[int, bytes]] = set()  # (partition, key) of states deleted by an erasure request
+        moves = self.output.batch(track_offsets=True)  # records moved to their key's partition
         read: set[int] = set()  # partitions with a record in the batch
-        stamped: set[int] = set()  # ... with a valid event: their progress moved
         now = time.time()
+        self._release_holds(self.source_next_offset)  # every batch before this one is delivered
         for message in messages:
             partition, value = message.partition(), message.value() or b""
             self._check_contiguous(TOUCHPOINTS, self.ingest_table, SOURCE_OFFSET_KEY, self.source_next_offset, message)
@@ -211,9 +213,11 @@ class JourneyWorker:
             placed = key_partition(touchpoint.partition_key, self.settings.topics.partitions)  # every topic has as many
             if message.key() != key or partition != placed:
                 # Not keyed, or not placed, as the contract says (murmur2 of the key): a key's ingest
-                # state lives on one partition, so route it there, whatever placed it.
+                # state lives on one partition, so move it there, whatever placed it; this partition's
+                # progress is held at its event time until it is processed there (streams/source_clock.py).
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
-                out.send(self.touchpoints_topic, key, value)
+                moves.send(self.touchpoints_topic, key, value, placed)
+                self._clock(partition).moved(placed, to_ms(touchpoint.occurred_at))
                 continue
             touchpoint = self.protection.protect(touchpoint)  # nothing downstream sees personal data
             key = touchpoint.partition_key.encode()
@@ -221,22 +225,24 @@ class JourneyWorker:
             state = touched.get((partition, key)) or (IngestState() if fresh else self._load_ingest(partition, key))
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
-            stamped.add(partition)
             self.ticks.source_event(partition, now)
             for output in ingest(state, touchpoint, self.settings.identity):
                 self._route_ingest_output(output, stamp, out, stitched)
         self._send_bundles(out, stitched)
-        progress = {p: self.source_watermarks[p] for p in stamped}
         out.delivered()
+        moves.delivered()
+        landed = {p: offset for (_, p), offset in moves.last_offsets.items()}
+        for partition in read:
+            self._clock(partition).moves_delivered(landed)
+        progress = {p: self._clock(p).stamp_ms for p in read if self._clock(p).newest_ms != NO_WATERMARK}
         states = self.output.batch(track_offsets=True)
         for (partition, key), state in touched.items():
             self.ingest_table.send(states, partition, key, encode_ingest_state(state))
         for partition, key in erased - touched.keys():
             self.ingest_table.send(states, partition, key, None)
-        for partition, watermark in progress.items():
-            self.ingest_table.send(states, partition, SOURCE_WATERMARK_KEY.format(partition=partition).encode(),
-                                   orjson.dumps(watermark))  # fmt: skip
         for partition in read:
+            self.ingest_table.send(states, partition, SOURCE_CLOCK_KEY.format(partition=partition).encode(),
+                                   orjson.dumps(self._clock(partition).snapshot()))  # fmt: skip
             self.ingest_table.send(states, partition, SOURCE_OFFSET_KEY.format(partition=partition).encode(),
                                    orjson.dumps(self.source_next_offset[partition]))  # fmt: skip
         states.delivered()
@@ -299,14 +305,27 @@ class JourneyWorker:
                       message.topic(), partition, offset, expected, offset - 1)  # fmt: skip
         next_offsets[partition] = offset + 1
 
+    def _clock(self, partition: int) -> SourceClock:
+        """The source partition's event-time progress and holds (kept across restarts)."""
+        clock = self.source_clocks.get(partition)
+        if clock is None:
+            stored = self.ingest_table.get(partition, SOURCE_CLOCK_KEY.format(partition=partition).encode())
+            clock = self.source_clocks[partition] = SourceClock.restore(
+                None if stored is None else orjson.loads(stored)
+            )
+        return clock
+
     def _stamp(self, partition: int, occurred_at: Any) -> SourceStamp:
-        """The source partition's event-time progress, including this event (kept across restarts)."""
-        if partition not in self.source_watermarks:
-            stored = self.ingest_table.get(partition, SOURCE_WATERMARK_KEY.format(partition=partition).encode())
-            self.source_watermarks[partition] = NO_WATERMARK if stored is None else orjson.loads(stored)
-        progress = max(self.source_watermarks[partition], to_ms(occurred_at))
-        self.source_watermarks[partition] = progress
-        return SourceStamp(partition, progress)
+        """The source partition's progress told with this event: the newest event read, held below
+        any record moved from here and not yet processed on its key's partition."""
+        clock = self._clock(partition)
+        clock.read(to_ms(occurred_at))
+        return SourceStamp(partition, clock.stamp_ms)
+
+    def _release_holds(self, processed: dict[int, int]) -> list[int]:
+        """Release the owned sources' holds on records their key's partition has processed
+        (`processed`: partition -> next offset); the sources whose told progress may move on."""
+        return [p for p, clock in self.source_clocks.items() if clock.holds and clock.release(processed)]
 
     def _load_ingest(self, partition: int, key: bytes) -> IngestState:
         raw = self.ingest_table.get(partition, key)
@@ -473,6 +492,7 @@ class JourneyWorker:
         for table in (self.ingest_table, self.journey_table):
             metrics.STATE_BYTES.labels(table.name).set(table.live_bytes())
         owned = self.loop.assigned(self.touchpoints_topic)
+        self._release_remote_holds(owned)
         for progress in self.ticks.progress_to_tell(owned):
             self._broadcast(progress)
         for partition in self._caught_up(self.ticks.silent_sources(owned, now)):
@@ -493,6 +513,20 @@ class JourneyWorker:
             out.send(self.stitched_topic, None, body, partition)
         out.delivered()
 
+    def _release_remote_holds(self, owned: list[int]) -> None:
+        """Holds on records moved to partitions this worker does not read are released by the
+        group's committed offsets there (a commit follows the delivery of their outputs)."""
+        elsewhere = {d for p in owned for d in self._clock(p).destinations()} - set(self.source_next_offset)
+        processed = dict(self.source_next_offset)
+        if elsewhere:
+            try:
+                processed.update({d: resume for d, (resume, _) in
+                                  self.loop.progress(self.touchpoints_topic, sorted(elsewhere)).items()})  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - unknown: held, ask again next tick
+                log.warning("could not read the touchpoints partitions' offsets: %s", error)
+        released = self._release_holds(processed)
+        self.ticks.source_progress_delivered({p: self._clock(p).stamp_ms for p in released})
+
     def _caught_up(self, partitions: list[int]) -> list[int]:
         """Those touchpoints partitions whose every record was processed and its outputs delivered:
         here (`source_next_offset`), or, before this worker's first record of one since it got it,
@@ -505,7 +539,8 @@ class JourneyWorker:
         except Exception as error:  # noqa: BLE001 - unknown: not idle, ask again next tick
             log.warning("could not read the touchpoints partitions' offsets: %s", error)
             return []
-        return [p for p in partitions if self.source_next_offset.get(p, progress[p][0]) >= progress[p][1]]
+        return [p for p in partitions
+                if self.source_next_offset.get(p, progress[p][0]) >= progress[p][1] and self._clock(p).settled]  # fmt: skip
 
     @staticmethod
     def _report_lag(lag: dict[str, int]) -> None:
