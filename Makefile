@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint soak kill-loop fuzz deps bench schema clean
+.PHONY: demo test lint soak kill-loop chaos fuzz deps bench schema clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -30,6 +30,12 @@ soak: deps
 KILL_RUNS ?= 5
 kill-loop: deps
 	@for i in $$(seq $(KILL_RUNS)); do $(BIN)/python -m pytest -q tests/integration/test_run_end_to_end.py -k random || exit 1; done
+
+# The real worker against the in-memory model, CHAOS_RUNS random seeds (tests/integration/chaos.py:
+# publishers, batch sizes, 1-3 workers, kill -9, a CPU hog); each failure prints its CHAOS_SEED.
+CHAOS_RUNS ?= 30
+chaos: deps
+	CHAOS_RUNS=$(CHAOS_RUNS) $(BIN)/python -m pytest -q tests/integration/test_chaos.py
 
 # Every decoder of outside bytes and the pure stages, 10,000 cases per target (make test runs 1,000 and 500).
 fuzz: deps

@@ -708,5 +708,15 @@ def demo(
     sys.exit(run_demo(settings(), customers, console, html))
 
 
+# -- audit -------------------------------------------------------------------------------------
+def _register_audit() -> None:
+    from journey.cli.audit import audit_command
+
+    app.command("audit")(audit_command)
+
+
+_register_audit()
+
+
 def main() -> None:  # pragma: no cover - console-script convenience
     app()

@@ -27,6 +27,7 @@ from tests.conftest import broker_settings
 from tests.integration.worker_helpers import (
     FIGURES,
     advance_event_time,
+    assert_adds_up,
     engine_json,
     make_test_worker,
     report_json,
@@ -60,6 +61,7 @@ def finish(settings: Settings, process, workdir: Path) -> tuple[dict, list]:
     advance_event_time(settings, END + timedelta(days=20))
     wait_caught_up(settings, process, 300)
     assert process.stop() == 0, process.log_tail()
+    assert_adds_up(settings, f"chdb://{workdir / 'clickhouse'}")
     return engine_json(FIGURES, f"chdb://{workdir / 'clickhouse'}"), report(process)
 
 

@@ -23,6 +23,7 @@ from journey.streams.lag import pipeline_lag
 from journey.topics import create_topics
 from tests.integration.worker_helpers import (
     advance_event_time,
+    assert_adds_up,
     engine_json,
     make_test_worker,
     report_json,
@@ -112,6 +113,7 @@ def test_kill_9_at_random_points_then_restart_gives_exactly_the_input(settings: 
     assert process.stop() == 0, process.log_tail()
     got = counts(dsn)
     assert got == expected(journeys, events), f"KILL_SEED={seed}, killed {kills} s after publishing"
+    assert_adds_up(settings, dsn)
 
 
 def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(settings: Settings, tmp_path: Path) -> None:

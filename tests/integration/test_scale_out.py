@@ -15,10 +15,7 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,67 +23,24 @@ import pytest
 
 from journey.cli.simulation.generate import simulate
 from journey.cli.simulation.send import send
-from journey.cli.worker_process import WorkerProcess, broker_env
 from journey.config import IncidentSettings, Settings, SimulationSettings
 from journey.streams.lag import partition_progress
 from journey.topics import STITCHED, TOUCHPOINTS, create_topics
-from tests.conftest import broker_settings, free_port
-from tests.integration.worker_helpers import FIGURES, advance_event_time, engine_json, make_test_worker, wait_quiet
+from tests.conftest import broker_settings
+from tests.integration.worker_helpers import (
+    FIGURES,
+    Cluster,
+    advance_event_time,
+    assert_adds_up,
+    engine_json,
+    wait_quiet,
+)
 
 pytestmark = pytest.mark.integration
-OFFSET_GAP = "out of order, or committed without being processed"  # streams.worker._check_contiguous
 
 END = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
 SIMULATION = SimulationSettings(customers=2000, days=1, end=END, seed=21, late_share=0,
                                 incident=IncidentSettings(hour_utc=13))  # fmt: skip
-
-
-@dataclass
-class Cluster:
-    """N workers and one sink on one test's topics; the sink owns the engine at `dsn`."""
-
-    settings: Settings
-    workdir: Path
-    workers: list[WorkerProcess] = field(default_factory=list)
-    sink: subprocess.Popen | None = None
-
-    @property
-    def dsn(self) -> str:
-        return f"chdb://{self.workdir / 'clickhouse'}"
-
-    def start_sink(self) -> None:
-        env = {**broker_env(self.settings), "JOURNEY_WORKER__APP_ID": self.settings.worker.app_id,
-               "JOURNEY_CLICKHOUSE__DSN": self.dsn, "JOURNEY_SINK__METRICS_PORT": str(free_port()),
-               "JOURNEY_SINK__MAX_WAIT_S": "0.3"}  # fmt: skip
-        journey = [sys.executable, "-c", "from journey.cli.app import app; app()"]
-        subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True, timeout=120)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with (self.workdir / "sink.log").open("ab") as log:
-            self.sink = subprocess.Popen([*journey, "sink"], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def start_worker(self) -> WorkerProcess:
-        worker = make_test_worker(self.settings, self.workdir / f"worker-{len(self.workers)}")
-        self.workers.append(worker)
-        worker.start()
-        return worker
-
-    def problem(self, killed: WorkerProcess | None = None) -> str | None:
-        """Why a process that should run is gone, if one is."""
-        if self.sink is None or self.sink.poll() is not None:
-            return f"journey sink gone:\n{(self.workdir / 'sink.log').read_text()[-3000:]}"
-        for worker in self.workers:
-            if worker is not killed and worker.process.poll() is not None:
-                return f"{worker.workdir.name} gone:\n{worker.log_tail()}"
-        return None
-
-    def stop(self) -> None:
-        for worker in self.workers:
-            assert worker.stop() in (0, -signal.SIGKILL), worker.log_tail()
-            gaps = [line for line in worker.log_file.read_text(errors="replace").splitlines() if OFFSET_GAP in line]
-            assert not gaps, f"{worker.workdir.name} read offsets out of order: {gaps[:5]}"
-        if self.sink is not None and self.sink.poll() is None:
-            self.sink.terminate()
-            assert self.sink.wait(60) == 0, (self.workdir / "sink.log").read_text()[-3000:]
 
 
 def stages_progress(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]:
@@ -131,6 +85,7 @@ def run_cluster(kafka_broker, workdir: Path, workers: int, kill_seed: int | None
         wait_quiet(settings, 300, alive=lambda: cluster.problem(killed))
     finally:
         cluster.stop()
+    assert_adds_up(settings, cluster.dsn)
     return engine_json(FIGURES, cluster.dsn), timings
 
 

@@ -2,37 +2,90 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import orjson
 
-from journey.cli.worker_process import WorkerProcess
+from journey.cli.worker_process import WorkerProcess, broker_env
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.streams.lag import pipeline_lag
 from journey.streams.murmur2 import key_partition
 from tests.conftest import free_port
 
+OFFSET_GAP = "out of order, or committed without being processed"  # streams.worker._check_contiguous
+
 
 def make_test_worker(settings: Settings, workdir: Path, command: str = "worker", **env: str) -> WorkerProcess:
     """`journey worker` (or `journey run`) with the test's app id (its own group and state), quick
-    ticks and quick group recovery; `env`: more JOURNEY_* settings."""
-    return WorkerProcess(
-        settings, workdir, free_port(), command,
-        JOURNEY_WORKER__APP_ID=settings.worker.app_id,
-        JOURNEY_WORKER__DATA_DIR=str(workdir / "worker-data"),
-        JOURNEY_WORKER__TICK_INTERVAL_S=str(TICK_S),
-        JOURNEY_WORKER__BATCH_WITHIN_S="0.2",
-        JOURNEY_WORKER__SOURCE_IDLE_S=str(SOURCE_IDLE_S),
-        JOURNEY_WORKER__SESSION_TIMEOUT_S="6",  # a killed worker's partitions move on quickly
-        **env,
-    )  # fmt: skip
+    ticks and quick group recovery; `env`: more JOURNEY_* settings (or other values of these)."""
+    defaults = {
+        "JOURNEY_WORKER__APP_ID": settings.worker.app_id,
+        "JOURNEY_WORKER__DATA_DIR": str(workdir / "worker-data"),
+        "JOURNEY_WORKER__TICK_INTERVAL_S": str(TICK_S),
+        "JOURNEY_WORKER__BATCH_WITHIN_S": "0.2",
+        "JOURNEY_WORKER__SOURCE_IDLE_S": str(SOURCE_IDLE_S),
+        "JOURNEY_WORKER__SESSION_TIMEOUT_S": "6",  # a killed worker's partitions move on quickly
+    }
+    return WorkerProcess(settings, workdir, free_port(), command, **(defaults | env))
+
+
+@dataclass
+class Cluster:
+    """N workers and one sink on one test's topics; the sink owns the engine at `dsn`.
+    `worker_env`: more JOURNEY_* settings for every worker."""
+
+    settings: Settings
+    workdir: Path
+    worker_env: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerProcess] = field(default_factory=list)
+    sink: subprocess.Popen | None = None
+
+    @property
+    def dsn(self) -> str:
+        return f"chdb://{self.workdir / 'clickhouse'}"
+
+    def start_sink(self) -> None:
+        env = {**broker_env(self.settings), "JOURNEY_WORKER__APP_ID": self.settings.worker.app_id,
+               "JOURNEY_CLICKHOUSE__DSN": self.dsn, "JOURNEY_SINK__METRICS_PORT": str(free_port()),
+               "JOURNEY_SINK__MAX_WAIT_S": "0.3"}  # fmt: skip
+        journey = [sys.executable, "-c", "from journey.cli.app import app; app()"]
+        subprocess.run([*journey, "migrate"], env=env, check=True, capture_output=True, timeout=120)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "sink.log").open("ab") as log:
+            self.sink = subprocess.Popen([*journey, "sink"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_worker(self) -> WorkerProcess:
+        worker = make_test_worker(self.settings, self.workdir / f"worker-{len(self.workers)}", **self.worker_env)
+        self.workers.append(worker)
+        worker.start()
+        return worker
+
+    def problem(self, killed: WorkerProcess | None = None) -> str | None:
+        """Why a process that should run is gone, if one is."""
+        if self.sink is None or self.sink.poll() is not None:
+            return f"journey sink gone:\n{(self.workdir / 'sink.log').read_text()[-3000:]}"
+        for worker in self.workers:
+            if worker is not killed and worker.process.poll() is not None:
+                return f"{worker.workdir.name} gone:\n{worker.log_tail()}"
+        return None
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            assert worker.stop() in (0, -signal.SIGKILL), worker.log_tail()
+            gaps = [line for line in worker.log_file.read_text(errors="replace").splitlines() if OFFSET_GAP in line]
+            assert not gaps, f"{worker.workdir.name} read offsets out of order: {gaps[:5]}"
+        if self.sink is not None and self.sink.poll() is None:
+            self.sink.terminate()
+            assert self.sink.wait(60) == 0, (self.workdir / "sink.log").read_text()[-3000:]
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60, explain: Callable[[], str] = str) -> None:
@@ -109,6 +162,18 @@ def engine_json(script: str, dsn: str) -> dict:
     result = subprocess.run([sys.executable, "-c", script, dsn], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return orjson.loads(result.stdout)
+
+
+def assert_adds_up(settings: Settings, dsn: str) -> dict:
+    """`journey audit --json` on the pipeline's ClickHouse and live state (the engine free): every
+    conservation invariant holds (journey/reports/audit.py). Returns the audit."""
+    env = {**broker_env(settings), "JOURNEY_WORKER__APP_ID": settings.worker.app_id, "JOURNEY_CLICKHOUSE__DSN": dsn}
+    command = [sys.executable, "-c", "from journey.cli.app import app; app()", "audit", "--json"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    audit = orjson.loads(result.stdout)
+    assert audit["adds_up"] and result.returncode == 0, f"the numbers do not add up: {audit}"
+    return audit
 
 
 def report_json(env: dict[str, str], *options: str) -> dict:
