@@ -18,4 +18,7 @@ def main() -> None:
         if (error.name or "").split(".")[0] not in PIPELINE_MODULES:
             raise
         sys.exit(f"the journey command needs the pipeline extra ({error.name} is not installed): {PIPELINE_EXTRA_HINT}")
-    app()
+    from journey.cli.app import clickhouse_dsn
+    from journey.cli.errors import run
+
+    run(app, clickhouse_dsn)
