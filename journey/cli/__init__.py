@@ -18,7 +18,4 @@ def main() -> None:
         if (error.name or "").split(".")[0] not in PIPELINE_MODULES:
             raise
         sys.exit(f"the journey command needs the pipeline extra ({error.name} is not installed): {PIPELINE_EXTRA_HINT}")
-    from journey.cli.app import clickhouse_dsn
-    from journey.cli.errors import run
-
-    run(app, clickhouse_dsn)
+    app()  # inside the error boundary (journey/cli/errors.py)

@@ -18,9 +18,16 @@ from journey.cli.errors import CommandError
 from journey.cli.times import check_window, utc_time
 from journey.config import ConfigError, Settings, load_settings, masked_dsn
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The typer app inside the error boundary, however it is called (entry point, `app()` in tests)."""
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        errors.run(lambda: super(_App, self).__call__(*args, **kwargs), clickhouse_dsn)
+
+
+app = _App(
     name="journey",
-    help="Journey Telemetry: customer touchpoints in, journeys, friction signals and CX metrics out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     # Plain click text: usage errors as one `Error:` line, not a box; `[segments]` in help as written.
@@ -311,11 +318,11 @@ def sink_command() -> None:
     from journey.cli.gc_tuning import tune_garbage_collector
     from journey.sinks.sink import ClickHouseSink
 
-    config = settings()
+    config = checked(settings())  # before the metrics port: a broker that is not there stops it at once
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     tune_garbage_collector(config.worker.gc_threshold)
     start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
-    sink = ClickHouseSink(checked(config))
+    sink = ClickHouseSink(config)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
