@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from journey.sdk_settings import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 
-# Read by something other than the settings model: the config file's name and test knobs.
-OTHER_VARIABLES = frozenset({f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}FUZZ_EXAMPLES", f"{ENV_PREFIX}PROPERTY_EXAMPLES"})
+# Read by something other than the settings model: the config file's name, test knobs, the examples' schema.
+OTHER_VARIABLES = frozenset(
+    {f"{ENV_PREFIX}{name}" for name in ("CONFIG", "FUZZ_EXAMPLES", "PROPERTY_EXAMPLES", "SCHEMA_FILE")}
+)
 COMPLEX_ORIGINS = (dict, list, tuple, set, frozenset)
 
 
