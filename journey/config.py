@@ -10,13 +10,16 @@ a TOML path (`kafka.bootstrap_servers`) and as its environment variable.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -25,7 +28,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings.exceptions import SettingsError
 
+from journey.config_env import check_environment
 from journey.schemas.stages import DEFAULT_DOMAIN_STAGES, DEFAULT_TOUCHPOINT_STAGES, Stage, StageCatalog
 from journey.sdk_settings import (
     ENV_NESTED_DELIMITER,
@@ -40,12 +45,26 @@ from journey.sdk_settings import (
 from journey.sdk_settings import Section as _Section
 
 DEFAULT_CONFIG_FILE = "journey.toml"
+# The folder relative paths resolve against while settings are read (the config file's).
+_CONFIG_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config_dir", default=None)
+
+
+def anchored(path: Path) -> Path:
+    """`path` against the config file's folder while settings are read (else as it is)."""
+    base = _CONFIG_DIR.get()
+    return path if base is None or path.is_absolute() else base / path
 
 
 class TopicSettings(_Section):
     """Names, partitioning and retention of the pipeline's topics."""
 
     prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    changelog_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description='prefix of the state changelog topics; default: `prefix`. "" keeps 0.2.0\'s unprefixed '
+        "names (a prefixed deployment upgrading without moving its state)",
+    )
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
     retention_hours: int = Field(default=7 * 24, ge=1)
@@ -99,8 +118,15 @@ class ClickHouseSettings(_Section):
         return masked_dsn(value)
 
 
+MASK = "**********"
+SECRET_NAME = re.compile(r"password|passwd|secret|key|token|credential", re.IGNORECASE)
+
+
 def masked_dsn(dsn: str) -> str:
-    return re.sub(r"^(https?://[^:/@]*:)[^@]*@", r"\1**********@", dsn)
+    """A URL with its password (up to the last `@` before the host: a password may hold `@`) and
+    secret-named query parameters (`?password=`) as stars."""
+    dsn = re.sub(r"^([a-z]+://[^:@/]*:).*@(?=[^@/?#]*(?:[/?#]|$))", rf"\g<1>{MASK}@", dsn)
+    return re.sub(r"([?&;][^=&#]*=)([^&#]*)", lambda m: m[1] + (MASK if SECRET_NAME.search(m[1]) else m[2]), dsn)
 
 
 class LocalStackSettings(_Section):
@@ -162,7 +188,7 @@ class PrivacySettings(_Section):
         keys = {key_id: secret.get_secret_value() for key_id, secret in self.hmac_keys.items()}
         if self.hmac_keys_file is not None:
             try:
-                lines = self.hmac_keys_file.read_text().splitlines()
+                lines = anchored(self.hmac_keys_file).read_text().splitlines()
             except OSError as error:
                 raise ValueError(
                     f"hmac_keys_file {str(self.hmac_keys_file)!r} cannot be read: {error.strerror}"
@@ -364,6 +390,10 @@ class AlertSettings(_Section):
     stalled_minutes: float = Field(default=10, gt=0, description="lag and no progress this long: stalled")
     for_minutes: float = Field(default=5, ge=0, description="a condition holds this long before it fires")
     grafana_url: str = Field(default="http://localhost:3000", description="links in alert annotations")
+
+    @field_serializer("grafana_url")
+    def _password_masked(self, value: str) -> str:
+        return masked_dsn(value)
 
     @model_validator(mode="after")
     def _known_kinds(self) -> AlertSettings:
@@ -587,12 +617,45 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
 
+def config_file() -> Path | None:
+    """The config file in use: `JOURNEY_CONFIG`'s, else ./journey.toml if there is one."""
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if named and not Path(named).is_file():
+        raise ConfigError(f"{ENV_PREFIX}CONFIG names {named!r}, which is not a file")
+    path = Path(named or DEFAULT_CONFIG_FILE)
+    return path.resolve() if path.is_file() else None
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read the configuration; raise ConfigError naming each wrong setting."""
-    config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if config_file and not Path(config_file).is_file():
-        raise ConfigError(f"{ENV_PREFIX}CONFIG names {config_file!r}, which is not a file")
+    """Read the configuration; raise ConfigError naming each wrong setting (or the file and line).
+    Relative paths resolve against the config file's folder, not the working directory."""
+    path = config_file()
+    check_environment(Settings, os.environ)
+    base = None if path is None else path.parent
+    token = _CONFIG_DIR.set(base)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as error:
         raise ConfigError(describe(error)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}; fix that line") from None
+    except SettingsError as error:  # a variable's value pydantic-settings cannot read
+        raise ConfigError(f"{error}; check the {ENV_PREFIX}* variables of that section") from None
+    finally:
+        _CONFIG_DIR.reset(token)
+    return settings if base is None else _anchor(settings, base)
+
+
+def _anchor(model: BaseModel, base: Path) -> Any:
+    """`model` with every relative path (and an embedded engine's relative DSN) made absolute
+    against `base`, so a command behaves the same from any working directory."""
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path) and not value.is_absolute():
+            update[name] = base / value
+        elif isinstance(value, BaseModel) and (moved := _anchor(value, base)) is not value:
+            update[name] = moved
+    if isinstance(model, ClickHouseSettings) and model.dsn.startswith("chdb://") and not model.dsn[7:].startswith("/"):
+        update["dsn"] = f"chdb://{base / model.dsn[7:]}"
+    return model.model_copy(update=update) if update else model

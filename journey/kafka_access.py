@@ -1,7 +1,7 @@
 """Kafka errors no retry will fix — a refused login, a broker certificate not trusted — turned
 into one clear message naming the setting to change, so clients stop instead of retrying forever.
 
-`check_access` is what `journey worker`, `run`, `sink` and `topics create` do first; the SDK's
+`check_access` is what every `journey` command that talks to Kafka does first; the SDK's
 publisher watches for the same errors while it runs (journey/publisher.py).
 """
 
@@ -14,11 +14,20 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from journey.sdk_settings import KafkaSettings
 
-ACCESS_CHECK_S = 15.0  # a broker that does not answer at all in this time is left to the retries
-
 
 class KafkaAccessError(RuntimeError):
     """The broker refused this client for good: the message names the setting."""
+
+
+class BrokerUnreachable(KafkaAccessError):
+    """No broker answered within kafka.connect_timeout_s."""
+
+    def __init__(self, kafka: KafkaSettings, waited_s: float) -> None:
+        super().__init__(
+            f"the Kafka broker at {kafka.bootstrap_servers} is unreachable (no answer within {waited_s:g}s): start it "
+            "(`journey stack up` for the local one) or point kafka.bootstrap_servers "
+            "(JOURNEY_KAFKA__BOOTSTRAP_SERVERS) at a running broker; kafka.connect_timeout_s sets the wait"
+        )
 
 
 def access_problem(error: KafkaError, kafka: KafkaSettings) -> str | None:
@@ -45,9 +54,10 @@ def access_problem(error: KafkaError, kafka: KafkaSettings) -> str | None:
     return None
 
 
-def check_access(kafka: KafkaSettings, timeout_s: float = ACCESS_CHECK_S) -> None:
-    """Raise KafkaAccessError if the broker refuses this client's login or TLS; return once it
-    answers, or after `timeout_s` of silence (a broker that is down is not a settings problem)."""
+def check_access(kafka: KafkaSettings, timeout_s: float | None = None) -> None:
+    """Raise KafkaAccessError if the broker refuses this client's login or TLS, BrokerUnreachable
+    after `timeout_s` (kafka.connect_timeout_s) of silence; return once it answers."""
+    timeout_s = kafka.connect_timeout_s if timeout_s is None else timeout_s
     problems: list[str] = []
 
     def on_error(error: KafkaError) -> None:
@@ -64,5 +74,6 @@ def check_access(kafka: KafkaSettings, timeout_s: float = ACCESS_CHECK_S) -> Non
             with contextlib.suppress(KafkaException):  # not answering yet: errors come through on_error
                 if probe.list_topics(timeout=0.5).brokers:
                     return
+        raise BrokerUnreachable(kafka, timeout_s)
     finally:
         probe.flush(0)

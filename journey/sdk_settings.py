@@ -8,17 +8,32 @@ only publishes does not install the pipeline's settings loader. The pipeline's `
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "JOURNEY_"
 ENV_NESTED_DELIMITER = "__"
 TOUCHPOINTS = "touchpoints"  # the topic services publish to, before the deployment's prefix
+# librdkafka's own log lines (`%3|…|FAIL|…` for every failed connect) stay quiet up to errors; the
+# clients report what matters themselves. `librdkafka_overrides.log_level = 7` brings them back.
+QUIET_LOG_LEVEL = 2
+# librdkafka settings whose values are secrets (names of paths end in `.location`).
+SECRET_OVERRIDE = re.compile(r"password|secret|key(?!\S*\.location$)|token|credential|sasl\.oauthbearer\.config")
 
 
 class ConfigError(ValueError):
@@ -42,8 +57,16 @@ class KafkaSettings(Section):
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
     ssl_key_password: SecretStr | None = None
+    connect_timeout_s: float = Field(
+        default=10, gt=0, description="a command gives up on a broker that does not answer within this long"
+    )
     # Passed through verbatim to librdkafka (confluent-kafka clients), for tuning not modelled here.
     librdkafka_overrides: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_serializer("librdkafka_overrides")
+    def _secrets_masked(self, overrides: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
+        """`journey config show`: an override that is a password, key or secret shows as stars."""
+        return {k: "**********" if SECRET_OVERRIDE.search(k.lower()) else v for k, v in overrides.items()}
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -74,6 +97,7 @@ class KafkaSettings(Section):
             "bootstrap.servers": self.bootstrap_servers,
             "client.id": self.client_id,
             "security.protocol": self.security_protocol,
+            "log_level": QUIET_LOG_LEVEL,
         }
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism

@@ -19,7 +19,7 @@ JOURNEY_FRICTION = "journey.friction"
 JOURNEY_STAGES = "journey.stages"
 JOURNEY_IDENTITIES = "journey.identities"
 SINK_DEAD_LETTER = "journey.sink.dlq"
-# The workers' state tables; each is kept in a compacted `<app_id>-<table>-changelog` topic.
+# The workers' state tables; each is kept in a compacted `<prefix><app_id>-<table>-changelog` topic.
 INGEST_STATE_TABLE = "ingest-state"
 JOURNEY_STATE_TABLE = "journey-state"
 STATE_TABLES = (INGEST_STATE_TABLE, JOURNEY_STATE_TABLE)
@@ -62,7 +62,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 
 def changelog_topic(settings: Settings, table: str) -> str:
-    return f"{settings.worker.app_id}-{table}-changelog"
+    """`<prefix><app_id>-<table>-changelog`: the prefix keeps two deployments on one broker apart
+    (topics.changelog_prefix = "" keeps 0.2.0's names, without it)."""
+    t = settings.topics
+    prefix = t.prefix if t.changelog_prefix is None else t.changelog_prefix
+    return f"{prefix}{settings.worker.app_id}-{table}-changelog"
 
 
 @dataclass(frozen=True)

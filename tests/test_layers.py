@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "journey.schemas.touchpoint": CONTRACTS,
     "journey.schemas.stages": CONTRACTS,
     "journey.config": CONTRACTS,
+    "journey.config_env": CONTRACTS,
     "journey.topics": CONTRACTS,
     "journey": SDK,
     "journey.kafka_access": SDK,

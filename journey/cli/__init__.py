@@ -18,4 +18,4 @@ def main() -> None:
         if (error.name or "").split(".")[0] not in PIPELINE_MODULES:
             raise
         sys.exit(f"the journey command needs the pipeline extra ({error.name} is not installed): {PIPELINE_EXTRA_HINT}")
-    app()
+    app()  # inside the error boundary (journey/cli/errors.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -12,20 +13,39 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from journey.cli import errors
+from journey.cli.errors import CommandError
+from journey.cli.times import check_window, utc_time
 from journey.config import ConfigError, Settings, load_settings, masked_dsn
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The typer app inside the error boundary, however it is called (entry point, `app()` in tests)."""
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        errors.run(lambda: super(_App, self).__call__(*args, **kwargs), clickhouse_dsn)
+
+
+app = _App(
     name="journey",
-    help="Journey Telemetry: customer touchpoints in, journeys, friction signals and CX metrics out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click text: usage errors as one `Error:` line, not a box; `[segments]` in help as written.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-stack_app = typer.Typer(help="The local stack: a real single-node Kafka broker on loopback.", no_args_is_help=True)
-topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
-config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-dashboards_app = typer.Typer(help="Grafana boards and alert rules, rendered from the settings.", no_args_is_help=True)
+stack_app = typer.Typer(
+    rich_markup_mode=None, help="The local stack: a real single-node Kafka broker on loopback.", no_args_is_help=True
+)
+topics_app = typer.Typer(rich_markup_mode=None, help="Kafka topics of the pipeline.", no_args_is_help=True)
+config_app = typer.Typer(rich_markup_mode=None, help="Inspect the effective configuration.", no_args_is_help=True)
+dashboards_app = typer.Typer(
+    rich_markup_mode=None, help="Grafana boards and alert rules, rendered from the settings.", no_args_is_help=True
+)
 dlq_app = typer.Typer(
-    help="The dead-letter topics: what was rejected, why, and from which source.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="The dead-letter topics: what was rejected, why, and from which source.",
+    no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
@@ -33,28 +53,69 @@ app.add_typer(config_app, name="config")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(dlq_app, name="dlq")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one line stays one line (grep, logs)
 PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files of 1 MiB and more
+_loaded: list[Settings] = []  # for the error boundary's messages (the DSN a failure concerns)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"journey {version('journey-telemetry')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="the config file (default: ./journey.toml; = JOURNEY_CONFIG)"),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="tracebacks and librdkafka's log lines, for bug reports")
+    ] = False,
+    _: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Journey Telemetry: customer touchpoints in, journeys, friction signals and CX metrics out.
+
+    Exit codes: 0 done, 1 the command's own "no" (invalid lines, nothing known, stale files),
+    2 usage, configuration, connection or file error, 3 a bug (--debug shows the traceback)."""
+    errors.DEBUG = debug
+    if not debug:  # the clients' own log lines (clickhouse-connect logs each failed request): the boundary says it
+        import logging
+
+        logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
+    if config_file is not None:
+        os.environ["JOURNEY_CONFIG"] = str(config_file)  # also for the processes a command starts
 
 
 def settings() -> Settings:
     try:
-        return load_settings()
+        config = load_settings()
     except ConfigError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        raise CommandError(errors.one_line(str(error))) from None
+    if errors.DEBUG and "log_level" not in config.kafka.librdkafka_overrides:  # librdkafka's own lines back
+        kafka = config.kafka.model_copy(
+            update={"librdkafka_overrides": {**config.kafka.librdkafka_overrides, "log_level": 7}}
+        )
+        config = config.model_copy(update={"kafka": kafka})
+    _loaded.append(config)
+    return config
+
+
+def clickhouse_dsn() -> str | None:
+    return _loaded[-1].clickhouse.dsn if _loaded else None
 
 
 def checked(config: Settings) -> Settings:
     """Stop at once, naming the setting, when the broker refuses the login or the TLS (instead
-    of retrying forever); a broker that is down is left to the clients' retries."""
-    from journey.kafka_access import KafkaAccessError, check_access
+    of retrying forever) or does not answer within kafka.connect_timeout_s."""
+    from journey.kafka_access import check_access
 
-    try:
-        check_access(config.kafka)
-    except KafkaAccessError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    check_access(config.kafka)
     return config
 
 
@@ -66,9 +127,8 @@ def _local_kafka(secure: bool = False):
     return LocalKafka(stack.model_copy(update={"secure": True}) if secure else stack)
 
 
-def _stack_failed(error: Exception) -> typer.Exit:
-    console.print(f"[red]{error}[/red]")
-    return typer.Exit(1)
+def _stack_failed(error: Exception) -> CommandError:
+    return CommandError(str(error))
 
 
 @stack_app.command("up")
@@ -144,45 +204,80 @@ def config_show() -> None:
 # -- publish -----------------------------------------------------------------------------------
 @app.command("publish")
 def publish(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON Lines file")],
+    file: Annotated[Path, typer.Argument(help="JSON Lines file, or - for standard input", metavar="FILE")],
     rejects: Annotated[
         Path | None, typer.Option(help="also write invalid lines (with reasons) here as JSON Lines")
     ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only (offline): send nothing")] = False,
 ) -> None:
-    """Validate a JSON Lines file of touchpoints, publish the valid lines, report the invalid ones.
+    """Validate a JSON Lines file of touchpoints (every line, offline, first), report the invalid
+    ones, then publish the valid ones.
 
-    Exits 1 when any line was invalid (the valid ones are published all the same).
-    """
-    from journey.cli.jsonl import publish_file
+    Exits 1 when any line was invalid (the valid ones are published all the same), 2 when the
+    file cannot be read or the broker or topic is not there."""
+    from journey.cli.jsonl import check_lines, open_source, send_lines
     from journey.publisher import PublishError, TouchpointPublisher
+    from journey.topics import TOUCHPOINTS
 
-    config = checked(settings())
-    size = file.stat().st_size
+    config = settings()
+    label = "<stdin>" if str(file) == "-" else str(file)
     started = time.monotonic()
-    try:
-        with TouchpointPublisher(config.publisher) as publisher:
-            if size >= PROGRESS_MIN_BYTES:
-                columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
-                with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
-                    task = progress.add_task(f"publishing {file.name}", total=size)
-                    summary = publish_file(file, publisher, lambda n: progress.advance(task, n))
-            else:
-                summary = publish_file(file, publisher)
-    except PublishError as error:
-        console.print(f"[red]delivery failed: {error}[/red]")
-        raise typer.Exit(1) from None
-    elapsed = time.monotonic() - started
-    for rejected in summary.rejected:
-        # Plain, unwrapped `file:line: reason: message` lines: editors and grep understand them.
-        print(f"{file}:{rejected.line_number}: {rejected.reason}: {rejected.message}", file=sys.stderr)
-    if rejects is not None:
-        rejects.write_bytes(b"".join(r.as_json() + b"\n" for r in summary.rejected))
+    with open_source(file) as stream:
+        summary = check_lines(stream, config.contract, datetime.now(UTC))
+        _print_rejects(label, summary.rejected)
+        if rejects is not None:
+            _write_rejects(rejects, summary.rejected)
+        if not dry_run and summary.valid:
+            _require_topic(checked(config), config.topics.name(TOUCHPOINTS))
+            stream.seek(0)
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(0)
+            before = len(summary.rejected)
+            try:
+                with TouchpointPublisher(config.publisher) as publisher:
+                    if size >= PROGRESS_MIN_BYTES:
+                        columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(),
+                                   TransferSpeedColumn())  # fmt: skip
+                        with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+                            task = progress.add_task(f"publishing {Path(label).name}", total=size)
+                            send_lines(stream, publisher, summary, lambda n: progress.advance(task, n))
+                    else:
+                        send_lines(stream, publisher, summary)
+            except PublishError as error:
+                raise CommandError(f"delivery failed after {summary.published} event(s): {error}") from None
+            if len(summary.rejected) > before:  # crossed a time limit between the passes
+                _print_rejects(label, summary.rejected[before:])
+                if rejects is not None:
+                    _write_rejects(rejects, sorted(summary.rejected, key=lambda r: r.line_number))
+    outcome = "valid (dry run: nothing sent)" if dry_run else f"published to {config.topics.name(TOUCHPOINTS)}"
     console.print(
-        f"{summary.published} published to {publisher.topic}, {len(summary.rejected)} invalid, "
-        f"{summary.blank} blank of {summary.lines} lines in {elapsed:.1f}s"
+        f"{summary.valid if dry_run else summary.published} {outcome}, {len(summary.rejected)} invalid, "
+        f"{summary.blank} blank of {summary.lines} lines in {time.monotonic() - started:.1f}s",
+        highlight=False,
     )
     if summary.rejected:
         raise typer.Exit(1)
+
+
+def _print_rejects(label: str, rejected: list) -> None:
+    for line in rejected:
+        # Plain, unwrapped `file:line: reason: message` lines: editors and grep understand them.
+        print(f"{label}:{line.line_number}: {line.reason}: {line.message}", file=sys.stderr)
+
+
+def _write_rejects(path: Path, rejected: list) -> None:
+    path.write_bytes(b"".join(r.as_json() + b"\n" for r in rejected))
+
+
+def _require_topic(config: Settings, topic: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    # all topics: asking for one by name may auto-create it on a broker that allows that
+    found = AdminClient(config.kafka.confluent_config()).list_topics(timeout=config.kafka.connect_timeout_s)
+    metadata = found.topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        raise CommandError(f"topic {topic!r} does not exist on {config.kafka.bootstrap_servers}: run "
+                           "`journey topics create` (or check topics.prefix, JOURNEY_TOPICS__PREFIX)")  # fmt: skip
 
 
 # -- migrate -----------------------------------------------------------------------------------
@@ -199,7 +294,7 @@ def migrate_command() -> None:
     try:
         client = connect(config.clickhouse)
         done = migrate(client, config.clickhouse)
-    except MigrationError as error:
+    except MigrationError as error:  # an applied file changed: the command's own refusal
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
     print(f"applied {', '.join(done)}" if done else f"schema of {config.clickhouse.database} is up to date")
@@ -223,11 +318,11 @@ def sink_command() -> None:
     from journey.cli.gc_tuning import tune_garbage_collector
     from journey.sinks.sink import ClickHouseSink
 
-    config = settings()
+    config = checked(settings())  # before the metrics port: a broker that is not there stops it at once
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     tune_garbage_collector(config.worker.gc_threshold)
     start_http_server(config.sink.metrics_port, addr=config.sink.metrics_host)
-    sink = ClickHouseSink(checked(config))
+    sink = ClickHouseSink(config)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
@@ -249,7 +344,7 @@ def dlq_inspect(
 
     from journey.cli.dlq import inspect
 
-    summaries = inspect(settings(), samples)
+    summaries = inspect(checked(settings()), samples)
     if as_json:
         print(orjson.dumps({"topics": [s.to_json() for s in summaries]}, option=orjson.OPT_INDENT_2).decode())
         return
@@ -333,7 +428,7 @@ def dlq_replay(
         originals = [line.rstrip(b"\r") for line in from_file.read_bytes().splitlines() if line.strip()]
         origin = str(from_file)
     else:
-        letters = [stage_letter(m) for m in read_to_end(config, config.topics.name(DEAD_LETTER))]
+        letters = [stage_letter(m) for m in read_to_end(checked(config), config.topics.name(DEAD_LETTER))]
         selected = [letter for letter in letters
                     if (reason is None or letter.reason == reason or letter.reason.startswith(f"{reason} ("))
                     and (source is None or letter.source == source)]  # fmt: skip
@@ -359,12 +454,11 @@ def dlq_replay(
     if dry_run or not plan.passing:
         return
     try:
-        with TouchpointPublisher(config.publisher) as publisher:
+        with TouchpointPublisher(checked(config).publisher) as publisher:
             for touchpoint in plan.passing:
                 publisher.publish(touchpoint)
     except PublishError as error:
-        console.print(f"[red]delivery failed: {error}[/red]")
-        raise typer.Exit(1) from None
+        raise CommandError(f"delivery failed: {error}") from None
     out.print(f"replayed {len(plan.passing):,} events to {config.topics.name(TOUCHPOINTS)}")
 
 
@@ -372,15 +466,27 @@ def dlq_replay(
 @app.command("map")
 def map_command(
     segment: Annotated[str | None, typer.Option(help="a [segments] name (default: segments.default)")] = None,
-    since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=utc_time,
+            metavar="TIME",
+            help="window start (default: the data's first minute); ISO-8601, an offset is converted, none means UTC",
+        ),
+    ] = None,
     until: Annotated[
-        datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")
+        datetime | None,
+        typer.Option(parser=utc_time, metavar="TIME", help="window end, exclusive (default: after the data's last)"),
     ] = None,
     only: Annotated[
         list[str] | None, typer.Option("--only", help="show only this segment value (repeatable: side by side)")
     ] = None,
-    vs_since: Annotated[datetime | None, typer.Option(help="compare with the window starting here")] = None,
-    vs_until: Annotated[datetime | None, typer.Option(help="… and ending here")] = None,
+    vs_since: Annotated[
+        datetime | None, typer.Option(parser=utc_time, metavar="TIME", help="compare with the window starting here")
+    ] = None,
+    vs_until: Annotated[
+        datetime | None, typer.Option(parser=utc_time, metavar="TIME", help="… and ending here")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:
     """The journey map: for each stage, per segment, who reached it, conversion, time in stage,
@@ -392,19 +498,25 @@ def map_command(
 
     from journey.reports.journey_map import build_map, map_from_json, print_map
 
+    check_window(since, until)
+    check_window(vs_since, vs_until, "--vs-since/--vs-until")
     config = settings()
     if segment is not None and segment not in config.segments.definitions:
-        console.print(
-            f"[red]unknown segment {segment!r}; [segments] has {', '.join(sorted(config.segments.definitions))}[/red]"
+        raise typer.BadParameter(
+            f"unknown segment {segment!r}; [segments] has {', '.join(sorted(config.segments.definitions))}",
+            param_hint="--segment",
         )
-        raise typer.Exit(2)
     windows = [(since, until)] + ([(vs_since, vs_until)] if vs_since or vs_until else [])
     maps = []
     for start, end in windows:
-        start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (start, end))
         query = {"segment": segment, "since": start and start.isoformat(), "until": end and end.isoformat()}
         maps.append(_read_side(config, "map.json", query, map_from_json,
                                lambda client, s=start, e=end: build_map(client, config, segment, s, e)))  # fmt: skip
+    if not any(m.segments for m in maps):
+        empty = all(m.start.year < 1980 for m in maps)  # no data: the window defaults to the epoch
+        console.print(f"no touchpoints in ClickHouse ({masked_dsn(config.clickhouse.dsn)}) yet: publish events and run "
+                      "the pipeline (`journey run`)" if empty else "no customers in this window", highlight=False)  # fmt: skip
+        raise typer.Exit(1)
     if json_output:
         print(orjson.dumps([m.as_json() for m in maps] if len(maps) > 1 else maps[0].as_json(),
                            option=orjson.OPT_INDENT_2).decode())  # fmt: skip
@@ -444,10 +556,11 @@ def customer_command(
                          lambda client: build_customer(client, config, customer_id, live()))  # fmt: skip
     if json_output:
         print(orjson.dumps(journey.as_json(), option=orjson.OPT_INDENT_2, default=str).decode())
-    else:
+    elif journey.found:  # not six empty tables for someone unknown
         print_customer(journey, Console(width=max(Console().width, 160)))
     if not journey.found:
-        console.print(f"[red]nothing is known of customer {customer_id!r}[/red]")
+        console.print(f"nothing is known of customer {customer_id!r} (no touchpoints, sessions or identity links)",
+                      highlight=False)  # fmt: skip
         raise typer.Exit(1)
 
 
@@ -471,16 +584,34 @@ def _read_side(config: Settings, path: str, query: dict, from_json, build):
             with urllib.request.urlopen(url, timeout=60) as response:
                 return from_json(orjson.loads(response.read()))
         except OSError as error:
-            console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
-                          f"and {url} did not answer ({error}); stop that process or ask its web server[/red]")  # fmt: skip
-            raise typer.Exit(1) from None
+            raise _engine_busy(config, url, error) from None
+    _require_data(config)
     try:
         return build(connect(config.clickhouse, "reader"))
     except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-        console.print(
-            f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]"
-        )
-        raise typer.Exit(1) from None
+        raise _cannot_read(config, error) from None
+
+
+def _require_data(config: Settings) -> None:
+    """A reader does not create an embedded engine's folder (where it would then find no database)."""
+    from journey.sinks.clickhouse_client import embedded_path
+
+    path = embedded_path(config.clickhouse.dsn)
+    if path is not None and not path.exists():
+        raise CommandError(f"no ClickHouse data at {path} (clickhouse.dsn): run `journey run` (or `journey migrate`) "
+                           "first, or point --config / JOURNEY_CONFIG at the project's journey.toml")  # fmt: skip
+
+
+def _engine_busy(config: Settings, url: str, error: OSError) -> CommandError:
+    return CommandError(f"the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, and "
+                        f"{url} did not answer ({error}); stop that process or ask its web server")  # fmt: skip
+
+
+def _cannot_read(config: Settings, error: Exception) -> CommandError:
+    text = " ".join(str(error).split())
+    hint = "run `journey migrate` (or `journey run`) first" if "UNKNOWN_DATABASE" in text else \
+        "check clickhouse.dsn (JOURNEY_CLICKHOUSE__DSN) and that ClickHouse runs"  # fmt: skip
+    return CommandError(f"cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {text[:300]}: {hint}")
 
 
 # -- erase -------------------------------------------------------------------------------------
@@ -509,7 +640,7 @@ def erase_command(
     if customer_id is None and not anonymous_id:
         console.print("[red]name a customer id, or --anonymous-id for a visitor who never identified[/red]")
         raise typer.Exit(2)
-    config = settings()
+    config = checked(settings())
     out = Console(stderr=True)
     erasure = plan(config, customer_id, anonymous_id or [])
     out.print(f"erasure {erasure.request_id}: {len(erasure.requests)} request(s): "
@@ -517,8 +648,7 @@ def erase_command(
     try:
         publish(config, erasure)
     except Exception as error:  # noqa: BLE001 - a delivery or access problem, in one line
-        console.print(f"[red]could not publish the erasure requests: {error}[/red]")
-        raise typer.Exit(1) from None
+        raise CommandError(f"could not publish the erasure requests: {error}") from None
     result: dict = {"request_id": erasure.request_id, "anonymous_ids": len(erasure.anonymous_ids), "applied": False}
     if wait:
         result["applied"] = wait_until_applied(config, timeout, lambda text: out.print(text))
@@ -544,9 +674,17 @@ def erase_command(
 # -- report ------------------------------------------------------------------------------------
 @app.command("report")
 def report_command(
-    since: Annotated[datetime | None, typer.Option(help="window start, UTC (default: the data's first minute)")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=utc_time,
+            metavar="TIME",
+            help="window start (default: the data's first minute); ISO-8601, an offset is converted, none means UTC",
+        ),
+    ] = None,
     until: Annotated[
-        datetime | None, typer.Option(help="window end, exclusive, UTC (default: after the data's last)")
+        datetime | None,
+        typer.Option(parser=utc_time, metavar="TIME", help="window end, exclusive (default: after the data's last)"),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     html: Annotated[Path | None, typer.Option(help="write report.html (charts, self-contained) here instead")] = None,
@@ -563,8 +701,11 @@ def report_command(
     from journey.reports.report_page import build_page
     from journey.sinks.clickhouse_client import connect
 
+    check_window(since, until)
+    if html is not None and not html.parent.is_dir():  # before the queries, not after
+        raise CommandError(f"{html}: its folder {html.parent} does not exist")
     config = settings()
-    start, end = (None if t is None else t.replace(tzinfo=t.tzinfo or UTC) for t in (since, until))
+    start, end = since, until
     if engine_in_use(config.clickhouse.dsn):
         url = f"http://127.0.0.1:{config.worker.web_port}/{'report' if html else 'report.json'}"
         if start or end:
@@ -573,20 +714,16 @@ def report_command(
             with urllib.request.urlopen(url, timeout=60) as response:
                 body = response.read()
         except OSError as error:
-            console.print(f"[red]the embedded ClickHouse at {config.clickhouse.dsn} is open in another process, "
-                          f"and {url} did not answer ({error}); stop that process or ask its web server[/red]")  # fmt: skip
-            raise typer.Exit(1) from None
+            raise _engine_busy(config, url, error) from None
         page, report = (body.decode(), None) if html else (None, report_from_json(orjson.loads(body)))
     else:
+        _require_data(config)
         try:
             client = connect(config.clickhouse, "reader")
             page = build_page(client, config, start, end) if html else None
             report = None if html else build_report(client, config, start, end)
         except Exception as error:  # noqa: BLE001 - say what went wrong, in one line
-            console.print(
-                f"[red]cannot read ClickHouse ({masked_dsn(config.clickhouse.dsn)}): {str(error).splitlines()[0]}[/red]"
-            )
-            raise typer.Exit(1) from None
+            raise _cannot_read(config, error) from None
     if html and page is not None:
         html.write_text(page)
         console.print(f"wrote {html}")
@@ -630,7 +767,10 @@ def simulate_command(
     customers: Annotated[int | None, typer.Option(min=1, help="customers (default: simulation.customers)")] = None,
     days: Annotated[float | None, typer.Option(min=0.01, help="simulated days, ending now")] = None,
     seed: Annotated[int | None, typer.Option(help="same seed and end, same journeys")] = None,
-    end: Annotated[datetime | None, typer.Option(help="the simulated span ends here (UTC; default now)")] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(parser=utc_time, metavar="TIME", help="the simulated span ends here (default now)"),
+    ] = None,
     speed: Annotated[
         float | None, typer.Option(min=0, help="simulated seconds per wall second; 0 = as fast as possible")
     ] = None,
@@ -645,7 +785,7 @@ def simulate_command(
 
     base = settings()
     chosen = {"customers": customers, "days": days, "seed": seed, "speed": speed,
-              "end": end.replace(tzinfo=end.tzinfo or UTC) if end else None}  # fmt: skip
+              "end": end}  # fmt: skip
     overrides = {k: v for k, v in chosen.items() if v is not None}
     sim = base.simulation.model_copy(
         update={**overrides, "incident": base.simulation.incident.model_copy(update={"enabled": incident})}
