@@ -7,8 +7,9 @@ Events are validated before they leave the service (an invalid one raises Invali
 at once, naming the field), keyed by anonymous_id when present (else customer_id) so one
 person's events keep their order, and produced by an idempotent producer (acks=all, lz4).
 Delivery failures are collected and raised as PublishError by flush()/close(); a broker that
-refuses the login or the TLS raises KafkaAccessError (naming the setting) at the next publish
-or flush instead of being retried forever.
+refuses the login or the TLS, or whose listener speaks another protocol than
+kafka.security_protocol, raises KafkaAccessError (naming the setting) at the next publish or flush
+instead of being retried forever. librdkafka's own log lines go to the `journey.kafka` logger.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from journey.kafka_access import KafkaAccessError, access_problem
+from journey.kafka_access import WATCHED_LOG_LEVEL, KafkaAccessError, ProtocolWatch, access_problem
 from journey.schemas.touchpoint import Touchpoint, check_event_time, validate_touchpoint
 from journey.sdk_settings import PublisherSettings
 
@@ -76,8 +77,9 @@ class TouchpointPublisher:
         self.topic = topic or settings.topic
         self._kafka = settings.kafka
         self._access_problem: str | None = None
-        config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, **(producer_config or {}),
-                  "error_cb": self._on_error}  # fmt: skip
+        self._watch = ProtocolWatch(settings.kafka)  # a `logger` in producer_config replaces it
+        config = {**settings.kafka.confluent_config(), **PRODUCER_DEFAULTS, "logger": self._watch,
+                  "log_level": WATCHED_LOG_LEVEL, **(producer_config or {}), "error_cb": self._on_error}  # fmt: skip
         self._producer: Producer | None = Producer(config)
         self._on_delivery = on_delivery
         self._failures: list[DeliveryFailure] = []
@@ -121,6 +123,7 @@ class TouchpointPublisher:
     def _client(self) -> Producer:
         """The producer; KafkaAccessError once the broker refused it, and then the client is let
         go: librdkafka would otherwise reconnect, and log each refusal, for as long as it lives."""
+        self._access_problem = self._access_problem or self._watch.problem()
         if self._access_problem is not None:
             self._producer = None
             raise KafkaAccessError(self._access_problem)
@@ -130,6 +133,7 @@ class TouchpointPublisher:
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
             self.delivered += 1
+            self._watch.answered = True
         else:
             self._failures.append(DeliveryFailure(message.key(), str(error)))
         if self._on_delivery is not None:

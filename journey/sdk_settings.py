@@ -57,8 +57,10 @@ class KafkaSettings(Section):
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
     ssl_key_password: SecretStr | None = None
+    # How long a client waits for a broker to answer before it calls it down (TCP, TLS and SASL
+    # setup of one connection; the access check's wait); a listener of another protocol fails sooner.
     connect_timeout_s: float = Field(
-        default=10, gt=0, description="a command gives up on a broker that does not answer within this long"
+        default=10.0, ge=1, le=300, description="seconds to set up a broker connection; a command gives up after it"
     )
     # Passed through verbatim to librdkafka (confluent-kafka clients), for tuning not modelled here.
     librdkafka_overrides: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -98,6 +100,7 @@ class KafkaSettings(Section):
             "client.id": self.client_id,
             "security.protocol": self.security_protocol,
             "log_level": QUIET_LOG_LEVEL,
+            "socket.connection.setup.timeout.ms": int(self.connect_timeout_s * 1000),
         }
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism

@@ -21,7 +21,9 @@ import orjson
 from journey.config import PrivacySettings
 from journey.schemas.touchpoint import Touchpoint
 from journey.streams.identity import ANONYMOUS_KEY_PREFIX
+from journey.streams.redaction import Redaction
 
+TOO_DEEP = "depth limit exceeded"  # orjson's reason for JSON nested beyond 1,024 levels
 PSEUDONYM = re.compile(r"^hmac:([A-Za-z0-9_-]{1,16}):[0-9a-f]{32}$")
 
 Path = tuple[str, ...]
@@ -91,34 +93,41 @@ class Protection:
             result = _rewrite(result, path, self.pseudonym)
         return result
 
-    def redact_json(self, body: Any) -> Any:
-        """What parses of a rejected record, protected the same way (for its dead letter)."""
-        if not isinstance(body, dict):
-            return body
-        redacted = dict(body)
-        if isinstance(body.get("properties"), dict):
-            redacted["properties"] = self.protect_properties(body["properties"])
-        if self.hash_customer_id and body.get("customer_id") is not None:
-            redacted["customer_id"] = self.pseudonym(body["customer_id"])
-        return redacted
+    def redaction(self) -> Redaction:
+        """Dead-letter redaction under these settings (streams/redaction.py): a configured path's
+        last name hashed or dropped wherever it appears, as the path says."""
+        return Redaction(
+            hash_names=frozenset(path[-1] for path in self.hash_paths),
+            drop_names=frozenset(path[-1] for path in self.drop_paths),
+            hash_customer_id=self.hash_customer_id,
+            pseudonym=self.pseudonym,
+        )
 
     def redact_record(self, value: bytes, key: bytes | None) -> tuple[bytes, bytes | None, bool]:
         """(bytes, key, redacted) to keep in a rejected record's dead letter: when it parses as
-        a JSON object, protected as an event would be (the key too, when it is the hashed
-        customer id); otherwise as it came, for the dead-letter topic's shorter retention."""
+        JSON, redacted whatever its shape; JSON nested deeper than can be parsed, dropped (no
+        valid event is); otherwise as it came, for the dead-letter topic's shorter retention. When
+        customer ids are hashed, so is the key, unless it is the record's own anonymous_id."""
         if not self.active:
             return value, key, False
         try:
             body = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as error:
+            if str(error).startswith(TOO_DEEP):
+                return b"", self._redacted_key(key, set()), True
             return value, key, False
-        redacted = self.redact_json(body)
+        redaction = self.redaction()
+        redacted = redaction.redact(body)
+        kept_key = self._redacted_key(key, redaction.anonymous_ids)
         if redacted == body:
-            return value, key, False
-        customer_id = body.get("customer_id")
-        if self.hash_customer_id and key is not None and isinstance(customer_id, str) and key == customer_id.encode():
-            key = self.pseudonym(customer_id).encode()
-        return orjson.dumps(redacted), key, True
+            return value, kept_key, kept_key != key
+        return orjson.dumps(redacted), kept_key, True
+
+    def _redacted_key(self, key: bytes | None, anonymous_ids: set[str]) -> bytes | None:
+        if key is None or not self.hash_customer_id:
+            return key
+        text = key.decode(errors="replace")
+        return key if text in anonymous_ids or self._already_hashed(text) else self.pseudonym(text).encode()
 
     def _already_hashed(self, value: str) -> bool:
         match = PSEUDONYM.match(value)

@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "journey.sinks.erasure": SHELLS,
     "journey.sinks.access": SHELLS,
     "journey.sinks.clickhouse_client": SHELLS,
+    "journey.sinks.read_guard": SHELLS,
     "journey.sinks.migrations": SHELLS,
     "journey.sinks.in_worker": SHELLS,
     "journey.reports": SHELLS,

@@ -29,4 +29,5 @@ def test_the_worker_writes_what_the_model_decides(kafka_broker, tmp_path: Path, 
     print(f"CHAOS_SEED={seed}: {shape} {happened}; " + ", ".join(f"{t} {len(rows)}" for t, rows in want.items()))
     assert sum(len(rows) for rows in want.values()) > 0
     wrong = differences(want, got)
+    print("\n".join(wrong))  # at once: a long `make chaos` shows each failure as it happens
     assert not wrong, f"CHAOS_SEED={seed} ({shape}, {happened}):\n" + "\n".join(wrong)

@@ -14,7 +14,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
-from journey.config import ClickHouseSettings
+from journey.config import ClickHouseSettings, Settings
+from journey.reports.customer_journey import build_customer
+from journey.reports.journey_map import build_map
+from journey.reports.report import build_report
+from journey.reports.report_page import build_page
 from journey.sinks.access import AccessNotSupported, access_statements, apply_access
 from journey.sinks.clickhouse_client import connect
 from journey.sinks.migrations import migrate
@@ -83,3 +87,40 @@ def test_users_are_not_applied_to_the_embedded_engine_and_migrate_says_so(
     assert result.returncode == 0, result.stderr
     assert "access: the embedded engine has no users or roles" in " ".join((result.stdout + result.stderr).split())
     assert WRITER_SECRET not in result.stdout + result.stderr
+
+
+def test_the_embedded_reader_cannot_reach_the_filesystem_or_the_network(
+    clickhouse: tuple[Client, ClickHouseSettings], tmp_path: Path
+) -> None:
+    """Issue 29, finding 4: each way out of the data directory, through the project's reader."""
+    client, settings = clickhouse
+    migrate(client, settings)
+    reader = connect(settings, "reader")
+    secret = tmp_path / "server.properties"
+    secret.write_text("sasl.password=outside-the-data-dir\n")
+    written = [tmp_path / name for name in ("x.csv", "y.csv", "z.csv", "w.csv")]
+    attacks = [
+        f"INSERT INTO FUNCTION file('{written[0]}', 'CSV', 'a UInt8') VALUES (1)",
+        f"SELECT 1 INTO OUTFILE '{written[1]}'",
+        f"SELECT * FROM file('{secret}', 'LineAsString')",
+        f"SELECT file('{secret}')",  # the scalar function
+        "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+        "SELECT * FROM s3('http://127.0.0.1:9/bucket/x.csv', 'LineAsString')",
+        "SELECT * FROM remote('127.0.0.1:9', system.one)",
+        f"SELECT 1; SELECT 2 INTO OUTFILE '{written[2]}'",  # chDB runs every statement of a query
+        f"DESCRIBE system.one INTO OUTFILE '{written[3]}'",
+        "SELECT 1 SETTINGS readonly = 0",
+    ]
+    for attack in attacks:
+        with pytest.raises(Exception, match=r"READONLY|reader refuses") as refused:
+            reader.command(attack) if attack.startswith("INSERT") else reader.query(attack)
+        assert "outside-the-data-dir" not in str(refused.value), attack
+    assert not [path for path in written if path.exists()]
+    # the read side's own queries still run
+    full = Settings(clickhouse=settings)
+    assert build_report(reader, full).sections
+    assert build_map(reader, full) is not None
+    assert "<html" in build_page(reader, full).lower()
+    assert build_customer(reader, full, "cust-1", None).sections
+    assert reader.query("SELECT {n:UInt8} + 1", parameters={"n": 1}).result_rows == [(2,)]
+    assert reader.query(f"SELECT 'a;b', ' Literal x' FROM {settings.database}.touchpoints").result_rows == []

@@ -23,6 +23,7 @@ from journey.cli.worker_process import broker_env
 from journey.config import Settings
 from journey.kafka_access import KafkaAccessError
 from journey.publisher import TouchpointPublisher
+from journey.sdk_settings import KafkaSettings
 from journey.topics import create_topics
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.worker_helpers import engine_json, make_test_worker, wait_caught_up
@@ -31,7 +32,8 @@ pytestmark = pytest.mark.integration
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 JOURNEY = [sample_journey(seed, START) for seed in range(6)]
-FAIL_FAST_S = 30  # the access check's own limit is 15 s; a retry loop would never end
+FAIL_FAST_S = 30  # the access check's own limit is kafka.connect_timeout_s (10 s); a retry loop would never end
+MISMATCH_TIMEOUT_S = 5  # kafka.connect_timeout_s of the protocol mismatch tests
 COUNT = "import sys, orjson, clickhouse_connect\nc = clickhouse_connect.get_client(dsn=sys.argv[1])\n" \
         "print(orjson.dumps({'rows': c.query('SELECT uniqExact(event_id) FROM journey.touchpoints').result_rows[0][0]}).decode())"  # fmt: skip
 
@@ -136,6 +138,50 @@ def test_the_sdk_raises_instead_of_retrying_a_refused_login(secure: Settings) ->
         publisher.flush(timeout_s=120)
     assert time.monotonic() - started < FAIL_FAST_S
     assert "nope-nope" not in str(raised.value)
+
+
+def mismatched(secure: Settings, secure_broker: LocalKafka, client: str) -> Settings:
+    """A plaintext client of the TLS listener, or a TLS client of a plaintext one (the controller's)."""
+    if client == "plaintext":
+        kafka = KafkaSettings(bootstrap_servers=secure.kafka.bootstrap_servers, connect_timeout_s=MISMATCH_TIMEOUT_S)
+    else:
+        controller = f"127.0.0.1:{secure_broker.settings.controller_port}"
+        kafka = secure.kafka.model_copy(
+            update={"bootstrap_servers": controller, "connect_timeout_s": MISMATCH_TIMEOUT_S}
+        )
+    return secure.model_copy(update={"kafka": kafka, "publisher": secure.publisher.model_copy(update={"kafka": kafka})})
+
+
+@pytest.mark.parametrize("client", ["plaintext", "tls"])
+def test_a_client_of_another_protocol_than_the_listener_stops_in_one_line_naming_it(
+    secure: Settings, secure_broker: LocalKafka, client: str
+) -> None:
+    """Issue 29, finding 7: it hung for 30-40 s and printed hundreds of librdkafka lines."""
+    settings = mismatched(secure, secure_broker, client)
+    started = time.monotonic()
+    result = journey(settings, "topics", "create", env={"JOURNEY_KAFKA__CONNECT_TIMEOUT_S": str(MISMATCH_TIMEOUT_S)})
+    assert time.monotonic() - started < MISMATCH_TIMEOUT_S + 10  # the command's own start included
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "kafka.security_protocol" in " ".join(output.split())
+    assert len(output) < 500 and "FAIL" not in output and "rdkafka" not in output, output  # one message, no more
+
+
+@pytest.mark.parametrize("client", ["plaintext", "tls"])
+def test_the_sdk_raises_naming_the_protocol_within_the_connect_timeout(
+    secure: Settings, secure_broker: LocalKafka, capfd: pytest.CaptureFixture[str], client: str
+) -> None:
+    settings = mismatched(secure, secure_broker, client)
+    started = time.monotonic()
+    with (
+        pytest.raises(KafkaAccessError, match=r"kafka\.security_protocol"),
+        TouchpointPublisher(settings.publisher) as publisher,
+    ):
+        publisher.publish(JOURNEY[0][0])
+        publisher.flush(timeout_s=60)
+    assert time.monotonic() - started < MISMATCH_TIMEOUT_S + 1
+    err = capfd.readouterr().err  # librdkafka's lines of it kept quiet
+    assert "APIVERSION" not in err and "PLAINTEXT broker" not in err, err
 
 
 def test_stack_up_secure_writes_the_client_settings(secure_broker: LocalKafka) -> None:
