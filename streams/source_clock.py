@@ -11,7 +11,9 @@ reported abandoned (issue 25).
 So a move *holds* the origin's told progress at the moved record's event time until its key's
 partition has processed it (its committed, or here processed, offset passed the record's):
 stamps and progress broadcasts never pass an event still in flight, and the origin is not
-announced idle while a hold stands. Holds are kept per batch and destination (the earliest event
+announced idle while a hold stands. A batch that moves records also tells every stitched
+partition the origin's held progress at once: an origin announced idle earlier, whose new
+records all need moving, would otherwise send stage 2 nothing and stay ignored as idle there. Holds are kept per batch and destination (the earliest event
 time, the last offset), so live traffic from such a publisher holds for a batch's round trip.
 """
 
@@ -33,7 +35,7 @@ class Hold:
 
 @dataclass(slots=True)
 class SourceClock:
-    newest_ms: int = NO_WATERMARK  # the newest event time read on the partition (moved records aside)
+    newest_ms: int = NO_WATERMARK  # the newest event time read on the partition, moved records too
     holds: list[Hold] = field(default_factory=list)
     moving: dict[int, int] = field(default_factory=dict)  # this batch: destination -> earliest event time
 
@@ -41,7 +43,9 @@ class SourceClock:
         self.newest_ms = max(self.newest_ms, occurred_ms)
 
     def moved(self, destination: int, occurred_ms: int) -> None:
-        """A record of this batch sent to its key's partition `destination`."""
+        """A record of this batch sent to its key's partition `destination`: read here (once it has
+        landed the progress told includes it), held until then."""
+        self.read(occurred_ms)
         self.moving[destination] = min(self.moving.get(destination, occurred_ms), occurred_ms)
 
     def moves_delivered(self, last_offsets: Mapping[int, int]) -> None:

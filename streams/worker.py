@@ -54,6 +54,7 @@ from journey.streams.messages import (
     HandoffMessage,
     MessageFormatError,
     SourceIdleMessage,
+    SourceProgressMessage,
     SourceStamp,
     StitchedMessage,
     TouchpointMessage,
@@ -192,6 +193,7 @@ class JourneyWorker:
         erased: set[tuple[int, bytes]] = set()  # (partition, key) of states deleted by an erasure request
         moves = self.output.batch(track_offsets=True)  # records moved to their key's partition
         read: set[int] = set()  # partitions with a record in the batch
+        moved_from: set[int] = set()  # ... with a record moved to its key's partition
         now = time.time()
         self._release_holds(self.source_next_offset)  # every batch before this one is delivered
         for message in messages:
@@ -217,7 +219,14 @@ class JourneyWorker:
                 # progress is held at its event time until it is processed there (streams/source_clock.py).
                 metrics.EVENTS.labels("ingest", "misrouted").inc()
                 moves.send(self.touchpoints_topic, key, value, placed)
-                self._clock(partition).moved(placed, to_ms(touchpoint.occurred_at))
+                clock = self._clock(partition)
+                clock.moved(placed, to_ms(touchpoint.occurred_at))
+                self.ticks.source_event(partition, now)
+                if partition not in moved_from:  # stage 2 may hold this source idle: tell it the held progress
+                    moved_from.add(partition)
+                    told = encode_message(SourceProgressMessage(SourceStamp(partition, clock.stamp_ms)))
+                    for destination in range(self.settings.topics.partitions):
+                        stitched[destination].append(told)
                 continue
             touchpoint = self.protection.protect(touchpoint)  # nothing downstream sees personal data
             key = touchpoint.partition_key.encode()

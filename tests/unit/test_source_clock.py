@@ -25,6 +25,18 @@ def test_a_moved_record_holds_the_progress_told_until_its_partition_is_past_it()
     assert clock.stamp_ms == 9_000 and clock.settled
 
 
+def test_moved_records_count_as_read_once_they_landed() -> None:
+    clock = SourceClock(newest_ms=1_000)
+    clock.moved(2, 5_000)  # a partition whose records all need moving still moves on in event time
+    clock.moved(3, 4_000)
+    assert clock.stamp_ms == 4_000  # never past a record in flight
+    clock.moves_delivered({2: 8, 3: 2})
+    clock.release({3: 3})
+    assert clock.stamp_ms == 5_000 and not clock.settled
+    clock.release({2: 9})
+    assert clock.stamp_ms == 5_000 and clock.settled
+
+
 def test_holds_release_one_batch_at_a_time() -> None:
     clock = SourceClock(newest_ms=5_000)
     clock.moved(1, 100)
