@@ -3,8 +3,12 @@
 - each touchpoints partition's progress whose outputs Kafka acknowledged is told to every
   stitched partition, so one that none of its keys reach still follows it;
 - a touchpoints partition that is caught up (nothing left to read) and silent for
-  `source_idle_s` is announced idle, so it no longer holds watermarks back; one with a backlog
-  never is, however long a catch-up or a rebalance keeps it unread;
+  `source_idle_s` moves on with the wall clock: its progress told is its newest event time plus
+  the silence since it was read, so it holds watermarks back no longer than live traffic would.
+  It is not dropped from them: a partition announced idle while the others ran ahead made a burst
+  published after a pause late on arrival (the oracle found it: a backfill published in chunks
+  while the workers ran). One with a backlog never moves on, however long a catch-up or a
+  rebalance keeps it unread; one that never had an event is announced idle;
 - a stitched partition silent for a tick interval gets a tick at its watermark, which closes what
   is due there; only while every source is idle does the tick add the idle wall time (live
   traffic has paused: event time moves with the clock).
@@ -76,6 +80,10 @@ class Ticks:
         return [
             p for p in owned if p not in self.announced_idle and now - self.source_last_wall[p] >= self.source_idle_s
         ]
+
+    def silence_ms(self, partition: int, now: float) -> int:
+        """Wall time since the partition's last event was read (or since this worker got it)."""
+        return int((now - self.source_last_wall.get(partition, now)) * 1000)
 
     def announced(self, partition: int) -> None:
         self.announced_idle.add(partition)

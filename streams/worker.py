@@ -505,8 +505,14 @@ class JourneyWorker:
         for progress in self.ticks.progress_to_tell(owned):
             self._broadcast(progress)
         for partition in self._caught_up(self.ticks.silent_sources(owned, now)):
-            self._broadcast(SourceIdleMessage(partition))
-            self.ticks.announced(partition)
+            clock = self._clock(partition)
+            if clock.newest_ms == NO_WATERMARK:  # never had an event: nothing to move on from
+                self._broadcast(SourceIdleMessage(partition))
+                self.ticks.announced(partition)
+            else:  # caught up and silent: its progress moves on with the wall clock (streams/ticks.py)
+                self.ticks.source_progress_delivered(
+                    {partition: clock.stamp_ms + self.ticks.silence_ms(partition, now)}
+                )
         for partition in self.loop.assigned(self.stitched_topic):
             processor = self.partitions.get(partition)
             tick = None if processor is None else self.ticks.tick_due(partition, processor, now)

@@ -55,6 +55,17 @@ def test_a_source_is_silent_after_its_idle_time_from_its_last_event_or_its_assig
     assert t.silent_sources([0], now=106.0) == [0]
 
 
+def test_a_silent_source_moves_on_by_the_wall_time_since_its_last_event() -> None:
+    t = ticks()
+    assert t.silence_ms(0, now=50.0) == 0  # never seen: no silence to count
+    t.source_event(0, now=100.0)
+    assert t.silence_ms(0, now=103.5) == 3_500
+    t.source_progress_delivered({0: 10_000 + t.silence_ms(0, now=103.5)})
+    assert t.progress_to_tell([0]) == [SourceProgressMessage(SourceStamp(0, 13_500))]
+    t.source_progress_delivered({0: 11_000})  # a real event older than the silence told: not told back
+    assert t.progress_to_tell([0]) == []
+
+
 def test_a_stitched_partition_is_ticked_when_silent_and_something_is_due() -> None:
     t = ticks()
     nothing_yet = Processor()
