@@ -500,6 +500,9 @@ class SinkSettings(_Section):
     )
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 to let a Prometheus elsewhere scrape it")
     metrics_port: int = Field(default=9108, gt=0, lt=65536, description="Prometheus /metrics of the sink")
+    audit_interval_s: float = Field(
+        default=300, ge=0, description="`journey audit` this often in the sink's process, as metrics; 0: never"
+    )
     max_buffered_rows: int = Field(
         default=100_000, ge=1, description="unconfirmed rows held while ClickHouse fails; then consumption pauses"
     )

@@ -47,7 +47,7 @@ def test_generated_files_are_what_the_settings_render() -> None:
 
 def test_promtool_accepts_the_rules_and_their_unit_tests_pass() -> None:
     promtool = tool("promtool")
-    assert "SUCCESS: 19 rules found" in run(promtool, "check", "rules", str(REPO_ROOT / PROMETHEUS_RULES_FILE))
+    assert "SUCCESS: 20 rules found" in run(promtool, "check", "rules", str(REPO_ROOT / PROMETHEUS_RULES_FILE))
     assert "SUCCESS" in run(promtool, "test", "rules", str(RULE_TESTS))
 
 

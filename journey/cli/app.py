@@ -316,6 +316,7 @@ def sink_command() -> None:
     from prometheus_client import start_http_server
 
     from journey.cli.gc_tuning import tune_garbage_collector
+    from journey.reports.audit import PeriodicAudit
     from journey.sinks.sink import ClickHouseSink
 
     config = checked(settings())  # before the metrics port: a broker that is not there stops it at once
@@ -326,7 +327,12 @@ def sink_command() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     print(f"sink ready: metrics on {config.sink.metrics_host}:{config.sink.metrics_port}/metrics", flush=True)
-    sink.run()
+    auditor = PeriodicAudit(config)  # do the numbers add up: gauges beside the sink's
+    auditor.start()
+    try:
+        sink.run()
+    finally:
+        auditor.stop()
 
 
 # -- dead letters ------------------------------------------------------------------------------
@@ -754,11 +760,17 @@ def run_all(loglevel: LoglevelOption = "warn") -> None:
     schema first). The way to run on the embedded engine, which only one process may open.
     Ctrl-C stops cleanly: the sink catches up with the stages' output and flushes."""
     from journey.cli.gc_tuning import tune_garbage_collector
+    from journey.reports.audit import PeriodicAudit
     from journey.streams.worker import JourneyWorker
 
     config = checked(settings())
     tune_garbage_collector(config.worker.gc_threshold)
-    JourneyWorker(config, with_sink=True).run(loglevel=loglevel)
+    auditor = PeriodicAudit(config)  # do the numbers add up: gauges on the worker's /metrics
+    auditor.start()
+    try:
+        JourneyWorker(config, with_sink=True).run(loglevel=loglevel)
+    finally:
+        auditor.stop()
 
 
 # -- simulator ---------------------------------------------------------------------------------

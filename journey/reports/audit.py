@@ -21,18 +21,30 @@ changelog, so no worker needs to be stopped.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import Gauge
 
 from journey.config import Settings
 from journey.streams.codec import StateFormatError, decode_state
 from journey.topics import JOURNEY_STATE_TABLE, changelog_topic
 
 METADATA_PREFIX = b"\x00"  # a partition's progress in the state table, not a journey
+log = logging.getLogger("journey.audit")
+
+VIOLATIONS = Gauge(
+    "journey_audit_violations",
+    "Rows breaking a conservation invariant (journey audit), in two audits running: must be 0",
+    ["check"],
+)
+LATE = Gauge("journey_audit_late_touchpoints", "Touchpoints stored late (beyond grace), at the last audit")
+AUDITED = Gauge("journey_audit_last_success_timestamp_seconds", "When the last audit finished")
 
 
 @dataclass(frozen=True)
@@ -169,3 +181,41 @@ ROLLUP_CHECKS = (
          SELECT toStartOfMinute(occurred_at) AS minute, kind, uniqExact(signal_id) AS n FROM {db}.friction_signals
          WHERE version = 1 AND kind != 'abandonment' GROUP BY ALL) AS t USING (minute, kind) WHERE r.n != t.n""",
 )
+
+
+class PeriodicAudit:
+    """The audit every `sink.audit_interval_s` on a thread of the sink's process, as gauges. A count
+    is exported as the lower of the last two audits: a session that closed between the reads of
+    one audit is missing once, a broken invariant stays."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.previous: dict[str, int] = {}
+        self.thread = threading.Thread(target=self._run, name="audit", daemon=True)
+
+    def start(self) -> None:
+        if self.settings.sink.audit_interval_s > 0:
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _run(self) -> None:
+        from journey.sinks.clickhouse_client import connect
+
+        client: Client | None = None
+        while not self.stopping.wait(self.settings.sink.audit_interval_s):
+            try:
+                client = client or connect(self.settings.clickhouse, "reader")
+                self.export(audit(client, self.settings, open_sessions(self.settings)))
+            except Exception as error:  # noqa: BLE001 - tables not there yet, ClickHouse or Kafka away: next time
+                log.warning("audit skipped: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+    def export(self, result: Audit) -> None:
+        current = result.violations()
+        for check, count in current.items():
+            VIOLATIONS.labels(check).set(min(count, self.previous.get(check, count)))
+        self.previous = current
+        LATE.set(result.late)
+        AUDITED.set(time.time())

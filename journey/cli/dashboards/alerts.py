@@ -190,6 +190,19 @@ def _pipeline_rules(alerts: AlertSettings) -> list[dict[str, Any]]:
             },
         },
         {
+            "alert": "NumbersDoNotAddUp",
+            "expr": "max by (check) (journey_audit_violations) > 0",
+            "for": "0s",  # the gauge already holds only what two audits running found
+            "labels": {"severity": "critical", "team": "platform"},
+            "annotations": {
+                "summary": "{{ $value }} rows break the {{ $labels.check }} invariant (journey audit)",
+                "description": "What the boards show does not add up: on-time touchpoints in no session, a completed "
+                "flow reported abandoned, a negative recovery time, a stage reached twice, or rollups that differ "
+                'from raw rows. Run `journey audit` and see docs/operations.md ("Do the numbers add up?").',
+                "dashboard": board,
+            },
+        },
+        {
             "alert": "JourneyProcessDown",
             "expr": 'up{job=~"journey.*"} == 0',
             "for": _duration(alerts.for_minutes),
