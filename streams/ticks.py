@@ -85,6 +85,14 @@ class Ticks:
         """Wall time since the partition's last event was read (or since this worker got it)."""
         return int((now - self.source_last_wall.get(partition, now)) * 1000)
 
+    def silent_progress(self, partition: int, newest_ms: int, now: float) -> int | None:
+        """A caught-up silent source's progress moved on by its silence, in whole steps of
+        `source_idle_s` (one heartbeat a step, not one a tick); None while no step is new."""
+        step_ms = max(int(self.source_idle_s * 1000), 1)
+        steps = self.silence_ms(partition, now) // step_ms
+        progress = newest_ms + steps * step_ms
+        return progress if steps and progress > self.source_told.get(partition, NO_WATERMARK) else None
+
     def announced(self, partition: int) -> None:
         self.announced_idle.add(partition)
 

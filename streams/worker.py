@@ -509,10 +509,8 @@ class JourneyWorker:
             if clock.newest_ms == NO_WATERMARK:  # never had an event: nothing to move on from
                 self._broadcast(SourceIdleMessage(partition))
                 self.ticks.announced(partition)
-            else:  # caught up and silent: its progress moves on with the wall clock (streams/ticks.py)
-                self.ticks.source_progress_delivered(
-                    {partition: clock.stamp_ms + self.ticks.silence_ms(partition, now)}
-                )
+            elif (moved_on := self.ticks.silent_progress(partition, clock.stamp_ms, now)) is not None:
+                self.ticks.source_progress_delivered({partition: moved_on})  # moves on with the wall clock
         for partition in self.loop.assigned(self.stitched_topic):
             processor = self.partitions.get(partition)
             tick = None if processor is None else self.ticks.tick_due(partition, processor, now)

@@ -17,8 +17,9 @@ import orjson
 from journey.cli.worker_process import WorkerProcess, broker_env
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.streams.lag import pipeline_lag
+from journey.streams.lag import group_lag, pipeline_lag
 from journey.streams.murmur2 import key_partition
+from journey.topics import STITCHED
 from tests.conftest import free_port
 
 OFFSET_GAP = "out of order, or committed without being processed"  # streams.worker._check_contiguous
@@ -106,19 +107,23 @@ QUIET_S = SOURCE_IDLE_S + 4 * TICK_S
 def wait_quiet(settings: Settings, timeout_s: float = 120, stages_only: bool = False,
                alive: Callable[[], str | None] = lambda: None) -> None:  # fmt: skip
     """Wait until the pipeline has nothing left to do: no consumer lag, for longer than the
-    worker's idle announcements take (lag 0 alone can come before the timers' last outputs).
+    worker's timers take (lag 0 alone can come before the timers' last outputs); on the stitched
+    topic a round of silent sources' progress heartbeats is not work left, once it is read.
     `alive` returns why the process is gone, if it is."""
     quiet_since: list[float] = []
+
+    heartbeats = settings.topics.partitions**2  # a round of silent sources' progress (streams/ticks.py)
 
     def quiet() -> bool:
         gone = alive()
         assert gone is None, gone
         lag = pipeline_lag(settings)
-        if lag["stages"] or (not stages_only and lag["sink"]):
+        stitched = group_lag(settings, settings.worker.app_id, [settings.topics.name(STITCHED)])
+        if lag["stages"] - stitched or stitched > heartbeats or (not stages_only and lag["sink"]):
             quiet_since.clear()
             return False
         quiet_since[:] = quiet_since or [time.monotonic()]
-        return time.monotonic() - quiet_since[0] >= QUIET_S
+        return time.monotonic() - quiet_since[0] >= QUIET_S and stitched == 0
 
     wait_until(quiet, timeout_s, lambda: f"lag {pipeline_lag(settings)}")
 

@@ -56,12 +56,17 @@ def test_a_source_is_silent_after_its_idle_time_from_its_last_event_or_its_assig
 
 
 def test_a_silent_source_moves_on_by_the_wall_time_since_its_last_event() -> None:
-    t = ticks()
+    t = ticks()  # source_idle_s = 2: steps of 2 s
     assert t.silence_ms(0, now=50.0) == 0  # never seen: no silence to count
     t.source_event(0, now=100.0)
     assert t.silence_ms(0, now=103.5) == 3_500
-    t.source_progress_delivered({0: 10_000 + t.silence_ms(0, now=103.5)})
-    assert t.progress_to_tell([0]) == [SourceProgressMessage(SourceStamp(0, 13_500))]
+    assert t.silent_progress(0, 10_000, now=101.0) is None  # no whole step yet
+    moved_on = t.silent_progress(0, 10_000, now=103.5)
+    assert moved_on == 12_000
+    t.source_progress_delivered({0: moved_on})
+    assert t.progress_to_tell([0]) == [SourceProgressMessage(SourceStamp(0, 12_000))]
+    assert t.silent_progress(0, 10_000, now=103.9) is None  # told already: one heartbeat a step
+    assert t.silent_progress(0, 10_000, now=104.1) == 14_000
     t.source_progress_delivered({0: 11_000})  # a real event older than the silence told: not told back
     assert t.progress_to_tell([0]) == []
 
