@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from journey.streams.codec import decode_state
-from journey.streams.messages import SourceIdleMessage, SourceStamp, TickMessage, TouchpointMessage
+from journey.streams.messages import (
+    SourceIdleMessage,
+    SourceProgressMessage,
+    SourceStamp,
+    TickMessage,
+    TouchpointMessage,
+)
 from journey.streams.partition import NO_WATERMARK, JourneyPartition
 from journey.streams.timeutil import MINUTE_MS, to_ms
 from tests.unit.builders import rules, touchpoint
@@ -88,3 +94,23 @@ def test_a_source_progress_broadcast_moves_a_partition_none_of_its_keys_reach() 
     process(partition, SourceIdleMessage(0))
     process(partition, SourceIdleMessage(1))
     assert partition.all_sources_idle
+
+
+def test_a_burst_after_a_pause_is_late_if_silent_sources_drop_out_and_on_time_if_they_move_on() -> None:
+    """Why stage 1 no longer announces a silent, caught-up source idle (streams/ticks.py): both
+    sources went quiet at minute 100; a burst covering three hours arrives on both, and stage 1
+    happens to send source 0's part first. Dropped out as idle, source 1 cannot hold the watermark,
+    so the customer's own events on source 0 carry its clock hours ahead and its events on source 1
+    arrive late. Moved on with the wall clock (a heartbeat: its last event plus the silence), it
+    still bounds the watermark, and nothing is late."""
+    burst = [message(120, 0, 10), message(300, 0, 11), message(130, 1, 12), message(290, 1, 13)]
+
+    def late_after(*pause) -> list[bool]:
+        partition = JourneyPartition(rules(), source_partitions=2)
+        process(partition, message(100, 0, 1), message(100, 1, 2), *pause)
+        return [o.late for o in process(partition, *burst) if hasattr(o, "late")]
+
+    assert late_after(SourceIdleMessage(0), SourceIdleMessage(1)) == [False, False, True, False]
+    seconds_later = to_ms(touchpoint(100).occurred_at) + 3_000
+    heartbeats = [SourceProgressMessage(SourceStamp(s, seconds_later)) for s in (0, 1)]
+    assert late_after(*heartbeats) == [False, False, False, False]
