@@ -471,7 +471,15 @@ class WorkerSettings(_Section):
     )
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often idle partitions are checked")
     source_idle_s: float = Field(
-        default=30.0, gt=0, description="a touchpoints partition silent this long stops holding watermarks back"
+        default=30.0,
+        gt=0,
+        description="a caught-up touchpoints partition silent this long moves on with the wall clock, a step each",
+    )
+    settle_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="every touchpoints partition caught up and silent this long: event time jumps to the newest "
+        "(a backfill that ended closes); a shorter pause keeps each partition's own clock",
     )
     lag_interval_s: float = Field(default=15.0, gt=0, description="how often consumer lag is measured for /metrics")
     web_host: str = "127.0.0.1"

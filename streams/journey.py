@@ -48,6 +48,9 @@ class JourneyRules:
     catalog: StageCatalog
     friction: FrictionSettings
     observed_properties: frozenset[str]  # of an event's properties, those the detectors read
+    settle_after_ms: int = (
+        300_000  # every source silent this long: event time jumps to the newest (worker.settle_after_s)
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JourneyRules:
@@ -58,6 +61,7 @@ class JourneyRules:
             catalog=settings.stages.catalog(),
             friction=settings.friction,
             observed_properties=detectors.properties_read(settings.friction),
+            settle_after_ms=int(settings.worker.settle_after_s * 1000),
         )
 
 

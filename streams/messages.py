@@ -60,6 +60,7 @@ class SourceIdleMessage:
 @dataclass(frozen=True, slots=True)
 class SourceProgressMessage:
     source: SourceStamp
+    silent_ms: int | None = None  # a heartbeat of a caught-up source silent this long (streams/ticks.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +124,10 @@ def encode_message(message: StitchedMessage) -> bytes:
                     "linked_at_ms": linked_at_ms, "source": _stamp(source)}  # fmt: skip
         case SourceIdleMessage(source_partition):
             body = {"type": "source_idle", "source_partition": source_partition}
-        case SourceProgressMessage(source):
+        case SourceProgressMessage(source, silent_ms):
             body = {"type": "source_progress", "source": _stamp(source)}
+            if silent_ms is not None:
+                body["silent_ms"] = silent_ms
         case HandoffMessage(handoff):
             body = {"type": "handoff", **handoff_to_dict(handoff)}
         case TickMessage(watermark_ms):
@@ -182,7 +185,7 @@ def _from_body(body: dict[str, Any]) -> StitchedMessage:
     if kind == "source_idle":
         return SourceIdleMessage(body["source_partition"])
     if kind == "source_progress":
-        return SourceProgressMessage(_unstamp(body["source"]))  # type: ignore[arg-type]
+        return SourceProgressMessage(_unstamp(body["source"]), body.get("silent_ms"))  # type: ignore[arg-type]
     if kind == "handoff":
         return HandoffMessage(handoff_from_dict(body))
     if kind == "tick":

@@ -76,6 +76,7 @@ class JourneyPartition:
     event_watermark_ms: int = NO_WATERMARK  # from source stamps only: what ticks add idle time to
     source_watermarks: dict[int, int] = field(default_factory=dict)
     idle_sources: set[int] = field(default_factory=set)
+    silent_sources: dict[int, int] = field(default_factory=dict)  # source -> silence its last heartbeat told
     # journey_key -> earliest event time it has something to do without new events (journey.
     # next_deadline: a session to close, pending events, a detector timer): what ticks check
     close_deadlines: dict[str, int] = field(default_factory=dict)
@@ -131,8 +132,8 @@ class JourneyPartition:
                         progress = ErasureProgress(request_id, markers, [], [], list(senders))
                         state = changed[key] = JourneyState(journey_key=key, erasure=progress)  # nothing of the old
                     progress.mark(index, source_partition)
-                case SourceProgressMessage(source):
-                    self._observe(source)
+                case SourceProgressMessage(source, silent_ms):
+                    self._observe(source, silent_ms)
                 case SourceIdleMessage(source_partition):
                     self.idle_sources.add(source_partition)
                     self._recompute()
@@ -153,12 +154,16 @@ class JourneyPartition:
         self.close_deadlines.pop(key, None)
         self.with_open_sessions.discard(key)
 
-    def _observe(self, source: SourceStamp | None) -> None:
+    def _observe(self, source: SourceStamp | None, silent_ms: int | None = None) -> None:
         if source is None:
             return  # forwarded by stage 2 itself: says nothing about source progress
         previous = self.source_watermarks.get(source.partition, NO_WATERMARK)
         self.source_watermarks[source.partition] = max(previous, source.watermark_ms)
         self.idle_sources.discard(source.partition)
+        if silent_ms is None:
+            self.silent_sources.pop(source.partition, None)
+        else:
+            self.silent_sources[source.partition] = silent_ms
         self._recompute()
 
     def _recompute(self) -> None:
@@ -166,6 +171,8 @@ class JourneyPartition:
         if len(known) < self.source_partitions:
             return  # some source has neither reported nor been announced idle
         active = [wm for p, wm in self.source_watermarks.items() if p not in self.idle_sources]
+        if self._settled():  # every source caught up and silent for a while: a backfill that ended
+            active = []
         slowest = min(active) if active else max(self.source_watermarks.values(), default=NO_WATERMARK)
         if slowest == NO_WATERMARK:
             return
@@ -187,6 +194,14 @@ class JourneyPartition:
         """After a restart or rebalance: which stored journeys have sessions still open."""
         for state in states:
             self._index(state)
+
+    def _settled(self) -> bool:
+        """Every source announced idle or silent (by its heartbeats) for `settle_after_ms`. Until
+        then a silent source still bounds the watermark, moving on with the wall clock: a burst
+        published after a short pause is judged against its own partition, not another one that
+        was read first (streams/ticks.py)."""
+        settled = {p for p, silent_ms in self.silent_sources.items() if silent_ms >= self.rules.settle_after_ms}
+        return len(settled | self.idle_sources) >= self.source_partitions
 
     @property
     def all_sources_idle(self) -> bool:

@@ -38,6 +38,7 @@ class SourceClock:
     newest_ms: int = NO_WATERMARK  # the newest event time read on the partition, moved records too
     holds: list[Hold] = field(default_factory=list)
     moving: dict[int, int] = field(default_factory=dict)  # this batch: destination -> earliest event time
+    read_at_s: float | None = None  # wall time the last event was read: a new owner counts silence from it
 
     def read(self, occurred_ms: int) -> None:
         self.newest_ms = max(self.newest_ms, occurred_ms)
@@ -78,8 +79,8 @@ class SourceClock:
 
     # -- stored in the ingest table, beside the partition's offsets --------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "newest_ms": self.newest_ms, "holds": [[h.destination, h.last_offset, h.earliest_ms]
-                                                                for h in self.holds]}  # fmt: skip
+        return {"v": 1, "newest_ms": self.newest_ms, "read_at_s": self.read_at_s,
+                "holds": [[h.destination, h.last_offset, h.earliest_ms] for h in self.holds]}  # fmt: skip
 
     @classmethod
     def restore(cls, stored: Any) -> SourceClock:
@@ -88,4 +89,5 @@ class SourceClock:
             return cls()
         if isinstance(stored, int):
             return cls(newest_ms=stored)
-        return cls(newest_ms=stored["newest_ms"], holds=[Hold(*h) for h in stored["holds"]])
+        return cls(newest_ms=stored["newest_ms"], holds=[Hold(*h) for h in stored["holds"]],
+                   read_at_s=stored.get("read_at_s"))  # fmt: skip

@@ -33,6 +33,7 @@ class Ticks:
     source_last_wall: dict[int, float] = field(default_factory=dict)  # stage-1 partition -> its last event's wall time
     source_delivered: dict[int, int] = field(default_factory=dict)  # stage-1 partition -> progress Kafka acked
     source_told: dict[int, int] = field(default_factory=dict)  # stage-1 partition -> progress told every partition
+    source_silence: dict[int, int] = field(default_factory=dict)  # stage-1 partition -> silence its progress tells
     announced_idle: set[int] = field(default_factory=set)
     stitched_last_event: dict[int, float] = field(
         default_factory=dict
@@ -45,6 +46,13 @@ class Ticks:
 
     def source_progress_delivered(self, progress: dict[int, int]) -> None:
         self.source_delivered.update(progress)
+        for partition in progress:
+            self.source_silence.pop(partition, None)
+
+    def source_silent(self, partition: int, progress: int, silent_ms: int) -> None:
+        """A caught-up silent source's progress, moved on by its silence: told as a heartbeat."""
+        self.source_delivered[partition] = progress
+        self.source_silence[partition] = silent_ms
 
     def stitched_event(self, partition: int, now: float) -> None:
         self.stitched_last_event[partition] = now
@@ -54,7 +62,7 @@ class Ticks:
 
     def forget_source(self, partition: int) -> None:
         """A revoked partition may come back changed by another worker."""
-        for kept in (self.source_last_wall, self.source_delivered, self.source_told):
+        for kept in (self.source_last_wall, self.source_delivered, self.source_told, self.source_silence):
             kept.pop(partition, None)
         self.announced_idle.discard(partition)
 
@@ -68,7 +76,7 @@ class Ticks:
         for partition in owned:
             progress = self.source_delivered.get(partition)
             if progress is not None and progress > self.source_told.get(partition, NO_WATERMARK):
-                due.append(SourceProgressMessage(SourceStamp(partition, progress)))
+                due.append(SourceProgressMessage(SourceStamp(partition, progress), self.source_silence.get(partition)))
                 self.source_told[partition] = progress
         return due
 
@@ -85,13 +93,19 @@ class Ticks:
         """Wall time since the partition's last event was read (or since this worker got it)."""
         return int((now - self.source_last_wall.get(partition, now)) * 1000)
 
-    def silent_progress(self, partition: int, newest_ms: int, now: float) -> int | None:
+    def silent_progress(self, partition: int, newest_ms: int, now: float) -> tuple[int, int] | None:
         """A caught-up silent source's progress moved on by its silence, in whole steps of
-        `source_idle_s` (one heartbeat a step, not one a tick); None while no step is new."""
+        `source_idle_s` (one heartbeat a step, not one a tick), and that silence; None while no
+        step is new."""
         step_ms = max(int(self.source_idle_s * 1000), 1)
-        steps = self.silence_ms(partition, now) // step_ms
-        progress = newest_ms + steps * step_ms
-        return progress if steps and progress > self.source_told.get(partition, NO_WATERMARK) else None
+        silent_ms = self.silence_ms(partition, now) // step_ms * step_ms
+        progress = newest_ms + silent_ms
+        return (progress, silent_ms) if silent_ms and progress > self.source_told.get(partition, NO_WATERMARK) else None
+
+    def last_read(self, partition: int, wall: float) -> None:
+        """Where a restored partition's silence counts from (its clock keeps the wall time of the
+        last event read): a new owner goes on from there instead of starting the count again."""
+        self.source_last_wall.setdefault(partition, wall)
 
     def announced(self, partition: int) -> None:
         self.announced_idle.add(partition)

@@ -195,7 +195,7 @@ class JourneyWorker:
         read: set[int] = set()  # partitions with a record in the batch
         moved_from: set[int] = set()  # ... with a record moved to its key's partition
         now = time.time()
-        self._release_holds(self.source_next_offset)  # every batch before this one is delivered
+        released = self._release_holds(self.source_next_offset)  # every batch before this one is delivered
         for message in messages:
             partition, value = message.partition(), message.value() or b""
             self._check_contiguous(TOUCHPOINTS, self.ingest_table, SOURCE_OFFSET_KEY, self.source_next_offset, message)
@@ -221,6 +221,7 @@ class JourneyWorker:
                 moves.send(self.touchpoints_topic, key, value, placed)
                 clock = self._clock(partition)
                 clock.moved(placed, to_ms(touchpoint.occurred_at))
+                clock.read_at_s = now
                 self.ticks.source_event(partition, now)
                 if partition not in moved_from:  # stage 2 may hold this source idle: tell it the held progress
                     moved_from.add(partition)
@@ -235,6 +236,7 @@ class JourneyWorker:
             touched[(partition, key)] = state
             stamp = self._stamp(partition, touchpoint.occurred_at)
             self.ticks.source_event(partition, now)
+            self._clock(partition).read_at_s = now
             for output in ingest(state, touchpoint, self.settings.identity):
                 self._route_ingest_output(output, stamp, out, stitched)
         self._send_bundles(out, stitched)
@@ -243,7 +245,8 @@ class JourneyWorker:
         landed = {p: offset for (_, p), offset in moves.last_offsets.items()}
         for partition in read:
             self._clock(partition).moves_delivered(landed)
-        progress = {p: self._clock(p).stamp_ms for p in read if self._clock(p).newest_ms != NO_WATERMARK}
+        moved_on = read | set(released)  # a hold released at the batch's start lets the progress move on too
+        progress = {p: self._clock(p).stamp_ms for p in moved_on if self._clock(p).newest_ms != NO_WATERMARK}
         states = self.output.batch(track_offsets=True)
         for (partition, key), state in touched.items():
             self.ingest_table.send(states, partition, key, encode_ingest_state(state))
@@ -322,6 +325,8 @@ class JourneyWorker:
             clock = self.source_clocks[partition] = SourceClock.restore(
                 None if stored is None else orjson.loads(stored)
             )
+            if clock.read_at_s is not None:
+                self.ticks.last_read(partition, clock.read_at_s)
         return clock
 
     def _stamp(self, partition: int, occurred_at: Any) -> SourceStamp:
@@ -501,16 +506,16 @@ class JourneyWorker:
         for table in (self.ingest_table, self.journey_table):
             metrics.STATE_BYTES.labels(table.name).set(table.live_bytes())
         owned = self.loop.assigned(self.touchpoints_topic)
-        self._release_remote_holds(owned)
-        for progress in self.ticks.progress_to_tell(owned):
-            self._broadcast(progress)
+        self._release_remote_holds(owned)  # (loads the owned partitions' clocks: where silence counts from)
         for partition in self._caught_up(self.ticks.silent_sources(owned, now)):
             clock = self._clock(partition)
             if clock.newest_ms == NO_WATERMARK:  # never had an event: nothing to move on from
                 self._broadcast(SourceIdleMessage(partition))
                 self.ticks.announced(partition)
-            elif (moved_on := self.ticks.silent_progress(partition, clock.stamp_ms, now)) is not None:
-                self.ticks.source_progress_delivered({partition: moved_on})  # moves on with the wall clock
+            elif (heartbeat := self.ticks.silent_progress(partition, clock.stamp_ms, now)) is not None:
+                self.ticks.source_silent(partition, *heartbeat)  # moves on with the wall clock, told below
+        for progress in self.ticks.progress_to_tell(owned):
+            self._broadcast(progress)
         for partition in self.loop.assigned(self.stitched_topic):
             processor = self.partitions.get(partition)
             tick = None if processor is None else self.ticks.tick_due(partition, processor, now)

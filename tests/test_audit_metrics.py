@@ -10,10 +10,11 @@ from journey.config import Settings
 from journey.reports.audit import Audit, PeriodicAudit
 
 
-def audit(unsessioned: int, late: int = 0) -> Audit:
-    return Audit(touchpoints=100, late=late, in_closed_sessions=90, in_open_sessions=10 - unsessioned,
-                 unsessioned=unsessioned, session_events_off=0, false_abandonments=0, negative_recoveries=0,
-                 repeated_first_reach=0, rollup_off=0)  # fmt: skip
+def audit(*sessions: str, late: int = 0, rollup_off: int = 0) -> Audit:
+    """An audit whose unsessioned touchpoints are in `sessions` (one each)."""
+    return Audit(touchpoints=100, late=late, in_closed_sessions=90, in_open_sessions=10 - len(sessions),
+                 unsessioned=len(sessions), session_events_off=0, false_abandonments=0, negative_recoveries=0,
+                 repeated_first_reach=0, rollup_off=rollup_off, unsessioned_ids=frozenset(sessions))  # fmt: skip
 
 
 def gauge(name: str, **labels: str) -> float | None:
@@ -22,16 +23,17 @@ def gauge(name: str, **labels: str) -> float | None:
 
 def test_a_violation_counts_once_two_audits_running_find_it() -> None:
     periodic = PeriodicAudit(Settings())
-    periodic.export(audit(unsessioned=3, late=2))
-    assert gauge("journey_audit_violations", check="unsessioned") == 3  # nothing before it to compare
-    periodic.export(audit(unsessioned=0))
+    periodic.export(audit("s1", "s2", late=2, rollup_off=3))
+    assert gauge("journey_audit_violations", check="unsessioned") == 2  # nothing before it to compare
+    periodic.export(audit())
     assert gauge("journey_audit_violations", check="unsessioned") == 0
-    periodic.export(audit(unsessioned=5))  # once: could be a session closing between the reads
+    periodic.export(audit("s3", "s4"))  # once: sessions that closed between the reads
     assert gauge("journey_audit_violations", check="unsessioned") == 0
-    periodic.export(audit(unsessioned=4))
-    assert gauge("journey_audit_violations", check="unsessioned") == 4
-    assert gauge("journey_audit_late_touchpoints") == 0
+    periodic.export(audit("s4", "s5", "s6"))  # under traffic some are always in flight: only s4 stayed
+    assert gauge("journey_audit_violations", check="unsessioned") == 1
     assert gauge("journey_audit_violations", check="rollup_off") == 0
+    assert gauge("journey_audit_violations", check="session_events_off") is None  # `journey audit` only
+    assert gauge("journey_audit_late_touchpoints") == 0
     assert (gauge("journey_audit_last_success_timestamp_seconds") or 0) > 0
 
 

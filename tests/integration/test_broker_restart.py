@@ -21,6 +21,7 @@ from journey.publisher import PublishError, TouchpointPublisher
 from journey.topics import create_topics
 from tests.conftest import broker_settings, local_stack_settings
 from tests.integration.test_run_end_to_end import START, close_sessions, counts, expected, run_process
+from tests.integration.worker_helpers import assert_adds_up
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +98,4 @@ def check_outage(settings: Settings, own_broker: LocalKafka, process: WorkerProc
     print(f"broker away {outage:.0f}s; {publishing.published} events published, "
           f"{publishing.published - published_before} of them after it stopped")  # fmt: skip
     assert counts(dsn) == expected(JOURNEYS, publishing.published)
+    assert_adds_up(settings, dsn)

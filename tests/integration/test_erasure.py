@@ -24,7 +24,13 @@ from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.streams.codec import decode_state
 from journey.topics import INGEST_STATE_TABLE, JOURNEY_IDENTITIES, JOURNEY_STATE_TABLE, changelog_topic, create_topics
-from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
+from tests.integration.worker_helpers import (
+    advance_event_time,
+    assert_adds_up,
+    engine_json,
+    make_test_worker,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +134,7 @@ def test_erase_removes_a_person_and_nothing_else(settings: Settings, tmp_path: P
     finally:
         assert run.stop(signal.SIGTERM) == 0, run.log_tail()
     after = engine_json(TABLES, dsn)
+    assert_adds_up(settings, dsn)  # what stays adds up: the erased journey's rows and state went together
 
     # the report: one request per id, what went from each table
     assert report["applied"] and report["anonymous_ids"] == 1

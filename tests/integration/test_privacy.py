@@ -19,7 +19,13 @@ from journey.cli.topic_reader import read_to_end
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
 from journey.topics import DEAD_LETTER, TOUCHPOINTS, create_topics
-from tests.integration.worker_helpers import advance_event_time, engine_json, make_test_worker, wait_caught_up
+from tests.integration.worker_helpers import (
+    advance_event_time,
+    assert_adds_up,
+    engine_json,
+    make_test_worker,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +101,7 @@ def test_no_personal_data_downstream_of_stage_one(settings: Settings, tmp_path: 
     assert not [s for s in secrets if s in orjson.dumps(looked_up).decode()]
 
     tables = engine_json(TABLE_TEXT, dsn)
+    assert_adds_up(settings, dsn)
     assert tables["touchpoints"][0] == len(PEOPLE) * 11 + settings.topics.partitions  # and the clock's heartbeats
     assert "hmac:k1:" in tables["touchpoints"][1] and "hmac:k1:" in tables["sessions"][1]
     for table, (_, text) in tables.items():

@@ -130,6 +130,7 @@ def test_kill_9_once_caught_up_then_more_traffic_gives_exactly_the_input(setting
     beside = report_json(process.env)  # the engine is open in `journey run`: served by its /report.json
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(24, events)
+    assert_adds_up(settings, dsn)
     direct = report_json(process.env)  # now read from the files
     assert beside == direct, [(a, b) for a, b in zip(beside["sections"], direct["sections"], strict=False) if a != b]
     by_channel = next(s for s in direct["sections"] if s["name"] == "volume_by_channel")
@@ -155,3 +156,4 @@ def test_an_unreachable_clickhouse_then_the_right_one_loses_nothing(settings: Se
     wait_caught_up(settings, process)
     assert process.stop() == 0, process.log_tail()
     assert counts(dsn) == expected(10, events)
+    assert_adds_up(settings, dsn)

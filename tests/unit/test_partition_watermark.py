@@ -114,3 +114,25 @@ def test_a_burst_after_a_pause_is_late_if_silent_sources_drop_out_and_on_time_if
     seconds_later = to_ms(touchpoint(100).occurred_at) + 3_000
     heartbeats = [SourceProgressMessage(SourceStamp(s, seconds_later)) for s in (0, 1)]
     assert late_after(*heartbeats) == [False, False, False, False]
+
+
+def test_event_time_jumps_to_the_newest_only_once_every_source_was_silent_long_enough() -> None:
+    """A backfill that ended: sources whose data end at different times would each move on at the
+    wall clock's pace, holding the others' sessions for the gap; once every source has been silent
+    for `settle_after_ms`, the watermark goes to the newest instead. A shorter pause keeps each
+    source's own clock (the burst above)."""
+    partition = JourneyPartition(rules(), source_partitions=2)
+    process(partition, message(0, 0, 1, "a"), message(3 * 24 * 60, 1, 2, "b"))  # source 1 ends days later
+    behind = to_ms(touchpoint(0).occurred_at)
+    settle = partition.rules.settle_after_ms
+
+    def heartbeats(silent_ms: int) -> list:
+        return [SourceProgressMessage(SourceStamp(0, behind + silent_ms), silent_ms),
+                SourceProgressMessage(SourceStamp(1, to_ms(touchpoint(3 * 24 * 60).occurred_at)), silent_ms)]  # fmt: skip
+
+    process(partition, *heartbeats(settle - 1_000))
+    assert partition.event_watermark_ms == behind + settle - 1_000 - GRACE  # still the slower source's pace
+    process(partition, *heartbeats(settle))
+    assert partition.event_watermark_ms == to_ms(touchpoint(3 * 24 * 60).occurred_at) - GRACE
+    process(partition, message(3 * 24 * 60 + 10, 0, 3, "a"))  # traffic again: the watermark never goes back
+    assert partition.event_watermark_ms == to_ms(touchpoint(3 * 24 * 60).occurred_at) - GRACE

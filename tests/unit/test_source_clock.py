@@ -54,7 +54,7 @@ def test_holds_release_one_batch_at_a_time() -> None:
 
 
 def test_the_snapshot_round_trips_and_the_old_format_is_read() -> None:
-    clock = SourceClock(newest_ms=7)
+    clock = SourceClock(newest_ms=7, read_at_s=1_765_000_000.5)
     clock.moved(2, 3)
     clock.moves_delivered({2: 99})
     assert SourceClock.restore(orjson.loads(orjson.dumps(clock.snapshot()))) == clock

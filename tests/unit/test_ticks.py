@@ -61,14 +61,21 @@ def test_a_silent_source_moves_on_by_the_wall_time_since_its_last_event() -> Non
     t.source_event(0, now=100.0)
     assert t.silence_ms(0, now=103.5) == 3_500
     assert t.silent_progress(0, 10_000, now=101.0) is None  # no whole step yet
-    moved_on = t.silent_progress(0, 10_000, now=103.5)
-    assert moved_on == 12_000
-    t.source_progress_delivered({0: moved_on})
-    assert t.progress_to_tell([0]) == [SourceProgressMessage(SourceStamp(0, 12_000))]
+    heartbeat = t.silent_progress(0, 10_000, now=103.5)
+    assert heartbeat == (12_000, 2_000)
+    t.source_silent(0, *heartbeat)
+    assert t.progress_to_tell([0]) == [SourceProgressMessage(SourceStamp(0, 12_000), silent_ms=2_000)]
     assert t.silent_progress(0, 10_000, now=103.9) is None  # told already: one heartbeat a step
-    assert t.silent_progress(0, 10_000, now=104.1) == 14_000
+    assert t.silent_progress(0, 10_000, now=104.1) == (14_000, 4_000)
     t.source_progress_delivered({0: 11_000})  # a real event older than the silence told: not told back
     assert t.progress_to_tell([0]) == []
+
+
+def test_a_new_owner_counts_silence_from_the_last_read_its_clock_kept() -> None:
+    t = ticks()
+    t.last_read(0, wall=100.0)  # the previous owner read the partition's last event then
+    assert t.silent_sources([0], now=200.0) == [0]
+    assert t.silent_progress(0, 10_000, now=200.0) == (110_000, 100_000)  # not a count from 0 again
 
 
 def test_a_stitched_partition_is_ticked_when_silent_and_something_is_due() -> None:
