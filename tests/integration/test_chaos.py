@@ -25,6 +25,7 @@ SEEDS = (
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_worker_writes_what_the_model_decides(kafka_broker, tmp_path: Path, seed: int) -> None:
     shape = Shape.draw(seed)
+    print(f"\nCHAOS_SEED={seed}: {shape}", flush=True)  # before: a run that fails says which it was
     want, got, happened = run(kafka_broker, tmp_path, shape)
     print(f"CHAOS_SEED={seed}: {shape} {happened}; " + ", ".join(f"{t} {len(rows)}" for t, rows in want.items()))
     assert sum(len(rows) for rows in want.values()) > 0
