@@ -22,6 +22,7 @@ SEEDS = (
 )
 
 
+@pytest.mark.timeout(1200)  # batch size 1 with three workers beside a CPU hog takes minutes on 2 cores
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_worker_writes_what_the_model_decides(kafka_broker, tmp_path: Path, seed: int) -> None:
     shape = Shape.draw(seed)
