@@ -468,22 +468,27 @@ def dlq_replay(
     out.print(f"replayed {len(plan.passing):,} events to {config.topics.name(TOUCHPOINTS)}")
 
 
+# The window of `map` and `report`, declared once.
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(
+        parser=utc_time,
+        metavar="TIME",
+        help="window start (default: the data's first minute); ISO-8601, an offset is converted, none means UTC",
+    ),
+]
+UntilOption = Annotated[
+    datetime | None,
+    typer.Option(parser=utc_time, metavar="TIME", help="window end, exclusive (default: after the data's last)"),
+]
+
+
 # -- journey map -------------------------------------------------------------------------------
 @app.command("map")
 def map_command(
     segment: Annotated[str | None, typer.Option(help="a [segments] name (default: segments.default)")] = None,
-    since: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=utc_time,
-            metavar="TIME",
-            help="window start (default: the data's first minute); ISO-8601, an offset is converted, none means UTC",
-        ),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        typer.Option(parser=utc_time, metavar="TIME", help="window end, exclusive (default: after the data's last)"),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     only: Annotated[
         list[str] | None, typer.Option("--only", help="show only this segment value (repeatable: side by side)")
     ] = None,
@@ -680,18 +685,8 @@ def erase_command(
 # -- report ------------------------------------------------------------------------------------
 @app.command("report")
 def report_command(
-    since: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=utc_time,
-            metavar="TIME",
-            help="window start (default: the data's first minute); ISO-8601, an offset is converted, none means UTC",
-        ),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        typer.Option(parser=utc_time, metavar="TIME", help="window end, exclusive (default: after the data's last)"),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     html: Annotated[Path | None, typer.Option(help="write report.html (charts, self-contained) here instead")] = None,
 ) -> None:
