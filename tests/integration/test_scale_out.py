@@ -89,6 +89,7 @@ def run_cluster(kafka_broker, workdir: Path, workers: int, kill_seed: int | None
     return engine_json(FIGURES, cluster.dsn), timings
 
 
+@pytest.mark.timeout(900)  # three pipelines on a 2,000-customer backfill, one with a kill
 def test_three_workers_give_the_figures_of_one(kafka_broker, tmp_path: Path) -> None:
     one, _ = run_cluster(kafka_broker, tmp_path / "one", workers=1)
     three, _ = run_cluster(kafka_broker, tmp_path / "three", workers=3)

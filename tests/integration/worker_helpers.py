@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +18,10 @@ import orjson
 from journey.cli.worker_process import WorkerProcess, broker_env
 from journey.config import Settings
 from journey.publisher import TouchpointPublisher
-from journey.streams.lag import group_lag, pipeline_lag
+from journey.sinks.rows import TABLES
+from journey.streams.lag import group_lag, partition_progress, pipeline_lag
 from journey.streams.murmur2 import key_partition
-from journey.topics import STITCHED
+from journey.topics import STITCHED, TOUCHPOINTS
 from tests.conftest import free_port
 
 OFFSET_GAP = "out of order, or committed without being processed"  # streams.worker._check_contiguous
@@ -114,12 +116,18 @@ def wait_quiet(settings: Settings, timeout_s: float = 120, stages_only: bool = F
 
     heartbeats = settings.topics.partitions**2  # a round of silent sources' progress (streams/ticks.py)
 
+    stage_inputs = [settings.topics.name(TOUCHPOINTS), settings.topics.name(STITCHED)]
+    outputs = [settings.topics.name(table) for table in TABLES]
+
     def quiet() -> bool:
         gone = alive()
         assert gone is None, gone
-        lag = pipeline_lag(settings)
-        stitched = group_lag(settings, settings.worker.app_id, [settings.topics.name(STITCHED)])
-        if lag["stages"] - stitched or stitched > heartbeats or (not stages_only and lag["sink"]):
+        left: Counter[str] = Counter()  # one reading of both stage inputs: records after the group's commits
+        for (topic, _), (resume, end) in partition_progress(settings, settings.worker.app_id, stage_inputs).items():
+            left[topic] += end - resume
+        touchpoints, stitched = left[stage_inputs[0]], left[stage_inputs[1]]
+        sink = 0 if stages_only else group_lag(settings, f"{settings.worker.app_id}-sink", outputs)
+        if touchpoints or stitched > heartbeats or sink:
             quiet_since.clear()
             return False
         quiet_since[:] = quiet_since or [time.monotonic()]
