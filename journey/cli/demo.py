@@ -60,7 +60,10 @@ def run_demo(settings: Settings, customers: int | None, console: Console, html: 
     for line in [f"simulating {first}", *more]:
         console.print(line, highlight=False)
 
-    worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port, "run")
+    # The demo's backfill ends: once every partition was silent for one idle step, event time may
+    # jump to the newest (worker.settle_after_s), so the report shows everything closed.
+    worker = WorkerProcess(settings, Path(".journey/demo").resolve(), settings.worker.web_port, "run",
+                           JOURNEY_WORKER__SETTLE_AFTER_S=str(settings.worker.source_idle_s))  # fmt: skip
     console.print(f"starting journey run: stages + sink into {settings.clickhouse.dsn} (log: {worker.log_file}) …")
     started = time.monotonic()
     worker.start()
